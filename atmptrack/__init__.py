@@ -1,0 +1,3 @@
+"""atmptrack: a command-line tracker for European ATMP initiatives."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""Entry point for ``python -m atmptrack``."""
+
+from atmptrack.cli import main
+
+main()

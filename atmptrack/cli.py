@@ -1,0 +1,312 @@
+"""The Typer app: parse, call one core function, render, exit; errors become one message at one boundary."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from atmptrack import __version__
+from atmptrack.errors import AtmptrackError, DataError, ExitCode, UsageError
+
+app = typer.Typer(
+    name="atmptrack",
+    help="Track European ATMP (gene, cell and tissue therapy) initiatives from sourced YAML files.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+report_app = typer.Typer(
+    help="Reports over the whole dataset.", no_args_is_help=True, rich_markup_mode=None
+)
+app.add_typer(report_app, name="report")
+
+
+@dataclass(slots=True)
+class Settings:
+    data: str | None = None
+    db: str | None = None
+    debug: bool = False
+
+
+SETTINGS = Settings()
+
+FormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format", "-f",
+        help="table, tsv, csv, json, jsonl, yaml or markdown. Default: table on a terminal, tsv otherwise.",
+    ),
+]
+NoHeaderOpt = Annotated[bool, typer.Option("--no-header", help="Omit the header row (tsv, csv, markdown, table).")]
+FormulaOpt = Annotated[
+    bool,
+    typer.Option(
+        "--formula-guard/--no-formula-guard",
+        help="In CSV, prefix text cells starting with = + - @ with ' so spreadsheets do not run them.",
+    ),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"atmptrack {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    data: Annotated[
+        str | None,
+        typer.Option("--data", envvar="ATMPTRACK_DATA", show_envvar=True,
+                     help="Data directory (or one YAML file). Default: ./data when it holds atmptrack files, else the bundled dataset."),
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", envvar="ATMPTRACK_DB", show_envvar=True,
+                     help="Store: a file path or sqlite:///path URL. Default: one store per data directory in the user data directory."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    SETTINGS.data, SETTINGS.db, SETTINGS.debug = data, db, debug
+
+
+def _format(value: str | None, allowed: tuple[str, ...] | None = None) -> str:
+    from atmptrack.render import FORMATS, default_format
+
+    if value is None:
+        return default_format(sys.stdout)
+    fmt = value.lower()
+    valid = allowed or FORMATS
+    if fmt not in valid:
+        raise UsageError(f"unknown format '{value}'; valid formats: {', '.join(valid)}")
+    return fmt
+
+
+def _store() -> tuple[Path, Path]:
+    """Resolve the data directory and store, refreshing the store when the YAML changed."""
+    from atmptrack.datadir import resolve_data_dir
+    from atmptrack.store import ensure_fresh, resolve_store
+
+    data_dir = resolve_data_dir(SETTINGS.data)
+    store = resolve_store(SETTINGS.db, data_dir)
+    ensure_fresh(data_dir, store)
+    return data_dir, store
+
+
+@app.command("load")
+def load_cmd(
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
+) -> None:
+    """Validate every YAML file and replace the store's contents in one transaction.
+
+    Read commands refresh the store by themselves when a file changed; `load` forces it.
+    Example: atmptrack --data ./data load
+    """
+    from atmptrack.datadir import resolve_data_dir
+    from atmptrack.render import write_messages
+    from atmptrack.store import ensure_fresh, resolve_store
+
+    data_dir = resolve_data_dir(SETTINGS.data)
+    store = resolve_store(SETTINGS.db, data_dir)
+    result = ensure_fresh(data_dir, store, force=True)
+    if result is None or quiet:
+        return
+    write_messages([w.format() for w in result.warnings])
+    counts = ", ".join(f"{n} {k}" for k, n in result.counts.items())
+    write_messages([f"atmptrack: loaded {counts} from {data_dir} into {store} in {result.seconds:.2f} s"])
+
+
+@app.command("list")
+def list_cmd(
+    entity: Annotated[str, typer.Argument(
+        help="initiatives, partners, organisations, members, workgroups, milestones, people, funding or sources.",
+        show_default=False)],
+    country: Annotated[list[str] | None, typer.Option("--country", "-c", help="ISO country code(s); repeatable or comma-separated.")] = None,
+    sector: Annotated[list[str] | None, typer.Option("--sector", help="Sector(s), e.g. university, company.")] = None,
+    helix: Annotated[list[str] | None, typer.Option("--helix", help="academia, industry, government, civil-society.")] = None,
+    initiative: Annotated[list[str] | None, typer.Option("--initiative", "-i", help="Initiative id(s) or acronym(s).")] = None,
+    role: Annotated[list[str] | None, typer.Option("--role", help="Role(s), e.g. coordinator, partner.")] = None,
+    kind: Annotated[list[str] | None, typer.Option("--kind", help="Kind(s) of initiative, milestone or work group.")] = None,
+    year: Annotated[int | None, typer.Option("--year", help="Dated things that overlap this year.")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="Dated things on or after DATE (YYYY, YYYY-MM or YYYY-MM-DD).")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Dated things on or before DATE.")] = None,
+    fmt: FormatOpt = None,
+    columns: Annotated[str | None, typer.Option("--columns", help="Comma-separated columns to show; `--columns help` lists them.")] = None,
+    sort: Annotated[list[str] | None, typer.Option("--sort", help="Sort by column; -column sorts descending. Repeatable.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=0, help="At most N rows.")] = None,
+    no_header: NoHeaderOpt = False,
+    formula_guard: FormulaOpt = True,
+) -> None:
+    """List one kind of record, filtered, in any output format.
+
+    Example: atmptrack list partners --country SI --format json
+    """
+    from atmptrack import query
+    from atmptrack.render import Section, write_section
+
+    ent = query.entity(entity)
+    out_format = _format(fmt)
+    if columns is not None and columns.strip().lower() in ("help", "?"):
+        rows = [{"column": c.name, "kind": c.kind, "description": c.help} for c in ent.columns]
+        write_section(Section("columns", f"Columns of {ent.name}", ["column", "kind", "description"], rows),
+                      out_format, sys.stdout, header=not no_header)
+        return
+    split = query.split_values
+    filters = query.Filters(
+        country=split(country or []), sector=split(sector or []), helix=split(helix or []),
+        initiative=split(initiative or []), role=split(role or []), kind=split(kind or []),
+        year=year, date_from=date_from, date_to=date_to,
+    )
+    wanted = split([columns]) if columns else None
+    request = query.Query(ent, filters, wanted, split(sort or []), limit)
+    _, store = _store()
+    from atmptrack.store import reading
+
+    with reading(store) as conn:
+        names, rows = query.run(request, conn)
+    section = Section(
+        ent.name, ent.help[:1].upper() + ent.help[1:], names, rows, human=ent.display,
+        right={c.name for c in ent.columns if c.kind in ("int", "amount")},
+        table_columns=None if wanted else list(ent.brief) or None,
+    )
+    write_section(section, out_format, sys.stdout, header=not no_header, formula_guard=formula_guard)
+
+
+@app.command("show")
+def show_cmd(
+    ident: Annotated[str, typer.Argument(metavar="ID", help="Initiative or organisation: id, acronym or short name.", show_default=False)],
+    fmt: FormatOpt = None,
+) -> None:
+    """Everything known about one initiative or organisation, with the sources of each part.
+
+    Example: atmptrack show join4atmp --format json
+    """
+    from atmptrack.detail import describe
+    from atmptrack.render import write_document
+    from atmptrack.store import reading
+
+    out_format = _format(fmt)
+    _, store = _store()
+    with reading(store) as conn:
+        record = describe(conn, ident)
+    write_document(record, out_format, sys.stdout)
+
+
+@report_app.command("funding")
+def report_funding_cmd(
+    by: Annotated[str | None, typer.Option("--by", help="Group totals by initiative, programme, funder or country (the coordinator's).")] = None,
+    initiative: Annotated[list[str] | None, typer.Option("--initiative", "-i", help="Only these initiatives (id or acronym).")] = None,
+    section: Annotated[str | None, typer.Option("--section", help="Machine formats print one table: entries (default), totals, or by_<group> with --by.")] = None,
+    fmt: FormatOpt = None,
+    no_header: NoHeaderOpt = False,
+    formula_guard: FormulaOpt = True,
+) -> None:
+    """Funding per entry with honest totals per currency: approximate stays approximate, unknown is not zero.
+
+    Example: atmptrack report funding --by programme
+    """
+    from atmptrack import report
+    from atmptrack.query import split_values
+    from atmptrack.render import write_sections
+    from atmptrack.store import reading
+
+    out_format = _format(fmt)
+    _, store = _store()
+    with reading(store) as conn:
+        sections = report.funding(conn, by=by, initiatives=split_values(initiative or []))
+    if section is not None:
+        chosen = [s for s in sections if s.name == section]
+        if not chosen:
+            raise UsageError(f"unknown section '{section}'; valid: {', '.join(s.name for s in sections)}")
+        sections = chosen
+    write_sections(sections, out_format, sys.stdout, header=not no_header, formula_guard=formula_guard)
+
+
+@app.command("validate")
+def validate_cmd(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or directories. Default: the data directory in use.", show_default=False)] = None,
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="text (default) or json.")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
+) -> None:
+    """Check the data without touching the store: one `file:line:col: severity: message [rule]` per problem.
+
+    Example: atmptrack validate data/initiatives/geneh.yaml
+    """
+    from atmptrack.datadir import discover, resolve_data_dir
+    from atmptrack.dataset import read_dataset
+    from atmptrack.render import write_messages
+
+    out_format = (fmt or "text").lower()
+    if out_format not in ("text", "json"):
+        raise UsageError(f"unknown format '{fmt}'; valid formats: text, json")
+    root = resolve_data_dir(SETTINGS.data)
+    files = None
+    if paths:
+        files = []
+        for path in paths:
+            if not path.exists():
+                raise UsageError(f"{path}: no such file or directory")
+            files.extend(discover(path))
+    try:
+        diagnostics = read_dataset(root, files=files).warnings
+    except DataError as exc:
+        diagnostics = exc.diagnostics
+    errors = sum(d.severity == "error" for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    if out_format == "json":
+        from atmptrack.render import write_section, Section
+
+        rows = [{"path": d.path, "line": d.line, "column": d.column, "severity": d.severity,
+                 "rule": d.rule, "message": d.message, "field": d.field} for d in diagnostics]
+        write_section(Section("diagnostics", "", list(rows[0]) if rows else [], rows), "json", sys.stdout)
+    else:
+        sys.stdout.writelines(d.format() + "\n" for d in diagnostics)
+    write_messages([f"atmptrack: {errors} error(s), {warnings} warning(s)"])
+    if errors or (strict and warnings):
+        raise typer.Exit(int(ExitCode.DATA))
+
+
+def _fail(message: str, code: ExitCode) -> NoReturn:
+    from atmptrack.render import write_messages
+
+    write_messages([f"atmptrack: error: {message}"])
+    raise SystemExit(int(code))
+
+
+def _interrupted(_signum: int, _frame: object) -> None:
+    # Click would turn Ctrl-C into "Aborted!" and exit 1; shells expect 130. Unwinding with
+    # SystemExit rolls back an open store transaction on the way out.
+    _fail("interrupted", ExitCode.INTERRUPTED)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point and the one error boundary."""
+    import signal
+
+    signal.signal(signal.SIGINT, _interrupted)
+    try:
+        app(args=argv, prog_name="atmptrack")
+    except AtmptrackError as exc:
+        if SETTINGS.debug:
+            raise
+        if isinstance(exc, DataError):
+            from atmptrack.render import write_messages
+
+            write_messages([d.format() for d in exc.diagnostics])
+            _fail(f"{exc.message}; the store was not changed", exc.exit_code)
+        _fail(exc.message, exc.exit_code)
+    except BrokenPipeError:
+        # The reader (head, less) has gone: stop quietly, as Unix filters do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(int(ExitCode.OK)) from None

@@ -1,0 +1,67 @@
+"""Which data directory is in use, which files it holds, and a cheap fingerprint of them."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+SUFFIXES = (".yaml", ".yml")
+_OUR_KEYS = re.compile(rb"^(sources|organisations|initiatives)\s*:", re.MULTILINE)
+
+
+def bundled_data() -> Path:
+    """The dataset shipped in the wheel, or the checkout's `data/` when running from source."""
+    package = Path(__file__).resolve().parent
+    shipped = package / "_data"
+    return shipped if shipped.is_dir() else package.parent / "data"
+
+
+def resolve_data_dir(option: str | None) -> Path:
+    """--data / ATMPTRACK_DATA, else ./data when it holds atmptrack files, else the bundled dataset."""
+    if option:
+        return Path(option).expanduser().resolve()
+    local = Path("data")
+    if local.is_dir() and _holds_our_files(local):
+        return local.resolve()
+    return bundled_data().resolve()
+
+
+def _holds_our_files(root: Path) -> bool:
+    for path in discover(root):
+        try:
+            with path.open("rb") as handle:
+                if _OUR_KEYS.search(handle.read(65536)):
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def discover(root: Path) -> list[Path]:
+    """Every YAML file under root, recursively, in a stable order; hidden directories skipped."""
+    if root.is_file():
+        return [root]
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        found.extend(
+            Path(dirpath, name)
+            for name in sorted(filenames)
+            if name.endswith(SUFFIXES) and not name.startswith(".")
+        )
+    return found
+
+
+def fingerprint(root: Path) -> str:
+    """Changes whenever a YAML file is added, removed, renamed or rewritten; costs one stat per file."""
+    digest = hashlib.sha256()
+    for path in discover(root):
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        rel = path.relative_to(root).as_posix() if root.is_dir() else path.name
+        digest.update(f"{rel}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ino}\n".encode())
+    return digest.hexdigest()

@@ -1,0 +1,345 @@
+"""Find, read and validate a data directory: every file, every record, every cross-reference."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from atmptrack.datadir import discover
+from atmptrack.errors import DataError, Diagnostic, Severity
+from atmptrack.schema import DataFile, Initiative, Organisation, Source, model_at
+from atmptrack.yamlio import Document, YamlPath, read_yaml
+
+@dataclass(slots=True)
+class LoadedFile:
+    document: Document
+    model: DataFile
+
+
+@dataclass(slots=True)
+class Dataset:
+    """A validated data directory, ready to be written to a store."""
+
+    root: Path
+    files: list[LoadedFile]
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def sources(self) -> Iterator[Source]:
+        for loaded in self.files:
+            yield from loaded.model.sources
+
+    @property
+    def organisations(self) -> Iterator[Organisation]:
+        for loaded in self.files:
+            yield from loaded.model.organisations
+
+    @property
+    def initiatives(self) -> Iterator[Initiative]:
+        for loaded in self.files:
+            yield from loaded.model.initiatives
+
+
+def read_dataset(root: Path, *, files: list[Path] | None = None) -> Dataset:
+    """Read and validate every file; raise DataError with every problem found, warnings included."""
+    paths = discover(root) if files is None else files
+    diagnostics: list[Diagnostic] = []
+    loaded: list[LoadedFile] = []
+    for path in paths:
+        display = _display(path)
+        try:
+            document = read_yaml(path, display_path=display)
+        except DataError as exc:
+            diagnostics.extend(exc.diagnostics)
+            continue
+        except OSError as exc:
+            diagnostics.append(Diagnostic(display, 1, 1, "error", "file-unreadable", exc.strerror or str(exc)))
+            continue
+        text_problems = list(_check_text(document))
+        diagnostics.extend(text_problems)
+        try:
+            model = DataFile.model_validate(document.data)
+        except ValidationError as exc:
+            diagnostics.extend(_from_pydantic(document, exc))
+            continue
+        if not text_problems:
+            loaded.append(LoadedFile(document, model))
+    if not any(d.severity == "error" for d in diagnostics):
+        diagnostics.extend(check_references(loaded))
+    errors = [d for d in diagnostics if d.severity == "error"]
+    if errors:
+        raise DataError(diagnostics)
+    return Dataset(root, loaded, sorted(diagnostics, key=Diagnostic.sort_key))
+
+
+def _display(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+def _check_text(document: Document) -> Iterator[Diagnostic]:
+    """Refuse control characters anywhere in the data, so no value can drive a terminal."""
+    stack: list[tuple[YamlPath, Any]] = [((), document.data)]
+    while stack:
+        loc, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(((*loc, k), v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend(((*loc, i), v) for i, v in enumerate(value))
+        elif isinstance(value, str):
+            bad = next((c for c in value if _is_control(c)), None)
+            if bad is not None:
+                mark = document.mark(loc)
+                yield Diagnostic(
+                    document.path, mark.line, mark.column, "error", "text-control-character",
+                    f"{_field(loc)}: control character U+{ord(bad):04X} is not allowed in text",
+                    _field(loc),
+                )
+
+
+def _is_control(char: str) -> bool:
+    if char in "\n\t":
+        return False
+    category = unicodedata.category(char)
+    # Cc covers C0/C1 controls; the bidi overrides (Cf) can disguise text on a terminal.
+    return category == "Cc" or char in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def _field(loc: Iterable[str | int]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text or "(top level)"
+
+
+_RULES = {
+    "extra_forbidden": "schema-unknown-field",
+    "missing": "schema-missing-field",
+    "enum": "schema-vocabulary",
+    "literal_error": "schema-vocabulary",
+}
+
+
+def _from_pydantic(document: Document, exc: ValidationError) -> Iterator[Diagnostic]:
+    for error in exc.errors(include_url=False):
+        loc = tuple(part for part in error["loc"] if isinstance(part, str | int))
+        kind = error["type"]
+        rule = _RULES.get(kind, "schema-type" if kind.endswith("_type") else "schema-value")
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if kind == "extra_forbidden":
+            model = model_at(loc)
+            message = f"unknown field '{loc[-1]}'"
+            if model is not None:
+                message += _suggest(str(loc[-1]), model.model_fields, "did you mean")
+                where = f"'{_field(loc[:-1])}'" if loc[:-1] else "the top level"
+                message += f" (fields of {where}: {', '.join(model.model_fields)})"
+            mark = document.mark(loc, key=True)
+        elif kind == "missing":
+            message = f"{_field(loc)}: required field is missing"
+            mark = document.mark(loc[:-1])
+        else:
+            found = error.get("input")
+            shown = f" (found {found!r})" if isinstance(found, str) and found not in message else ""
+            message = f"{_field(loc)}: {message}{shown}"
+            mark = document.mark(loc)
+        yield Diagnostic(document.path, mark.line, mark.column, "error", rule, message, _field(loc))
+
+
+def _suggest(word: str, choices: Iterable[str], lead: str = "did you mean") -> str:
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; {lead} '{match[0]}'?" if match else ""
+
+
+class _Checker:
+    """Checks across records and files; collects diagnostics with positions."""
+
+    def __init__(self, files: list[LoadedFile]) -> None:
+        self.files = files
+        self.out: list[Diagnostic] = []
+
+    def add(self, doc: Document, loc: YamlPath, severity: Severity, rule: str, message: str) -> None:
+        mark = doc.mark(loc)
+        self.out.append(Diagnostic(doc.path, mark.line, mark.column, severity, rule, message, _field(loc)))
+
+    def run(self) -> list[Diagnostic]:
+        ids: dict[str, tuple[Document, YamlPath, str]] = {}
+        sources: set[str] = set()
+        organisations: dict[str, Organisation] = {}
+        initiatives: set[str] = set()
+        for loaded in self.files:
+            doc = loaded.document
+            for kind, records in (
+                ("source", loaded.model.sources),
+                ("organisation", loaded.model.organisations),
+                ("initiative", loaded.model.initiatives),
+            ):
+                plural = kind + "s"
+                for index, record in enumerate(records):
+                    loc: YamlPath = (plural, index, "id")
+                    if record.id in ids:
+                        first_doc, first_loc, first_kind = ids[record.id]
+                        first = first_doc.mark(first_loc)
+                        self.add(doc, loc, "error", "duplicate-id",
+                                 f"id '{record.id}' is already used by a {first_kind} at "
+                                 f"{first_doc.path}:{first.line}:{first.column}")
+                        continue
+                    ids[record.id] = (doc, loc, kind)
+            sources.update(s.id for s in loaded.model.sources)
+            organisations.update((o.id, o) for o in loaded.model.organisations)
+            initiatives.update(i.id for i in loaded.model.initiatives)
+
+        cited: set[str] = set()
+        in_initiative: set[str] = set()
+        for loaded in self.files:
+            doc = loaded.document
+            for index, org in enumerate(loaded.model.organisations):
+                base: YamlPath = ("organisations", index)
+                self._sourced(doc, base, org, sources, cited)
+                if org.parent is not None:
+                    self._ref(doc, (*base, "parent"), org.parent, organisations, "organisation")
+                    if org.parent == org.id:
+                        self.add(doc, (*base, "parent"), "error", "reference-cycle",
+                                 f"organisation '{org.id}' cannot be its own parent")
+            for index, ini in enumerate(loaded.model.initiatives):
+                self._initiative(doc, ("initiatives", index), ini, sources, organisations,
+                                 initiatives, cited, in_initiative)
+
+        for loaded in self.files:
+            doc = loaded.document
+            for index, src in enumerate(loaded.model.sources):
+                if src.id not in cited:
+                    self.add(doc, ("sources", index, "id"), "warning", "unused-source",
+                             f"source '{src.id}' is cited by nothing")
+            for index, org in enumerate(loaded.model.organisations):
+                hosted = any(o.parent == org.id and o.id in in_initiative for o in organisations.values())
+                if org.id not in in_initiative and not hosted:
+                    self.add(doc, ("organisations", index, "id"), "warning", "orphan-organisation",
+                             f"organisation '{org.id}' takes part in no initiative")
+        return self.out
+
+    def _ref(self, doc: Document, loc: YamlPath, value: str, known: Iterable[str], what: str) -> bool:
+        known_list = list(known)
+        if value in known_list:
+            return True
+        self.add(doc, loc, "error", "unknown-reference",
+                 f"unknown {what} '{value}'{_suggest(value, known_list)}")
+        return False
+
+    def _sourced(self, doc: Document, base: YamlPath, record: BaseModel, sources: set[str],
+                 cited: set[str]) -> None:
+        for i, src in enumerate(getattr(record, "sources", [])):
+            if self._ref(doc, (*base, "sources", i), src, sources, "source"):
+                cited.add(src)
+        fields = type(record).model_fields
+        for name in getattr(record, "inferred", {}):
+            if name not in fields or name in ("sources", "inferred", "note"):
+                self.add(doc, (*base, "inferred", name), "error", "unknown-inferred-field",
+                         f"inferred names '{name}', which is not a field of this record"
+                         f"{_suggest(name, fields)}")
+            elif getattr(record, name) in (None, [], {}):
+                self.add(doc, (*base, "inferred", name), "error", "unknown-inferred-field",
+                         f"inferred names '{name}', but that field has no value")
+
+    def _initiative(self, doc: Document, base: YamlPath, ini: Initiative, sources: set[str],
+                    organisations: dict[str, Organisation], initiatives: set[str],
+                    cited: set[str], in_initiative: set[str]) -> None:
+        self._sourced(doc, base, ini, sources, cited)
+        if ini.start and ini.end and _before(ini.end, ini.start):
+            self.add(doc, (*base, "end"), "error", "end-before-start",
+                     f"end {ini.end} is before start {ini.start}")
+        people = {p.id for p in ini.people}
+        for group_name in ("partner_counts", "members", "workgroups", "milestones", "people",
+                           "funding", "relations"):
+            seen: dict[str, int] = {}
+            for i, item in enumerate(getattr(ini, group_name)):
+                loc: YamlPath = (*base, group_name, i)
+                self._sourced(doc, loc, item, sources, cited)
+                for reported_i, reported in enumerate(getattr(item, "also_reported", [])):
+                    for s_i, src in enumerate(reported.sources):
+                        rloc = (*loc, "also_reported", reported_i, "sources", s_i)
+                        if self._ref(doc, rloc, src, sources, "source"):
+                            cited.add(src)
+                key = getattr(item, "id", None) or getattr(item, "organisation", None)
+                if key is not None and group_name != "partner_counts":
+                    if key in seen:
+                        self.add(doc, (*loc, "id" if hasattr(item, "id") else "organisation"),
+                                 "error", "duplicate-id",
+                                 f"'{key}' appears twice in {group_name} of '{ini.id}' "
+                                 f"(first at {group_name}[{seen[key]}])")
+                    seen[key] = i
+        for i, member in enumerate(ini.members):
+            if self._ref(doc, (*base, "members", i, "organisation"), member.organisation,
+                         organisations, "organisation"):
+                in_initiative.add(member.organisation)
+        coordinators = [i for i, m in enumerate(ini.members) if m.role == "coordinator"]
+        for i in coordinators[1:]:
+            self.add(doc, (*base, "members", i, "role"), "error", "several-coordinators",
+                     f"'{ini.id}' already has a coordinator; use role 'co-coordinator' for the others")
+        for i, group in enumerate(ini.workgroups):
+            for j, lead in enumerate(group.leads):
+                self._ref(doc, (*base, "workgroups", i, "leads", j), lead, organisations, "organisation")
+            for j, person in enumerate(group.coordinators):
+                self._ref(doc, (*base, "workgroups", i, "coordinators", j), person, people,
+                          f"person in '{ini.id}'")
+        for i, person_record in enumerate(ini.people):
+            if person_record.organisation is not None and self._ref(
+                doc, (*base, "people", i, "organisation"), person_record.organisation,
+                organisations, "organisation",
+            ):
+                # An organisation whose people take part is linked to the initiative too.
+                in_initiative.add(person_record.organisation)
+        for i, milestone in enumerate(ini.milestones):
+            loc = (*base, "milestones", i)
+            for j, speaker in enumerate(milestone.speakers):
+                self._ref(doc, (*loc, "speakers", j), speaker, people, f"person in '{ini.id}'")
+            if milestone.end_date and _before(milestone.end_date, milestone.date):
+                self.add(doc, (*loc, "end_date"), "error", "end-before-start",
+                         f"end_date {milestone.end_date} is before date {milestone.date}")
+            if _outside(milestone.date, ini):
+                self.add(doc, (*loc, "date"), "warning", "milestone-outside-span",
+                         f"milestone {milestone.date} lies outside {ini.id}'s span "
+                         f"({ini.start or '?'} to {ini.end or '?'})")
+        for i, funding in enumerate(ini.funding):
+            if funding.start and funding.end and _before(funding.end, funding.start):
+                self.add(doc, (*base, "funding", i, "end"), "error", "end-before-start",
+                         f"end {funding.end} is before start {funding.start}")
+        for i, relation in enumerate(ini.relations):
+            loc = (*base, "relations", i, "initiative")
+            self._ref(doc, loc, relation.initiative, initiatives, "initiative")
+            if relation.initiative == ini.id:
+                self.add(doc, loc, "error", "reference-cycle", f"'{ini.id}' cannot relate to itself")
+        if ini.partner_counts:
+            declared = ini.partner_counts[-1]
+            known = len({m.organisation for m in ini.members})
+            limit = declared.count if declared.qualifier in ("exact", "approximately") else None
+            if limit is not None and known > limit:
+                self.add(doc, (*base, "partner_counts", len(ini.partner_counts) - 1, "count"),
+                         "warning", "more-members-than-declared",
+                         f"{known} members are listed but {declared.count} are declared")
+
+
+def _before(a: Any, b: Any) -> bool:
+    a_hi, b_lo = a.latest(), b.earliest()
+    return a_hi is not None and b_lo is not None and a_hi < b_lo
+
+
+def _outside(when: Any, ini: Initiative) -> bool:
+    lo, hi = when.earliest(), when.latest()
+    if lo is None or hi is None:
+        return False
+    start = ini.start.earliest() if ini.start else None
+    end = ini.end.latest() if ini.end else None
+    return bool((start and hi < start) or (end and lo > end))
+
+
+def check_references(files: list[LoadedFile]) -> list[Diagnostic]:
+    return _Checker(files).run()

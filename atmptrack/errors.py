@@ -1,0 +1,73 @@
+"""Exit codes and the domain errors that carry them to the CLI's one error boundary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Literal
+
+
+class ExitCode(IntEnum):
+    """Process exit codes; documented in the README and stable across versions."""
+
+    OK = 0
+    DIFFERENCES = 1  # reserved for `diff --exit-code`, as git uses it
+    USAGE = 2  # bad option, unknown value, unknown id: the command line is wrong
+    DATA = 3  # the YAML data is invalid: nothing was written
+    STORE = 4  # the store cannot be opened, read or written
+    INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem at one place in one file; line and column are 1-based."""
+
+    path: str
+    line: int
+    column: int
+    severity: Severity
+    rule: str
+    message: str
+    field: str | None = None
+
+    def format(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: {self.severity}: {self.message} [{self.rule}]"
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.path, self.line, self.column, self.rule)
+
+
+class AtmptrackError(Exception):
+    """Base of every error the CLI turns into a message and an exit code."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(AtmptrackError):
+    """The command line asks for something that does not exist or is malformed."""
+
+    exit_code = ExitCode.USAGE
+
+
+class StoreError(AtmptrackError):
+    """The store cannot be opened, read or written."""
+
+    exit_code = ExitCode.STORE
+
+
+class DataError(AtmptrackError):
+    """The data is invalid; carries every diagnostic found, sorted by place."""
+
+    exit_code = ExitCode.DATA
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
+        errors = sum(1 for d in self.diagnostics if d.severity == "error")
+        super().__init__(f"{errors} error(s) in the data; nothing was written")

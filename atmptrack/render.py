@@ -1,0 +1,320 @@
+"""The only writer of output: tables for people, TSV/CSV/JSON/JSONL/YAML/Markdown for pipelines.
+
+Machine formats are plain writes: Rich would wrap and truncate them in a pipe. Rich is
+imported only for the `table` format, and user data reaches it as Text, never as markup.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+FORMATS = ("table", "tsv", "csv", "json", "jsonl", "yaml", "markdown")
+Row = Mapping[str, Any]
+
+# C0 and C1 controls and the bidi overrides: they could move the cursor, recolour or disguise text.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def clean(text: str) -> str:
+    """Strip terminal control characters from a value meant for a terminal or a text table."""
+    return _CONTROL.sub("", text)
+
+
+@dataclass(slots=True)
+class Section:
+    """One table of output: a name for `--section`, a title for people, columns and rows."""
+
+    name: str
+    title: str
+    columns: list[str]
+    rows: list[Row]
+    # How a column reads in a table for people (e.g. `≈ 5,000,000`); machine formats ignore it.
+    human: dict[str, Callable[[Row], str]] = field(default_factory=dict)
+    right: set[str] = field(default_factory=set)
+    footer: list[str] = field(default_factory=list)
+    # The narrower set of columns a table for people shows; machine formats get all columns.
+    table_columns: list[str] | None = None
+
+
+def default_format(stream: TextIO) -> str:
+    return "table" if _isatty(stream) else "tsv"
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def console(stream: TextIO) -> Console:
+    """A Rich console for one stream; colour follows NO_COLOR, FORCE_COLOR and TERM=dumb."""
+    from rich.console import Console
+
+    # Rich reads NO_COLOR, FORCE_COLOR and TERM itself; a pipe gets no colour unless forced.
+    return Console(file=stream, highlight=False, soft_wrap=False, emoji=False, markup=False)
+
+
+# ---------------------------------------------------------------- scalar encodings
+
+
+def _text(value: Any) -> str:
+    """A value as one cell of TSV, CSV or Markdown."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ",".join(_text(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return _decimal(value)
+    return clean(str(value))
+
+
+def _decimal(value: Decimal) -> str:
+    # Fixed notation: 4885375, never 4.885375E+6.
+    return format(value, "f")
+
+
+def _json(value: Any) -> str:
+    """JSON for the flat and nested values we produce; Decimals stay exact numbers."""
+    if isinstance(value, Decimal):
+        return _decimal(value)
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{json.dumps(str(k))}: {_json(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_json(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _yaml_ready(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _yaml_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_yaml_ready(v) for v in value]
+    return value
+
+
+def _guard(cell: str, value: Any, enabled: bool) -> str:
+    """Neutralise spreadsheet formulas: a text cell starting with = + - @ gets a leading '."""
+    if enabled and isinstance(value, str | list) and cell.startswith(_FORMULA_START):
+        return "'" + cell
+    return cell
+
+
+def _tsv_cell(value: Any) -> str:
+    text = _text(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _md_cell(value: Any) -> str:
+    return _text(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", "<br>")
+
+
+# ---------------------------------------------------------------- flat tables
+
+
+def write_section(
+    section: Section,
+    fmt: str,
+    out: TextIO,
+    *,
+    header: bool = True,
+    formula_guard: bool = True,
+) -> None:
+    """Write one table in one format."""
+    columns, rows = section.columns, section.rows
+    if fmt == "tsv":
+        if header:
+            out.write("\t".join(columns) + "\n")
+        for row in rows:
+            out.write("\t".join(_tsv_cell(row.get(c)) for c in columns) + "\n")
+    elif fmt == "csv":
+        import csv
+
+        writer = csv.writer(out, lineterminator="\n")
+        if header:
+            writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_guard(_text(row.get(c)), row.get(c), formula_guard) for c in columns])
+    elif fmt == "json":
+        if not rows:
+            out.write("[]\n")
+        else:
+            out.write("[\n")
+            out.write(",\n".join("  " + _json({c: row.get(c) for c in columns}) for row in rows))
+            out.write("\n]\n")
+    elif fmt == "jsonl":
+        for row in rows:
+            out.write(_json({c: row.get(c) for c in columns}) + "\n")
+    elif fmt == "yaml":
+        import yaml
+
+        data = [_yaml_ready({c: row.get(c) for c in columns}) for row in rows]
+        yaml.safe_dump(data, out, allow_unicode=True, sort_keys=False, default_flow_style=False)
+    elif fmt == "markdown":
+        if header:
+            out.write("| " + " | ".join(columns) + " |\n")
+            out.write("|" + "|".join("---:" if c in section.right else "---" for c in columns) + "|\n")
+        for row in rows:
+            out.write("| " + " | ".join(_md_cell(row.get(c)) for c in columns) + " |\n")
+    elif fmt == "table":
+        con = console(out)
+        con.print(_rich_table(section, header=header))
+        for line in section.footer:
+            con.print(clean(line), style="dim")
+    else:
+        raise ValueError(f"unknown format {fmt}")
+
+
+def _human(section: Section, row: Row, column: str) -> str:
+    show = section.human.get(column)
+    if show is not None:
+        return clean(show(row))
+    value = row.get(column)
+    if isinstance(value, list):
+        return clean(", ".join(str(v) for v in value))
+    return _text(value)
+
+
+def _rich_table(section: Section, *, header: bool) -> RenderableType:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(
+        title=Text(section.title, style="bold") if section.title else None,
+        box=box.SIMPLE_HEAVY,
+        show_header=header,
+        header_style="bold",
+        title_justify="left",
+    )
+    columns = section.table_columns or section.columns
+    for column in columns:
+        table.add_column(
+            Text(column), justify="right" if column in section.right else "left", overflow="fold"
+        )
+    for row in section.rows:
+        table.add_row(*(Text(_human(section, row, c)) for c in columns))
+    return table
+
+
+def write_sections(
+    sections: Sequence[Section],
+    fmt: str,
+    out: TextIO,
+    *,
+    header: bool = True,
+    formula_guard: bool = True,
+) -> None:
+    """People see every section; a machine format gets exactly one table, the first given."""
+    if fmt in ("table", "markdown"):
+        for index, section in enumerate(sections):
+            if fmt == "markdown":
+                if index:
+                    out.write("\n")
+                out.write(f"## {section.title}\n\n")
+            write_section(section, fmt, out, header=header, formula_guard=formula_guard)
+            if fmt == "markdown" and section.footer:
+                out.write("\n" + "\n".join(f"- {_md_cell(line)}" for line in section.footer) + "\n")
+        return
+    write_section(sections[0], fmt, out, header=header, formula_guard=formula_guard)
+
+
+# ---------------------------------------------------------------- one record (`show`)
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, Mapping):
+        out: list[tuple[str, Any]] = []
+        for key, item in value.items():
+            out.extend(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(value, list) and any(isinstance(v, Mapping | list) for v in value):
+        return [pair for i, item in enumerate(value) for pair in _flatten(item, f"{prefix}[{i}]")]
+    return [(prefix, value)]
+
+
+def write_document(document: Mapping[str, Any], fmt: str, out: TextIO, *, header: bool = True) -> None:
+    """One nested record: an object in JSON/YAML, `field value` pairs in TSV/CSV, a layout for people."""
+    if fmt == "json":
+        out.write(_json(document) + "\n")
+    elif fmt == "jsonl":
+        out.write(_json(document) + "\n")
+    elif fmt == "yaml":
+        import yaml
+
+        yaml.safe_dump(_yaml_ready(document), out, allow_unicode=True, sort_keys=False)
+    elif fmt in ("tsv", "csv", "markdown"):
+        pairs = [{"field": k, "value": v} for k, v in _flatten(document)]
+        write_section(Section("fields", "", ["field", "value"], pairs), fmt, out, header=header)
+    elif fmt == "table":
+        console(out).print(_rich_document(document))
+    else:
+        raise ValueError(f"unknown format {fmt}")
+
+
+def _rich_document(document: Mapping[str, Any]) -> RenderableType:
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    def cell(value: Any) -> Text:
+        if isinstance(value, list):
+            return Text(clean(", ".join(_text(v) for v in value)))
+        return Text(_text(value))
+
+    scalars = Table.grid(padding=(0, 2))
+    scalars.add_column(style="bold")
+    scalars.add_column(overflow="fold")
+    parts: list[RenderableType] = []
+    for key, value in document.items():
+        if key == "title":
+            continue
+        if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+            columns = list(dict.fromkeys(k for item in value for k in item))
+            table = Table(title=Text(key.replace("_", " "), style="bold"), title_justify="left")
+            for column in columns:
+                table.add_column(Text(column), overflow="fold")
+            for item in value:
+                table.add_row(*(cell(item.get(c)) for c in columns))
+            parts.append(Padding(table, (1, 0, 0, 0)))
+        elif isinstance(value, Mapping):
+            sub = Table.grid(padding=(0, 2))
+            sub.add_column(style="bold")
+            sub.add_column(overflow="fold")
+            for sub_key, sub_value in value.items():
+                if sub_value not in (None, [], {}):
+                    sub.add_row(Text(str(sub_key)), cell(sub_value))
+            parts.append(Padding(Panel(sub, title=Text(key.replace("_", " ")), title_align="left"), (1, 0, 0, 0)))
+        elif value not in (None, [], {}):
+            scalars.add_row(Text(key), cell(value))
+    title = Text(_text(document.get("title") or document.get("id")), style="bold")
+    return Group(Panel(scalars, title=title, title_align="left"), *parts)
+
+
+def write_messages(lines: Sequence[str], stream: TextIO | None = None) -> None:
+    """Messages for people go to stderr, one per line, control characters stripped."""
+    target = stream if stream is not None else sys.stderr
+    for line in lines:
+        target.write(clean(line) + "\n")
+    target.flush()
+
+
+def no_color() -> bool:
+    return "NO_COLOR" in os.environ

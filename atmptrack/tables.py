@@ -1,0 +1,237 @@
+"""SQLModel table classes of the store; the read side queries the same tables with plain SQL."""
+
+# No `from __future__ import annotations` here: SQLModel needs the real annotations.
+
+from sqlmodel import Field, SQLModel
+
+# Bump when a table or column changes: a store written with another number is rebuilt.
+SCHEMA_VERSION = 1
+
+
+class MetaRow(SQLModel, table=True):
+    __tablename__ = "meta"
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class SourceRow(SQLModel, table=True):
+    __tablename__ = "source"
+    id: str = Field(primary_key=True)
+    title: str
+    publisher: str | None = None
+    url: str
+    published: str | None = None
+    note: str | None = None
+    file: str
+    line: int
+
+
+class OrganisationRow(SQLModel, table=True):
+    __tablename__ = "organisation"
+    id: str = Field(primary_key=True)
+    name: str
+    short_name: str | None = None
+    other_names: str | None = None  # JSON array of strings
+    country: str | None = Field(default=None, index=True)
+    sector: str
+    helix: str | None = None  # the effective group: stated, or derived from the sector
+    helix_stated: bool = False
+    helix_reason: str | None = None
+    city: str | None = None
+    website: str | None = None
+    parent_id: str | None = Field(default=None, foreign_key="organisation.id")
+    pic: str | None = None
+    ror: str | None = None
+    note: str | None = None
+    file: str
+    line: int
+
+
+class InitiativeRow(SQLModel, table=True):
+    __tablename__ = "initiative"
+    id: str = Field(primary_key=True)
+    acronym: str | None = None
+    name: str
+    kind: str
+    summary: str | None = None
+    aims: str | None = None  # JSON array of strings
+    therapy_areas: str | None = None  # comma-separated vocabulary values
+    status: str | None = None
+    start: str | None = None
+    start_lo: str | None = None
+    start_hi: str | None = None
+    end: str | None = None
+    end_lo: str | None = None
+    end_hi: str | None = None
+    website: str | None = None
+    cordis_id: str | None = None
+    declared_partners: int | None = None
+    declared_qualifier: str | None = None
+    declared_countries: int | None = None
+    note: str | None = None
+    file: str
+    line: int
+
+
+class PartnerCountRow(SQLModel, table=True):
+    __tablename__ = "partner_count"
+    initiative_id: str = Field(primary_key=True, foreign_key="initiative.id")
+    position: int = Field(primary_key=True)
+    count: int
+    qualifier: str
+    as_of: str | None = None
+    countries: int | None = None
+    note: str | None = None
+
+
+class MembershipRow(SQLModel, table=True):
+    __tablename__ = "membership"
+    initiative_id: str = Field(primary_key=True, foreign_key="initiative.id")
+    organisation_id: str = Field(primary_key=True, foreign_key="organisation.id", index=True)
+    role: str
+    position: int
+    note: str | None = None
+
+
+class PersonRow(SQLModel, table=True):
+    __tablename__ = "person"
+    initiative_id: str = Field(primary_key=True, foreign_key="initiative.id")
+    id: str = Field(primary_key=True)
+    position: int
+    name: str
+    role: str | None = None
+    organisation_id: str | None = Field(default=None, foreign_key="organisation.id")
+    note: str | None = None
+
+
+class WorkGroupRow(SQLModel, table=True):
+    __tablename__ = "workgroup"
+    initiative_id: str = Field(primary_key=True, foreign_key="initiative.id")
+    id: str = Field(primary_key=True)
+    position: int
+    kind: str
+    number: int | None = None
+    name: str
+    goal: str | None = None
+    note: str | None = None
+
+
+class WorkGroupLeadRow(SQLModel, table=True):
+    __tablename__ = "workgroup_lead"
+    initiative_id: str = Field(primary_key=True, foreign_key="initiative.id")
+    workgroup_id: str = Field(primary_key=True)
+    organisation_id: str = Field(primary_key=True, foreign_key="organisation.id")
+    position: int
+
+
+class WorkGroupCoordinatorRow(SQLModel, table=True):
+    __tablename__ = "workgroup_coordinator"
+    initiative_id: str = Field(primary_key=True, foreign_key="initiative.id")
+    workgroup_id: str = Field(primary_key=True)
+    person_id: str = Field(primary_key=True)
+    position: int
+
+
+class MilestoneRow(SQLModel, table=True):
+    __tablename__ = "milestone"
+    initiative_id: str = Field(primary_key=True, foreign_key="initiative.id")
+    id: str = Field(primary_key=True)
+    position: int
+    kind: str
+    date: str
+    date_lo: str | None = None  # earliest day the partial date can mean; NULL when the year is unknown
+    date_hi: str | None = None
+    precision: str
+    end_date: str | None = None
+    end_hi: str | None = None
+    date_qualifier: str
+    place: str | None = None
+    note: str | None = None
+
+
+class MilestoneSpeakerRow(SQLModel, table=True):
+    __tablename__ = "milestone_speaker"
+    initiative_id: str = Field(primary_key=True, foreign_key="initiative.id")
+    milestone_id: str = Field(primary_key=True)
+    person_id: str = Field(primary_key=True)
+    position: int
+
+
+class FundingRow(SQLModel, table=True):
+    __tablename__ = "funding"
+    initiative_id: str = Field(primary_key=True, foreign_key="initiative.id")
+    id: str = Field(primary_key=True)
+    position: int
+    amount: str | None = None  # exact decimal as text; SQLite has no decimal type
+    currency: str
+    qualifier: str
+    funder: str | None = None
+    programme: str | None = None
+    instrument: str | None = None
+    start: str | None = None
+    start_lo: str | None = None
+    end: str | None = None
+    end_hi: str | None = None
+    note: str | None = None
+
+
+class ReportedAmountRow(SQLModel, table=True):
+    __tablename__ = "reported_amount"
+    initiative_id: str = Field(primary_key=True, foreign_key="initiative.id")
+    funding_id: str = Field(primary_key=True)
+    position: int = Field(primary_key=True)
+    amount: str
+    qualifier: str
+    sources: str  # comma-separated source ids
+    note: str | None = None
+
+
+class RelationRow(SQLModel, table=True):
+    __tablename__ = "relation"
+    initiative_id: str = Field(primary_key=True, foreign_key="initiative.id")
+    kind: str = Field(primary_key=True)
+    target_id: str = Field(primary_key=True, foreign_key="initiative.id")
+    position: int
+    note: str | None = None
+
+
+class CitationRow(SQLModel, table=True):
+    """Which sources back which record; `key` is the record's id, or `initiative/sub-id`."""
+
+    __tablename__ = "citation"
+    entity: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    source_id: str = Field(primary_key=True, foreign_key="source.id", index=True)
+    position: int
+
+
+class InferredRow(SQLModel, table=True):
+    """Fields that no source states, with the reason they were filled in."""
+
+    __tablename__ = "inferred"
+    entity: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    field: str = Field(primary_key=True)
+    reason: str
+
+
+# Insert order respects foreign keys; deletes run in reverse.
+TABLES: tuple[type[SQLModel], ...] = (
+    MetaRow,
+    SourceRow,
+    OrganisationRow,
+    InitiativeRow,
+    PartnerCountRow,
+    MembershipRow,
+    PersonRow,
+    WorkGroupRow,
+    WorkGroupLeadRow,
+    WorkGroupCoordinatorRow,
+    MilestoneRow,
+    MilestoneSpeakerRow,
+    FundingRow,
+    ReportedAmountRow,
+    RelationRow,
+    CitationRow,
+    InferredRow,
+)
