@@ -70,4 +70,4 @@ class DataError(AtmptrackError):
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
         errors = sum(1 for d in self.diagnostics if d.severity == "error")
-        super().__init__(f"{errors} error(s) in the data; nothing was written")
+        super().__init__(f"{errors} error(s) in the data")

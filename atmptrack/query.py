@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from atmptrack import vocab
-from atmptrack.dates import PartialDate
 from atmptrack.errors import UsageError
 
 Row = dict[str, Any]
@@ -311,6 +309,13 @@ def split_values(values: Sequence[str]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
+def _vocab(name: str) -> list[str]:
+    # The enums load only when a filter needs them: most reads never do.
+    from atmptrack import vocab
+
+    return vocab.values(getattr(vocab, name))
+
+
 def _closed(option: str, given: list[str], valid: Sequence[str]) -> list[str]:
     """Check values of a closed vocabulary case-insensitively; an unknown one lists the valid ones."""
     lookup = {v.lower(): v for v in valid}
@@ -324,11 +329,17 @@ def _closed(option: str, given: list[str], valid: Sequence[str]) -> list[str]:
 
 
 def _countries(given: list[str], conn: sqlite3.Connection) -> list[str]:
-    import pycountry
-
+    present = [r[0] for r in conn.execute(
+        "SELECT DISTINCT country FROM organisation WHERE country IS NOT NULL ORDER BY country")]
     out = []
     for value in given:
         code = value.strip().upper()
+        if code in present:
+            # Codes in the data were checked at load: skip pycountry's 50 ms import.
+            out.append(code)
+            continue
+        import pycountry
+
         if len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None:
             out.append(code)
             continue
@@ -337,8 +348,6 @@ def _countries(given: list[str], conn: sqlite3.Connection) -> list[str]:
             hint = f"; did you mean {pycountry.countries.lookup(value.strip()).alpha_2}?"
         except LookupError:
             pass
-        present = [r[0] for r in conn.execute(
-            "SELECT DISTINCT country FROM organisation WHERE country IS NOT NULL ORDER BY country")]
         raise UsageError(
             f"unknown country '{value}'{hint} Countries are ISO 3166-1 alpha-2 codes; "
             f"in the data: {', '.join(present)}"
@@ -370,15 +379,13 @@ def resolve_initiatives(given: list[str], conn: sqlite3.Connection) -> list[str]
 
 
 def _kinds(entity: Entity) -> list[str]:
-    enum = {
-        "initiatives": vocab.InitiativeKind,
-        "milestones": vocab.MilestoneKind,
-        "workgroups": vocab.GroupKind,
-    }[entity.name]
-    return vocab.values(enum)
+    return _vocab({"initiatives": "InitiativeKind", "milestones": "MilestoneKind",
+                   "workgroups": "GroupKind"}[entity.name])
 
 
 def _date_bound(text: str, option: str, *, low: bool) -> str:
+    from atmptrack.dates import PartialDate
+
     try:
         when = PartialDate.parse(text)
     except ValueError as exc:
@@ -430,11 +437,11 @@ def _compile(entity: Entity, filters: Filters, conn: sqlite3.Connection) -> _Whe
         else:
             where.parts.append(where.within("t.country", codes))
     if filters.sector:
-        where.parts.append(where.within("t.sector", _closed("sector", filters.sector, vocab.values(vocab.Sector))))
+        where.parts.append(where.within("t.sector", _closed("sector", filters.sector, _vocab("Sector"))))
     if filters.helix:
-        where.parts.append(where.within("t.helix", _closed("helix", filters.helix, vocab.values(vocab.Helix))))
+        where.parts.append(where.within("t.helix", _closed("helix", filters.helix, _vocab("Helix"))))
     initiatives = resolve_initiatives(filters.initiative, conn) if filters.initiative else []
-    roles = _closed("role", filters.role, vocab.values(vocab.Role)) if filters.role else []
+    roles = _closed("role", filters.role, _vocab("Role")) if filters.role else []
     if org_key and (initiatives or roles):
         # One membership must match both, so `--initiative X --role coordinator` means X's coordinator.
         inner = ["m.organisation_id = t.id"]
@@ -530,6 +537,8 @@ def run(query: Query, conn: sqlite3.Connection) -> tuple[list[str], list[Row]]:
 
 def show_amount(amount: Any, qualifier: str | None, currency: str | None = None) -> str:
     """`≈ 5,000,000 EUR` for people; `unknown` when no amount is known."""
+    from atmptrack import vocab
+
     if amount is None:
         return "unknown"
     symbol = vocab.AMOUNT_SYMBOL.get(qualifier or "exact", "")
@@ -540,6 +549,8 @@ def show_amount(amount: Any, qualifier: str | None, currency: str | None = None)
 
 def describe_when(date: str | None, end: str | None, qualifier: str | None) -> str:
     """`2024-01-25 to 2024-01-26`, `≈ October, year unknown`, for people."""
+    from atmptrack.dates import PartialDate
+
     if not date:
         return ""
     text = PartialDate.parse(date).describe()
@@ -550,6 +561,8 @@ def describe_when(date: str | None, end: str | None, qualifier: str | None) -> s
 
 def count_words(count: int | None, qualifier: str | None) -> str:
     """`50, more-than` → `more than 50`, for people."""
+    from atmptrack import vocab
+
     if count is None:
         return ""
     words = vocab.COUNT_WORDS.get(qualifier or "exact", "")

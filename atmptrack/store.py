@@ -6,7 +6,6 @@ on a fresh store pays for sqlite3 alone.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -48,6 +47,8 @@ def resolve_store(option: str | None, data_dir: Path) -> Path:
                 raise UsageError("the store must be a file: an in-memory database would be empty")
             return Path(path).expanduser().resolve()
         return Path(option).expanduser().resolve()
+    import hashlib
+
     from platformdirs import user_data_path
 
     key = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]

@@ -1,0 +1,308 @@
+"""Time whole atmptrack CLI processes against baselines measured in the same run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+EAGER_APP = '''\
+"""Baseline: a Typer app that imports sqlmodel eagerly at module level."""
+
+import sqlite3
+import sys
+
+import typer
+from sqlmodel import Field, Session, SQLModel, create_engine, select
+
+app = typer.Typer(add_completion=False)
+
+
+class Source(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    title: str
+
+
+@app.callback()
+def main() -> None:
+    """Group callback, so that `rows` is a subcommand as in atmptrack."""
+
+
+@app.command()
+def rows(db: str = typer.Option(..., envvar="ATMPTRACK_DB")) -> None:
+    """Print one row of the source table."""
+    with sqlite3.connect(db) as con:
+        row = con.execute("SELECT id, title FROM source ORDER BY id LIMIT 1").fetchone()
+    if row is None:
+        sys.exit("source table is empty")
+    typer.echo("\\t".join(str(value) for value in row))
+
+
+if __name__ == "__main__":
+    app()
+'''
+
+MINIMAL_APP = '''\
+"""Baseline: the smallest Typer app, one command with one option."""
+
+import typer
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def hello(name: str = typer.Option("world", help="Who to greet.")) -> None:
+    """Greet someone."""
+    typer.echo(f"hello {name}")
+
+
+if __name__ == "__main__":
+    app()
+'''
+
+
+class BenchError(Exception):
+    """A command could not be run or exited non-zero."""
+
+
+@dataclass
+class Command:
+    """One command line to time, with its timings in seconds."""
+
+    name: str
+    argv: list[str]
+    times: list[float] = field(default_factory=list)
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.times) * 1000
+
+    @property
+    def min_ms(self) -> float:
+        return min(self.times) * 1000
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A measured command divided by a baseline, with an optional target."""
+
+    name: str
+    numerator: str
+    denominator: str
+    target: float | None
+
+
+RATIOS = [
+    Ratio("list partners / sqlite-utils rows", "list partners", "sqlite-utils rows", 1.00),
+    Ratio("report funding / sqlite-utils rows", "report funding", "sqlite-utils rows", 1.00),
+    Ratio("list partners / eager typer+sqlmodel", "list partners", "eager typer+sqlmodel", None),
+    Ratio("--help / minimal typer --help", "atmptrack --help", "minimal typer --help", 1.30),
+]
+
+
+def script(name: str) -> Path | None:
+    """The console script `name` installed next to the running interpreter, if any."""
+    for candidate in (BIN / name, BIN / f"{name}.exe"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def atmptrack_argv() -> list[str]:
+    """How to start atmptrack: the console script, else `python -m atmptrack`."""
+    found = script("atmptrack")
+    return [str(found)] if found else [sys.executable, "-m", "atmptrack"]
+
+
+def run_once(cmd: Command, env: dict[str, str]) -> float:
+    """Run `cmd` once and return its wall time in seconds; raise BenchError if it fails."""
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            cmd.argv,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+    except OSError as exc:
+        raise BenchError(f"{cmd.name}: cannot run {cmd.argv[0]}: {exc}") from exc
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        stderr = proc.stderr.decode(errors="replace").rstrip()
+        raise BenchError(
+            f"{cmd.name}: exit code {proc.returncode}\n  command: {' '.join(cmd.argv)}\n{stderr}"
+        )
+    return elapsed
+
+
+def measure(commands: list[Command], env: dict[str, str], runs: int, warmup: int) -> None:
+    """Warm up, then time every command round-robin, rotating the start each round."""
+    for _ in range(warmup):
+        for cmd in commands:
+            run_once(cmd, env)
+    for i in range(runs):
+        shift = i % len(commands)
+        for cmd in commands[shift:] + commands[:shift]:
+            cmd.times.append(run_once(cmd, env))
+
+
+def make_store(tmp: Path, atmptrack: list[str], env: dict[str, str]) -> Path:
+    """Load the repository's data/ into a fresh store in `tmp`."""
+    store = tmp / "store.db"
+    run_once(Command("load", [*atmptrack, "--db", str(store), "load", "-q"]), env)
+    if not store.is_file():
+        raise BenchError(f"load: exited 0 but did not create {store}")
+    return store
+
+
+def status(value: float, target: float | None) -> str:
+    """ "ok" or "over" against the target; "info" when there is none."""
+    if target is None:
+        return "info"
+    return "ok" if value <= target else "over"
+
+
+def ratio_value(by_name: dict[str, Command], r: Ratio) -> float:
+    """The ratio of the two commands' median wall times."""
+    return by_name[r.numerator].median_ms / by_name[r.denominator].median_ms
+
+
+def results(commands: list[Command], runs: int, warmup: int) -> dict[str, object]:
+    """All figures as one JSON-ready object; the text report prints the same figures."""
+    by_name = {cmd.name: cmd for cmd in commands}
+    ratios: list[dict[str, object]] = []
+    for r in RATIOS:
+        value = ratio_value(by_name, r)
+        ratios.append(
+            {
+                "name": r.name,
+                "ratio": round(value, 3),
+                "target": r.target,
+                "status": status(value, r.target),
+            }
+        )
+    return {
+        "python": platform.python_version(),
+        "runs": runs,
+        "warmup": warmup,
+        "commands": [
+            {
+                "name": cmd.name,
+                "argv": cmd.argv,
+                "median_ms": round(cmd.median_ms, 1),
+                "min_ms": round(cmd.min_ms, 1),
+                "runs": len(cmd.times),
+            }
+            for cmd in commands
+        ],
+        "ratios": ratios,
+    }
+
+
+def print_text(commands: list[Command], runs: int, warmup: int) -> None:
+    """Print the figures as a plain-text table followed by the ratio lines."""
+    by_name = {cmd.name: cmd for cmd in commands}
+    print(f"Python {platform.python_version()}")
+    print(f"{runs} timed runs per command, round-robin, after {warmup} warm-up runs each")
+    print()
+    width = max(len(cmd.name) for cmd in commands)
+    print(f"{'command':<{width}}  {'median ms':>9}  {'min ms':>8}  {'runs':>4}")
+    for cmd in commands:
+        print(
+            f"{cmd.name:<{width}}  {cmd.median_ms:>9.1f}  {cmd.min_ms:>8.1f}  {len(cmd.times):>4}"
+        )
+    print()
+    width = max(len(r.name) for r in RATIOS)
+    print(f"{'ratio of medians':<{width}}  {'value':>5}  {'target':>7}  status")
+    for r in RATIOS:
+        value = ratio_value(by_name, r)
+        target = "-" if r.target is None else f"<= {r.target:.2f}"
+        print(f"{r.name:<{width}}  {value:>5.2f}  {target:>7}  {status(value, r.target)}")
+
+
+def positive(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def non_negative(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be at least 0")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse options, set up a store and baselines, measure, report."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=positive, default=15, help="timed runs per command")
+    parser.add_argument("--warmup", type=non_negative, default=2, help="untimed runs first")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+
+    sqlite_utils = script("sqlite-utils")
+    if sqlite_utils is None:
+        print(
+            f"bench: sqlite-utils not found in {BIN}; install the bench extra, "
+            f"e.g. {sys.executable} -m pip install -e '.[bench]'",
+            file=sys.stderr,
+        )
+        return 2
+
+    atmptrack = atmptrack_argv()
+    try:
+        with tempfile.TemporaryDirectory(prefix="atmptrack-bench-") as tmpdir:
+            tmp = Path(tmpdir)
+            env = dict(os.environ)
+            env["NO_COLOR"] = "1"
+            # An installed wheel has compiled bytecode; a checkout under PYTHONDONTWRITEBYTECODE
+            # would recompile atmptrack in every run and skew its figures.
+            compile_env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+            package = str(Path(__file__).resolve().parent.parent / "atmptrack")
+            subprocess.run([sys.executable, "-m", "compileall", "-q", package], check=True, env=compile_env)
+            store = make_store(tmp, atmptrack, env)
+            env["ATMPTRACK_DB"] = str(store)
+            eager = tmp / "eager_app.py"
+            eager.write_text(EAGER_APP, encoding="utf-8")
+            minimal = tmp / "minimal_app.py"
+            minimal.write_text(MINIMAL_APP, encoding="utf-8")
+            commands = [
+                Command("sqlite-utils rows", [str(sqlite_utils), "rows", str(store), "source"]),
+                Command("eager typer+sqlmodel", [sys.executable, str(eager), "rows"]),
+                Command("minimal typer --help", [sys.executable, str(minimal), "--help"]),
+                Command("list partners", [*atmptrack, "list", "partners", "--country", "SI"]),
+                Command("report funding", [*atmptrack, "report", "funding"]),
+                Command("atmptrack --help", [*atmptrack, "--help"]),
+            ]
+            measure(commands, env, args.runs, args.warmup)
+    except BenchError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+
+    if args.json:
+        print(json.dumps(results(commands, args.runs, args.warmup), indent=2))
+    else:
+        print_text(commands, args.runs, args.warmup)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Shared fixtures: a private copy of the bundled data, a private store, and the real CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED = ROOT / "data"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@dataclass
+class Cli:
+    """Runs `python -m atmptrack` in a subprocess with its own data directory and store."""
+
+    data: Path
+    db: Path
+    home: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ATMPTRACK_")}
+        env.update(
+            ATMPTRACK_DATA=str(self.data),
+            ATMPTRACK_DB=str(self.db),
+            XDG_DATA_HOME=str(self.home),
+            NO_COLOR="1",
+            COLUMNS="200",
+        )
+        env.update(extra)
+        return env
+
+    def __call__(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Result:
+        proc = subprocess.run(
+            [sys.executable, "-m", "atmptrack", *args],
+            capture_output=True,
+            text=True,
+            env=env or self.env(),
+            cwd=cwd or self.home,
+            timeout=120,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def ok(self, *args: str) -> str:
+        result = self(*args)
+        assert result.code == 0, result.err
+        assert "Traceback" not in result.err
+        return result.out
+
+
+@pytest.fixture
+def data_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "data"
+    shutil.copytree(BUNDLED, target)
+    return target
+
+
+@pytest.fixture
+def cli(tmp_path: Path, data_copy: Path) -> Cli:
+    home = tmp_path / "home"
+    home.mkdir()
+    return Cli(data_copy, tmp_path / "store.sqlite", home)
+
+
+@pytest.fixture(scope="session")
+def bundled_cli(tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    """One loaded store of the bundled data, shared by the read-only tests."""
+    base = tmp_path_factory.mktemp("bundled")
+    home = base / "home"
+    home.mkdir()
+    return Cli(BUNDLED, base / "store.sqlite", home)
+
+
+def table_dump(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, to compare a store before and after."""
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        return {n: sorted(conn.execute(f'SELECT * FROM "{n}"').fetchall(), key=repr) for n in names}
+    finally:
+        conn.close()
+
+
+def ids(rows: Sequence[dict[str, object]], key: str = "id") -> set[object]:
+    return {row[key] for row in rows}

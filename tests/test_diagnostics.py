@@ -1,0 +1,186 @@
+"""Invalid data: every problem at its exact place, a suggestion where one exists, exit code 3."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import Cli
+
+BASE = """\
+sources:
+  - id: src
+    title: A page
+    url: https://example.org/page
+organisations:
+  - id: univ-coimbra
+    name: Universidade de Coimbra
+    country: PT
+    sector: university
+    sources: [src]
+initiatives:
+  - id: hub
+    name: A hub
+    kind: hub
+    sources: [src]
+    members:
+      - {organisation: univ-coimbra, role: coordinator, sources: [src]}
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Cli:
+    data = tmp_path / "tiny"
+    data.mkdir()
+    (data / "base.yaml").write_text(BASE)
+    home = tmp_path / "home"
+    home.mkdir()
+    return Cli(data, tmp_path / "tiny.sqlite", home)
+
+
+def diagnostics(cli: Cli) -> list[dict[str, object]]:
+    result = cli("validate", "--format", "json")
+    assert "Traceback" not in result.err
+    return list(json.loads(result.out))
+
+
+def replace(cli: Cli, old: str, new: str) -> None:
+    path = cli.data / "base.yaml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def only(cli: Cli) -> dict[str, object]:
+    found = [d for d in diagnostics(cli) if d["severity"] == "error"]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_the_base_is_valid(tiny: Cli) -> None:
+    result = tiny("validate")
+    assert result.code == 0, result.out + result.err
+    assert result.out == ""
+    assert "0 error(s), 0 warning(s)" in result.err
+
+
+def test_unknown_field_points_at_the_key_and_suggests(tiny: Cli) -> None:
+    replace(tiny, "    country: PT", "    contry: PT")
+    d = only(tiny)
+    assert (d["line"], d["column"], d["rule"]) == (8, 5, "schema-unknown-field")
+    assert "did you mean 'country'" in str(d["message"])
+
+
+def test_unknown_reference_suggests_the_close_id(tiny: Cli) -> None:
+    replace(tiny, "{organisation: univ-coimbra,", "{organisation: uni-coimbra,")
+    d = only(tiny)
+    assert (d["line"], d["column"], d["rule"]) == (17, 24, "unknown-reference")
+    assert "did you mean 'univ-coimbra'" in str(d["message"])
+
+
+def test_country_name_is_refused_with_the_code_to_use(tiny: Cli) -> None:
+    replace(tiny, "country: PT", "country: Slovenia")
+    d = only(tiny)
+    assert (d["line"], d["column"]) == (8, 14)
+    assert "use SI" in str(d["message"])
+
+
+def test_no_is_norway_not_false(tiny: Cli) -> None:
+    replace(tiny, "country: PT", "country: NO")
+    assert tiny("validate").code == 0
+    rows = json.loads(tiny.ok("list", "partners", "-f", "json"))
+    assert rows[0]["country"] == "NO"
+
+
+@pytest.mark.parametrize("amount", ["1,000", ".nan", ".inf", "1e999", "-5"])
+def test_amounts_must_be_plain_finite_decimals(tiny: Cli, amount: str) -> None:
+    (tiny.data / "funding.yaml").write_text(
+        "initiatives:\n  - id: funded\n    name: Funded\n    kind: project\n    sources: [src]\n"
+        f"    funding:\n      - id: grant\n        amount: {amount}\n        currency: EUR\n"
+        "        sources: [src]\n"
+    )
+    d = only(tiny)
+    assert (d["path"], d["line"], d["column"]) == (str(Path(tiny.data.name) / "funding.yaml"), 8, 17) or (
+        d["line"], d["column"]) == (8, 17)
+    assert "amount" in str(d["message"])
+
+
+def test_huge_amounts_stay_exact(tiny: Cli) -> None:
+    (tiny.data / "funding.yaml").write_text(
+        "initiatives:\n  - id: funded\n    name: Funded\n    kind: project\n    sources: [src]\n"
+        "    funding:\n      - id: grant\n        amount: 12345678901234567.89\n        currency: eur\n"
+        "        sources: [src]\n"
+    )
+    out = tiny.ok("report", "funding", "-f", "json", "-i", "funded")
+    assert '"amount": 12345678901234567.89' in out
+    assert '"currency": "EUR"' in out
+
+
+@pytest.mark.parametrize("date", ["2024-13-40", "2024-02-30", "24-01", "2024-1"])
+def test_impossible_dates_are_refused_at_their_position(tiny: Cli, date: str) -> None:
+    replace(tiny, "    kind: hub\n", f"    kind: hub\n    start: {date}\n")
+    d = only(tiny)
+    assert (d["line"], d["column"]) == (15, 12)
+
+
+def test_end_before_start(tiny: Cli) -> None:
+    replace(tiny, "    kind: hub\n", "    kind: hub\n    start: 2025-03\n    end: 2024\n")
+    d = only(tiny)
+    assert (d["line"], d["rule"]) == (16, "end-before-start")
+
+
+def test_duplicate_ids_across_files_name_both_places(tiny: Cli) -> None:
+    (tiny.data / "more.yaml").write_text("sources:\n  - id: src\n    title: Again\n    url: https://example.org/x\n")
+    d = only(tiny)
+    assert d["rule"] == "duplicate-id"
+    assert "base.yaml:2:" in str(d["message"])
+
+
+def test_two_coordinators_need_co_coordination(tiny: Cli) -> None:
+    (tiny.data / "more.yaml").write_text(
+        "organisations:\n  - id: other\n    name: Other\n    sector: company\n    sources: [src]\n"
+    )
+    replace(tiny, "role: coordinator, sources: [src]}\n",
+            "role: coordinator, sources: [src]}\n      - {organisation: other, role: coordinator, sources: [src]}\n")
+    d = only(tiny)
+    assert (d["line"], d["rule"]) == (18, "several-coordinators")
+
+
+def test_missing_required_field_and_missing_sources(tiny: Cli) -> None:
+    replace(tiny, "    name: A hub\n", "")
+    replace(tiny, "    sources: [src]\n    members:", "    members:")
+    found = {(d["line"], d["rule"], d["field"]) for d in diagnostics(tiny)}
+    assert (12, "schema-missing-field", "initiatives[0].name") in found
+    assert (12, "schema-missing-field", "initiatives[0].sources") in found
+
+
+def test_terminal_escapes_in_text_are_refused(tiny: Cli) -> None:
+    replace(tiny, "name: Universidade de Coimbra", 'name: "Uni \\e[31mred"')
+    d = only(tiny)
+    assert (d["line"], d["rule"]) == (7, "text-control-character")
+
+
+def test_invalid_data_exits_3_with_file_line_col_and_no_traceback(tiny: Cli) -> None:
+    replace(tiny, "sector: university", "sector: universty")
+    result = tiny("list", "partners")
+    assert result.code == 3
+    first = result.err.splitlines()[0]
+    assert first.startswith(str(Path("..") / "tiny" / "base.yaml") + ":9:13: error:") or ":9:13: error:" in first
+    assert "[schema-vocabulary]" in first
+    assert "the store was not changed" in result.err
+    assert "Traceback" not in result.err
+    validate = tiny("validate")
+    assert validate.code == 3
+    assert ":9:13: error:" in validate.out
+
+
+def test_warnings_pass_unless_strict(tiny: Cli) -> None:
+    (tiny.data / "more.yaml").write_text(
+        "sources:\n  - id: unused\n    title: Unused\n    url: https://example.org/unused\n"
+    )
+    assert tiny("validate").code == 0
+    strict = tiny("validate", "--strict")
+    assert strict.code == 3
+    assert "unused-source" in strict.out
