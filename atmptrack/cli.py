@@ -40,11 +40,14 @@ SETTINGS = Settings()
 FormatOpt = Annotated[
     str | None,
     typer.Option(
-        "--format", "-f",
+        "--format",
+        "-f",
         help="table, tsv, csv, json, jsonl, yaml or markdown. Default: table on a terminal, tsv otherwise.",
     ),
 ]
-NoHeaderOpt = Annotated[bool, typer.Option("--no-header", help="Omit the header row (tsv, csv, markdown, table).")]
+NoHeaderOpt = Annotated[
+    bool, typer.Option("--no-header", help="Omit the header row (tsv, csv, markdown, table).")
+]
 FormulaOpt = Annotated[
     bool,
     typer.Option(
@@ -64,17 +67,28 @@ def _version(value: bool) -> None:
 def _main(
     data: Annotated[
         str | None,
-        typer.Option("--data", envvar="ATMPTRACK_DATA", show_envvar=True,
-                     help="Data directory (or one YAML file). Default: ./data when it holds atmptrack files, else the bundled dataset."),
+        typer.Option(
+            "--data",
+            envvar="ATMPTRACK_DATA",
+            show_envvar=True,
+            help="Data directory (or one YAML file). Default: ./data when it holds atmptrack files, else the bundled dataset.",
+        ),
     ] = None,
     db: Annotated[
         str | None,
-        typer.Option("--db", envvar="ATMPTRACK_DB", show_envvar=True,
-                     help="Store: a file path or sqlite:///path URL. Default: one store per data directory in the user data directory."),
+        typer.Option(
+            "--db",
+            envvar="ATMPTRACK_DB",
+            show_envvar=True,
+            help="Store: a file path or sqlite:///path URL. Default: one store per data directory in the user data directory.",
+        ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
     ] = False,
 ) -> None:
     SETTINGS.data, SETTINGS.db, SETTINGS.debug = data, db, debug
@@ -123,26 +137,62 @@ def load_cmd(
         return
     write_messages([w.format() for w in result.warnings])
     counts = ", ".join(f"{n} {k}" for k, n in result.counts.items())
-    write_messages([f"atmptrack: loaded {counts} from {data_dir} into {store} in {result.seconds:.2f} s"])
+    write_messages(
+        [f"atmptrack: loaded {counts} from {data_dir} into {store} in {result.seconds:.2f} s"]
+    )
 
 
 @app.command("list")
 def list_cmd(
-    entity: Annotated[str, typer.Argument(
-        help="initiatives, partners, organisations, members, workgroups, milestones, people, funding or sources.",
-        show_default=False)],
-    country: Annotated[list[str] | None, typer.Option("--country", "-c", help="ISO country code(s); repeatable or comma-separated.")] = None,
-    sector: Annotated[list[str] | None, typer.Option("--sector", help="Sector(s), e.g. university, company.")] = None,
-    helix: Annotated[list[str] | None, typer.Option("--helix", help="academia, industry, government, civil-society.")] = None,
-    initiative: Annotated[list[str] | None, typer.Option("--initiative", "-i", help="Initiative id(s) or acronym(s).")] = None,
-    role: Annotated[list[str] | None, typer.Option("--role", help="Role(s), e.g. coordinator, partner.")] = None,
-    kind: Annotated[list[str] | None, typer.Option("--kind", help="Kind(s) of initiative, milestone or work group.")] = None,
-    year: Annotated[int | None, typer.Option("--year", help="Dated things that overlap this year.")] = None,
-    date_from: Annotated[str | None, typer.Option("--from", help="Dated things on or after DATE (YYYY, YYYY-MM or YYYY-MM-DD).")] = None,
-    date_to: Annotated[str | None, typer.Option("--to", help="Dated things on or before DATE.")] = None,
+    entity: Annotated[
+        str,
+        typer.Argument(
+            help="initiatives, partners, organisations, members, workgroups, milestones, people, funding or sources.",
+            show_default=False,
+        ),
+    ],
+    country: Annotated[
+        list[str] | None,
+        typer.Option("--country", "-c", help="ISO country code(s); repeatable or comma-separated."),
+    ] = None,
+    sector: Annotated[
+        list[str] | None, typer.Option("--sector", help="Sector(s), e.g. university, company.")
+    ] = None,
+    helix: Annotated[
+        list[str] | None,
+        typer.Option("--helix", help="academia, industry, government, civil-society."),
+    ] = None,
+    initiative: Annotated[
+        list[str] | None, typer.Option("--initiative", "-i", help="Initiative id(s) or acronym(s).")
+    ] = None,
+    role: Annotated[
+        list[str] | None, typer.Option("--role", help="Role(s), e.g. coordinator, partner.")
+    ] = None,
+    kind: Annotated[
+        list[str] | None,
+        typer.Option("--kind", help="Kind(s) of initiative, milestone or work group."),
+    ] = None,
+    year: Annotated[
+        int | None, typer.Option("--year", help="Dated things that overlap this year.")
+    ] = None,
+    date_from: Annotated[
+        str | None,
+        typer.Option("--from", help="Dated things on or after DATE (YYYY, YYYY-MM or YYYY-MM-DD)."),
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Dated things on or before DATE.")
+    ] = None,
     fmt: FormatOpt = None,
-    columns: Annotated[str | None, typer.Option("--columns", help="Comma-separated columns to show; `--columns help` lists them.")] = None,
-    sort: Annotated[list[str] | None, typer.Option("--sort", help="Sort by column; -column sorts descending. Repeatable.")] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns", help="Comma-separated columns to show; `--columns help` lists them."
+        ),
+    ] = None,
+    sort: Annotated[
+        list[str] | None,
+        typer.Option("--sort", help="Sort by column; -column sorts descending. Repeatable."),
+    ] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=0, help="At most N rows.")] = None,
     no_header: NoHeaderOpt = False,
     formula_guard: FormulaOpt = True,
@@ -158,14 +208,24 @@ def list_cmd(
     out_format = _format(fmt)
     if columns is not None and columns.strip().lower() in ("help", "?"):
         rows = [{"column": c.name, "kind": c.kind, "description": c.help} for c in ent.columns]
-        write_section(Section("columns", f"Columns of {ent.name}", ["column", "kind", "description"], rows),
-                      out_format, sys.stdout, header=not no_header)
+        write_section(
+            Section("columns", f"Columns of {ent.name}", ["column", "kind", "description"], rows),
+            out_format,
+            sys.stdout,
+            header=not no_header,
+        )
         return
     split = query.split_values
     filters = query.Filters(
-        country=split(country or []), sector=split(sector or []), helix=split(helix or []),
-        initiative=split(initiative or []), role=split(role or []), kind=split(kind or []),
-        year=year, date_from=date_from, date_to=date_to,
+        country=split(country or []),
+        sector=split(sector or []),
+        helix=split(helix or []),
+        initiative=split(initiative or []),
+        role=split(role or []),
+        kind=split(kind or []),
+        year=year,
+        date_from=date_from,
+        date_to=date_to,
     )
     wanted = split([columns]) if columns else None
     request = query.Query(ent, filters, wanted, split(sort or []), limit)
@@ -175,16 +235,29 @@ def list_cmd(
     with reading(store) as conn:
         names, rows = query.run(request, conn)
     section = Section(
-        ent.name, ent.help[:1].upper() + ent.help[1:], names, rows, human=ent.display,
+        ent.name,
+        ent.help[:1].upper() + ent.help[1:],
+        names,
+        rows,
+        human=ent.display,
         right={c.name for c in ent.columns if c.kind in ("int", "amount")},
         table_columns=None if wanted else list(ent.brief) or None,
     )
-    write_section(section, out_format, sys.stdout, header=not no_header, formula_guard=formula_guard)
+    write_section(
+        section, out_format, sys.stdout, header=not no_header, formula_guard=formula_guard
+    )
 
 
 @app.command("show")
 def show_cmd(
-    ident: Annotated[str, typer.Argument(metavar="ID", help="Initiative or organisation: id, acronym or short name.", show_default=False)],
+    ident: Annotated[
+        str,
+        typer.Argument(
+            metavar="ID",
+            help="Initiative or organisation: id, acronym or short name.",
+            show_default=False,
+        ),
+    ],
     fmt: FormatOpt = None,
 ) -> None:
     """Everything known about one initiative or organisation, with the sources of each part.
@@ -204,9 +277,24 @@ def show_cmd(
 
 @report_app.command("funding")
 def report_funding_cmd(
-    by: Annotated[str | None, typer.Option("--by", help="Group totals by initiative, programme, funder or country (the coordinator's).")] = None,
-    initiative: Annotated[list[str] | None, typer.Option("--initiative", "-i", help="Only these initiatives (id or acronym).")] = None,
-    section: Annotated[str | None, typer.Option("--section", help="Machine formats print one table: entries (default), totals, or by_<group> with --by.")] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="Group totals by initiative, programme, funder or country (the coordinator's).",
+        ),
+    ] = None,
+    initiative: Annotated[
+        list[str] | None,
+        typer.Option("--initiative", "-i", help="Only these initiatives (id or acronym)."),
+    ] = None,
+    section: Annotated[
+        str | None,
+        typer.Option(
+            "--section",
+            help="Machine formats print one table: entries (default), totals, or by_<group> with --by.",
+        ),
+    ] = None,
     fmt: FormatOpt = None,
     no_header: NoHeaderOpt = False,
     formula_guard: FormulaOpt = True,
@@ -227,15 +315,26 @@ def report_funding_cmd(
     if section is not None:
         chosen = [s for s in sections if s.name == section]
         if not chosen:
-            raise UsageError(f"unknown section '{section}'; valid: {', '.join(s.name for s in sections)}")
+            raise UsageError(
+                f"unknown section '{section}'; valid: {', '.join(s.name for s in sections)}"
+            )
         sections = chosen
-    write_sections(sections, out_format, sys.stdout, header=not no_header, formula_guard=formula_guard)
+    write_sections(
+        sections, out_format, sys.stdout, header=not no_header, formula_guard=formula_guard
+    )
 
 
 @app.command("validate")
 def validate_cmd(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Files or directories. Default: the data directory in use.", show_default=False)] = None,
-    fmt: Annotated[str | None, typer.Option("--format", "-f", help="text (default) or json.")] = None,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Files or directories. Default: the data directory in use.", show_default=False
+        ),
+    ] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", "-f", help="text (default) or json.")
+    ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
 ) -> None:
     """Check the data without touching the store: one `file:line:col: severity: message [rule]` per problem.
@@ -264,11 +363,23 @@ def validate_cmd(
     errors = sum(d.severity == "error" for d in diagnostics)
     warnings = len(diagnostics) - errors
     if out_format == "json":
-        from atmptrack.render import write_section, Section
+        from atmptrack.render import Section, write_section
 
-        rows = [{"path": d.path, "line": d.line, "column": d.column, "severity": d.severity,
-                 "rule": d.rule, "message": d.message, "field": d.field} for d in diagnostics]
-        write_section(Section("diagnostics", "", list(rows[0]) if rows else [], rows), "json", sys.stdout)
+        rows = [
+            {
+                "path": d.path,
+                "line": d.line,
+                "column": d.column,
+                "severity": d.severity,
+                "rule": d.rule,
+                "message": d.message,
+                "field": d.field,
+            }
+            for d in diagnostics
+        ]
+        write_section(
+            Section("diagnostics", "", list(rows[0]) if rows else [], rows), "json", sys.stdout
+        )
     else:
         sys.stdout.writelines(d.format() + "\n" for d in diagnostics)
     write_messages([f"atmptrack: {errors} error(s), {warnings} warning(s)"])

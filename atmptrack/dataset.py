@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from atmptrack.datadir import discover
 from atmptrack.errors import DataError, Diagnostic, Severity
 from atmptrack.schema import DataFile, Initiative, Organisation, Source, model_at
 from atmptrack.yamlio import Document, YamlPath, read_yaml
+
 
 @dataclass(slots=True)
 class LoadedFile:
@@ -60,7 +61,9 @@ def read_dataset(root: Path, *, files: list[Path] | None = None) -> Dataset:
             diagnostics.extend(exc.diagnostics)
             continue
         except OSError as exc:
-            diagnostics.append(Diagnostic(display, 1, 1, "error", "file-unreadable", exc.strerror or str(exc)))
+            diagnostics.append(
+                Diagnostic(display, 1, 1, "error", "file-unreadable", exc.strerror or str(exc))
+            )
             continue
         text_problems = list(_check_text(document))
         diagnostics.extend(text_problems)
@@ -100,7 +103,11 @@ def _check_text(document: Document) -> Iterator[Diagnostic]:
             if bad is not None:
                 mark = document.mark(loc)
                 yield Diagnostic(
-                    document.path, mark.line, mark.column, "error", "text-control-character",
+                    document.path,
+                    mark.line,
+                    mark.column,
+                    "error",
+                    "text-control-character",
                     f"{_field(loc)}: control character U+{ord(bad):04X} is not allowed in text",
                     _field(loc),
                 )
@@ -166,9 +173,13 @@ class _Checker:
         self.files = files
         self.out: list[Diagnostic] = []
 
-    def add(self, doc: Document, loc: YamlPath, severity: Severity, rule: str, message: str) -> None:
+    def add(
+        self, doc: Document, loc: YamlPath, severity: Severity, rule: str, message: str
+    ) -> None:
         mark = doc.mark(loc)
-        self.out.append(Diagnostic(doc.path, mark.line, mark.column, severity, rule, message, _field(loc)))
+        self.out.append(
+            Diagnostic(doc.path, mark.line, mark.column, severity, rule, message, _field(loc))
+        )
 
     def run(self) -> list[Diagnostic]:
         ids: dict[str, tuple[Document, YamlPath, str]] = {}
@@ -177,20 +188,26 @@ class _Checker:
         initiatives: set[str] = set()
         for loaded in self.files:
             doc = loaded.document
-            for kind, records in (
+            groups: tuple[tuple[str, Sequence[Source | Organisation | Initiative]], ...] = (
                 ("source", loaded.model.sources),
                 ("organisation", loaded.model.organisations),
                 ("initiative", loaded.model.initiatives),
-            ):
+            )
+            for kind, records in groups:
                 plural = kind + "s"
                 for index, record in enumerate(records):
                     loc: YamlPath = (plural, index, "id")
                     if record.id in ids:
                         first_doc, first_loc, first_kind = ids[record.id]
                         first = first_doc.mark(first_loc)
-                        self.add(doc, loc, "error", "duplicate-id",
-                                 f"id '{record.id}' is already used by a {first_kind} at "
-                                 f"{first_doc.path}:{first.line}:{first.column}")
+                        self.add(
+                            doc,
+                            loc,
+                            "error",
+                            "duplicate-id",
+                            f"id '{record.id}' is already used by a {first_kind} at "
+                            f"{first_doc.path}:{first.line}:{first.column}",
+                        )
                         continue
                     ids[record.id] = (doc, loc, kind)
             sources.update(s.id for s in loaded.model.sources)
@@ -207,58 +224,121 @@ class _Checker:
                 if org.parent is not None:
                     self._ref(doc, (*base, "parent"), org.parent, organisations, "organisation")
                     if org.parent == org.id:
-                        self.add(doc, (*base, "parent"), "error", "reference-cycle",
-                                 f"organisation '{org.id}' cannot be its own parent")
+                        self.add(
+                            doc,
+                            (*base, "parent"),
+                            "error",
+                            "reference-cycle",
+                            f"organisation '{org.id}' cannot be its own parent",
+                        )
             for index, ini in enumerate(loaded.model.initiatives):
-                self._initiative(doc, ("initiatives", index), ini, sources, organisations,
-                                 initiatives, cited, in_initiative)
+                self._initiative(
+                    doc,
+                    ("initiatives", index),
+                    ini,
+                    sources,
+                    organisations,
+                    initiatives,
+                    cited,
+                    in_initiative,
+                )
 
         for loaded in self.files:
             doc = loaded.document
             for index, src in enumerate(loaded.model.sources):
                 if src.id not in cited:
-                    self.add(doc, ("sources", index, "id"), "warning", "unused-source",
-                             f"source '{src.id}' is cited by nothing")
+                    self.add(
+                        doc,
+                        ("sources", index, "id"),
+                        "warning",
+                        "unused-source",
+                        f"source '{src.id}' is cited by nothing",
+                    )
             for index, org in enumerate(loaded.model.organisations):
-                hosted = any(o.parent == org.id and o.id in in_initiative for o in organisations.values())
+                hosted = any(
+                    o.parent == org.id and o.id in in_initiative for o in organisations.values()
+                )
                 if org.id not in in_initiative and not hosted:
-                    self.add(doc, ("organisations", index, "id"), "warning", "orphan-organisation",
-                             f"organisation '{org.id}' takes part in no initiative")
+                    self.add(
+                        doc,
+                        ("organisations", index, "id"),
+                        "warning",
+                        "orphan-organisation",
+                        f"organisation '{org.id}' takes part in no initiative",
+                    )
         return self.out
 
-    def _ref(self, doc: Document, loc: YamlPath, value: str, known: Iterable[str], what: str) -> bool:
+    def _ref(
+        self, doc: Document, loc: YamlPath, value: str, known: Iterable[str], what: str
+    ) -> bool:
         known_list = list(known)
         if value in known_list:
             return True
-        self.add(doc, loc, "error", "unknown-reference",
-                 f"unknown {what} '{value}'{_suggest(value, known_list)}")
+        self.add(
+            doc,
+            loc,
+            "error",
+            "unknown-reference",
+            f"unknown {what} '{value}'{_suggest(value, known_list)}",
+        )
         return False
 
-    def _sourced(self, doc: Document, base: YamlPath, record: BaseModel, sources: set[str],
-                 cited: set[str]) -> None:
+    def _sourced(
+        self, doc: Document, base: YamlPath, record: BaseModel, sources: set[str], cited: set[str]
+    ) -> None:
         for i, src in enumerate(getattr(record, "sources", [])):
             if self._ref(doc, (*base, "sources", i), src, sources, "source"):
                 cited.add(src)
         fields = type(record).model_fields
         for name in getattr(record, "inferred", {}):
             if name not in fields or name in ("sources", "inferred", "note"):
-                self.add(doc, (*base, "inferred", name), "error", "unknown-inferred-field",
-                         f"inferred names '{name}', which is not a field of this record"
-                         f"{_suggest(name, fields)}")
+                self.add(
+                    doc,
+                    (*base, "inferred", name),
+                    "error",
+                    "unknown-inferred-field",
+                    f"inferred names '{name}', which is not a field of this record"
+                    f"{_suggest(name, fields)}",
+                )
             elif getattr(record, name) in (None, [], {}):
-                self.add(doc, (*base, "inferred", name), "error", "unknown-inferred-field",
-                         f"inferred names '{name}', but that field has no value")
+                self.add(
+                    doc,
+                    (*base, "inferred", name),
+                    "error",
+                    "unknown-inferred-field",
+                    f"inferred names '{name}', but that field has no value",
+                )
 
-    def _initiative(self, doc: Document, base: YamlPath, ini: Initiative, sources: set[str],
-                    organisations: dict[str, Organisation], initiatives: set[str],
-                    cited: set[str], in_initiative: set[str]) -> None:
+    def _initiative(
+        self,
+        doc: Document,
+        base: YamlPath,
+        ini: Initiative,
+        sources: set[str],
+        organisations: dict[str, Organisation],
+        initiatives: set[str],
+        cited: set[str],
+        in_initiative: set[str],
+    ) -> None:
         self._sourced(doc, base, ini, sources, cited)
         if ini.start and ini.end and _before(ini.end, ini.start):
-            self.add(doc, (*base, "end"), "error", "end-before-start",
-                     f"end {ini.end} is before start {ini.start}")
+            self.add(
+                doc,
+                (*base, "end"),
+                "error",
+                "end-before-start",
+                f"end {ini.end} is before start {ini.start}",
+            )
         people = {p.id for p in ini.people}
-        for group_name in ("partner_counts", "members", "workgroups", "milestones", "people",
-                           "funding", "relations"):
+        for group_name in (
+            "partner_counts",
+            "members",
+            "workgroups",
+            "milestones",
+            "people",
+            "funding",
+            "relations",
+        ):
             seen: dict[str, int] = {}
             for i, item in enumerate(getattr(ini, group_name)):
                 loc: YamlPath = (*base, group_name, i)
@@ -271,29 +351,53 @@ class _Checker:
                 key = getattr(item, "id", None) or getattr(item, "organisation", None)
                 if key is not None and group_name != "partner_counts":
                     if key in seen:
-                        self.add(doc, (*loc, "id" if hasattr(item, "id") else "organisation"),
-                                 "error", "duplicate-id",
-                                 f"'{key}' appears twice in {group_name} of '{ini.id}' "
-                                 f"(first at {group_name}[{seen[key]}])")
+                        self.add(
+                            doc,
+                            (*loc, "id" if hasattr(item, "id") else "organisation"),
+                            "error",
+                            "duplicate-id",
+                            f"'{key}' appears twice in {group_name} of '{ini.id}' "
+                            f"(first at {group_name}[{seen[key]}])",
+                        )
                     seen[key] = i
         for i, member in enumerate(ini.members):
-            if self._ref(doc, (*base, "members", i, "organisation"), member.organisation,
-                         organisations, "organisation"):
+            if self._ref(
+                doc,
+                (*base, "members", i, "organisation"),
+                member.organisation,
+                organisations,
+                "organisation",
+            ):
                 in_initiative.add(member.organisation)
         coordinators = [i for i, m in enumerate(ini.members) if m.role == "coordinator"]
         for i in coordinators[1:]:
-            self.add(doc, (*base, "members", i, "role"), "error", "several-coordinators",
-                     f"'{ini.id}' already has a coordinator; use role 'co-coordinator' for the others")
+            self.add(
+                doc,
+                (*base, "members", i, "role"),
+                "error",
+                "several-coordinators",
+                f"'{ini.id}' already has a coordinator; use role 'co-coordinator' for the others",
+            )
         for i, group in enumerate(ini.workgroups):
             for j, lead in enumerate(group.leads):
-                self._ref(doc, (*base, "workgroups", i, "leads", j), lead, organisations, "organisation")
+                self._ref(
+                    doc, (*base, "workgroups", i, "leads", j), lead, organisations, "organisation"
+                )
             for j, person in enumerate(group.coordinators):
-                self._ref(doc, (*base, "workgroups", i, "coordinators", j), person, people,
-                          f"person in '{ini.id}'")
+                self._ref(
+                    doc,
+                    (*base, "workgroups", i, "coordinators", j),
+                    person,
+                    people,
+                    f"person in '{ini.id}'",
+                )
         for i, person_record in enumerate(ini.people):
             if person_record.organisation is not None and self._ref(
-                doc, (*base, "people", i, "organisation"), person_record.organisation,
-                organisations, "organisation",
+                doc,
+                (*base, "people", i, "organisation"),
+                person_record.organisation,
+                organisations,
+                "organisation",
             ):
                 # An organisation whose people take part is linked to the initiative too.
                 in_initiative.add(person_record.organisation)
@@ -302,29 +406,50 @@ class _Checker:
             for j, speaker in enumerate(milestone.speakers):
                 self._ref(doc, (*loc, "speakers", j), speaker, people, f"person in '{ini.id}'")
             if milestone.end_date and _before(milestone.end_date, milestone.date):
-                self.add(doc, (*loc, "end_date"), "error", "end-before-start",
-                         f"end_date {milestone.end_date} is before date {milestone.date}")
+                self.add(
+                    doc,
+                    (*loc, "end_date"),
+                    "error",
+                    "end-before-start",
+                    f"end_date {milestone.end_date} is before date {milestone.date}",
+                )
             if _outside(milestone.date, ini):
-                self.add(doc, (*loc, "date"), "warning", "milestone-outside-span",
-                         f"milestone {milestone.date} lies outside {ini.id}'s span "
-                         f"({ini.start or '?'} to {ini.end or '?'})")
+                self.add(
+                    doc,
+                    (*loc, "date"),
+                    "warning",
+                    "milestone-outside-span",
+                    f"milestone {milestone.date} lies outside {ini.id}'s span "
+                    f"({ini.start or '?'} to {ini.end or '?'})",
+                )
         for i, funding in enumerate(ini.funding):
             if funding.start and funding.end and _before(funding.end, funding.start):
-                self.add(doc, (*base, "funding", i, "end"), "error", "end-before-start",
-                         f"end {funding.end} is before start {funding.start}")
+                self.add(
+                    doc,
+                    (*base, "funding", i, "end"),
+                    "error",
+                    "end-before-start",
+                    f"end {funding.end} is before start {funding.start}",
+                )
         for i, relation in enumerate(ini.relations):
             loc = (*base, "relations", i, "initiative")
             self._ref(doc, loc, relation.initiative, initiatives, "initiative")
             if relation.initiative == ini.id:
-                self.add(doc, loc, "error", "reference-cycle", f"'{ini.id}' cannot relate to itself")
+                self.add(
+                    doc, loc, "error", "reference-cycle", f"'{ini.id}' cannot relate to itself"
+                )
         if ini.partner_counts:
             declared = ini.partner_counts[-1]
             known = len({m.organisation for m in ini.members})
             limit = declared.count if declared.qualifier in ("exact", "approximately") else None
             if limit is not None and known > limit:
-                self.add(doc, (*base, "partner_counts", len(ini.partner_counts) - 1, "count"),
-                         "warning", "more-members-than-declared",
-                         f"{known} members are listed but {declared.count} are declared")
+                self.add(
+                    doc,
+                    (*base, "partner_counts", len(ini.partner_counts) - 1, "count"),
+                    "warning",
+                    "more-members-than-declared",
+                    f"{known} members are listed but {declared.count} are declared",
+                )
 
 
 def _before(a: Any, b: Any) -> bool:

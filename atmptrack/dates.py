@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import date
 
 # ISO 8601 forms, plus the truncated `--MM` and `--MM-DD` for dates whose year no source states.
-_PATTERN = re.compile(r"^(?:(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2}))?)?|--(?P<m2>\d{2})(?:-(?P<d2>\d{2}))?)$")
+_PATTERN = re.compile(
+    r"^(?:(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2}))?)?|--(?P<m2>\d{2})(?:-(?P<d2>\d{2}))?)$"
+)
 
 
 @dataclass(frozen=True, slots=True, order=False)

@@ -63,7 +63,10 @@ def resolve(conn: sqlite3.Connection, ident: str) -> tuple[str, str]:
     if len(unique) > 1:
         options = ", ".join(f"{row_id} ({kind})" for kind, row_id in sorted(unique))
         raise UsageError(f"'{ident}' is ambiguous; give one of these ids: {options}")
-    ids = [r[0] for r in conn.execute("SELECT id FROM initiative UNION ALL SELECT id FROM organisation")]
+    ids = [
+        r[0]
+        for r in conn.execute("SELECT id FROM initiative UNION ALL SELECT id FROM organisation")
+    ]
     close = difflib.get_close_matches(wanted, ids, n=3)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise UsageError(
@@ -75,8 +78,14 @@ def resolve(conn: sqlite3.Connection, ident: str) -> tuple[str, str]:
 def describe(conn: sqlite3.Connection, ident: str) -> Record:
     kind, row_id = resolve(conn, ident)
     prov = _Provenance(conn)
-    sources = {r["id"]: r for r in _rows(conn, "SELECT id, title, publisher, url, published FROM source")}
-    record = _initiative(conn, prov, row_id) if kind == "initiative" else _organisation(conn, prov, row_id)
+    sources = {
+        r["id"]: r for r in _rows(conn, "SELECT id, title, publisher, url, published FROM source")
+    }
+    record = (
+        _initiative(conn, prov, row_id)
+        if kind == "initiative"
+        else _organisation(conn, prov, row_id)
+    )
     cited = sorted({s for part in _walk_sources(record) for s in part})
     record["source_list"] = [sources[s] for s in cited if s in sources]
     return record
@@ -116,62 +125,106 @@ def _initiative(conn: sqlite3.Connection, prov: _Provenance, ini_id: str) -> Rec
         "note": base["note"],
     }
     prov.attach(record, "initiative", ini_id)
-    counts = _rows(conn, "SELECT position, count, qualifier, as_of, countries, note FROM partner_count "
-                         "WHERE initiative_id = :i ORDER BY position", i=ini_id)
+    counts = _rows(
+        conn,
+        "SELECT position, count, qualifier, as_of, countries, note FROM partner_count "
+        "WHERE initiative_id = :i ORDER BY position",
+        i=ini_id,
+    )
     record["partner_counts"] = [
-        prov.attach({"declared": count_words(c["count"], c["qualifier"]), "count": c["count"],
-                     "qualifier": c["qualifier"], "as_of": c["as_of"], "countries": c["countries"],
-                     "note": c["note"]}, "partner_count", f"{ini_id}/{c['position']}")
+        prov.attach(
+            {
+                "declared": count_words(c["count"], c["qualifier"]),
+                "count": c["count"],
+                "qualifier": c["qualifier"],
+                "as_of": c["as_of"],
+                "countries": c["countries"],
+                "note": c["note"],
+            },
+            "partner_count",
+            f"{ini_id}/{c['position']}",
+        )
         for c in counts
     ]
-    members = _rows(conn, """
+    members = _rows(
+        conn,
+        """
         SELECT m.organisation_id AS organisation, o.name, o.country, o.sector, o.helix, m.role, m.note
         FROM membership m JOIN organisation o ON o.id = m.organisation_id
-        WHERE m.initiative_id = :i ORDER BY m.position""", i=ini_id)
+        WHERE m.initiative_id = :i ORDER BY m.position""",
+        i=ini_id,
+    )
     record["members"] = [prov.attach(m, "member", f"{ini_id}/{m['organisation']}") for m in members]
-    groups = _rows(conn, """
+    groups = _rows(
+        conn,
+        """
         SELECT w.id, w.kind, w.number, w.name, w.goal,
           (SELECT group_concat(organisation_id, ',') FROM workgroup_lead l
            WHERE l.initiative_id = w.initiative_id AND l.workgroup_id = w.id) AS leads,
           (SELECT group_concat(p.name, ', ') FROM workgroup_coordinator c JOIN person p
            ON p.initiative_id = c.initiative_id AND p.id = c.person_id
            WHERE c.initiative_id = w.initiative_id AND c.workgroup_id = w.id) AS coordinators
-        FROM workgroup w WHERE w.initiative_id = :i ORDER BY w.position""", i=ini_id)
+        FROM workgroup w WHERE w.initiative_id = :i ORDER BY w.position""",
+        i=ini_id,
+    )
     record["workgroups"] = [prov.attach(g, "workgroup", f"{ini_id}/{g['id']}") for g in groups]
-    milestones = _rows(conn, """
+    milestones = _rows(
+        conn,
+        """
         SELECT ms.id, ms.kind, ms.date, ms.end_date, ms.date_qualifier, ms.place,
           (SELECT group_concat(p.name, ', ') FROM milestone_speaker s JOIN person p
            ON p.initiative_id = s.initiative_id AND p.id = s.person_id
            WHERE s.initiative_id = ms.initiative_id AND s.milestone_id = ms.id) AS speakers,
           ms.note
         FROM milestone ms WHERE ms.initiative_id = :i
-        ORDER BY coalesce(ms.date_lo, '9999'), ms.position""", i=ini_id)
+        ORDER BY coalesce(ms.date_lo, '9999'), ms.position""",
+        i=ini_id,
+    )
     record["milestones"] = [prov.attach(m, "milestone", f"{ini_id}/{m['id']}") for m in milestones]
-    people = _rows(conn, """
+    people = _rows(
+        conn,
+        """
         SELECT p.id, p.name, p.role, p.organisation_id AS organisation FROM person p
-        WHERE p.initiative_id = :i ORDER BY p.position""", i=ini_id)
+        WHERE p.initiative_id = :i ORDER BY p.position""",
+        i=ini_id,
+    )
     record["people"] = [prov.attach(p, "person", f"{ini_id}/{p['id']}") for p in people]
-    funding = _rows(conn, """
+    funding = _rows(
+        conn,
+        """
         SELECT f.id, f.amount, f.currency, f.qualifier, f.funder, f.programme, f.instrument,
           f.start, f."end", f.note FROM funding f WHERE f.initiative_id = :i ORDER BY f.position""",
-                    i=ini_id)
+        i=ini_id,
+    )
     for entry in funding:
         entry["amount"] = Decimal(entry["amount"]) if entry["amount"] is not None else None
         entry["also_reported"] = [
-            {"amount": Decimal(r["amount"]), "qualifier": r["qualifier"], "note": r["note"],
-             "sources": r["sources"].split(",")}
-            for r in _rows(conn, "SELECT amount, qualifier, note, sources FROM reported_amount "
-                                 "WHERE initiative_id = :i AND funding_id = :f ORDER BY position",
-                           i=ini_id, f=entry["id"])
+            {
+                "amount": Decimal(r["amount"]),
+                "qualifier": r["qualifier"],
+                "note": r["note"],
+                "sources": r["sources"].split(","),
+            }
+            for r in _rows(
+                conn,
+                "SELECT amount, qualifier, note, sources FROM reported_amount "
+                "WHERE initiative_id = :i AND funding_id = :f ORDER BY position",
+                i=ini_id,
+                f=entry["id"],
+            )
         ]
         prov.attach(entry, "funding", f"{ini_id}/{entry['id']}")
     record["funding"] = funding
-    relations = _rows(conn, """
+    relations = _rows(
+        conn,
+        """
         SELECT r.kind, r.target_id AS initiative, 'outgoing' AS direction, r.initiative_id AS owner
         FROM relation r WHERE r.initiative_id = :i
         UNION ALL
         SELECT r.kind, r.initiative_id AS initiative, 'incoming' AS direction, r.initiative_id AS owner
-        FROM relation r WHERE r.target_id = :i""", i=ini_id)
+        FROM relation r WHERE r.target_id = :i""",
+        i=ini_id,
+    )
     record["relations"] = [
         prov.attach(
             {"kind": r["kind"], "initiative": r["initiative"], "direction": r["direction"]},
@@ -200,25 +253,45 @@ def _organisation(conn: sqlite3.Connection, prov: _Provenance, org_id: str) -> R
         "city": base["city"],
         "website": base["website"],
         "parent": base["parent_id"],
-        "hosts": [r[0] for r in conn.execute(
-            "SELECT id FROM organisation WHERE parent_id = :o ORDER BY id", {"o": org_id})],
+        "hosts": [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM organisation WHERE parent_id = :o ORDER BY id", {"o": org_id}
+            )
+        ],
         "pic": base["pic"],
         "ror": base["ror"],
         "note": base["note"],
     }
     prov.attach(record, "organisation", org_id)
-    memberships = _rows(conn, """
+    memberships = _rows(
+        conn,
+        """
         SELECT m.initiative_id AS initiative, i.acronym, m.role, m.note
         FROM membership m JOIN initiative i ON i.id = m.initiative_id
-        WHERE m.organisation_id = :o ORDER BY m.initiative_id""", o=org_id)
-    record["memberships"] = [prov.attach(m, "member", f"{m['initiative']}/{org_id}") for m in memberships]
-    leads = _rows(conn, """
+        WHERE m.organisation_id = :o ORDER BY m.initiative_id""",
+        o=org_id,
+    )
+    record["memberships"] = [
+        prov.attach(m, "member", f"{m['initiative']}/{org_id}") for m in memberships
+    ]
+    leads = _rows(
+        conn,
+        """
         SELECT l.initiative_id AS initiative, w.id AS workgroup, w.name
         FROM workgroup_lead l JOIN workgroup w ON w.initiative_id = l.initiative_id AND w.id = l.workgroup_id
-        WHERE l.organisation_id = :o ORDER BY l.initiative_id, w.position""", o=org_id)
-    record["leads"] = [prov.attach(x, "workgroup", f"{x['initiative']}/{x['workgroup']}") for x in leads]
-    people = _rows(conn, """
+        WHERE l.organisation_id = :o ORDER BY l.initiative_id, w.position""",
+        o=org_id,
+    )
+    record["leads"] = [
+        prov.attach(x, "workgroup", f"{x['initiative']}/{x['workgroup']}") for x in leads
+    ]
+    people = _rows(
+        conn,
+        """
         SELECT p.initiative_id AS initiative, p.id, p.name, p.role FROM person p
-        WHERE p.organisation_id = :o ORDER BY p.initiative_id, p.position""", o=org_id)
+        WHERE p.organisation_id = :o ORDER BY p.initiative_id, p.position""",
+        o=org_id,
+    )
     record["people"] = [prov.attach(p, "person", f"{p['initiative']}/{p['id']}") for p in people]
     return record

@@ -32,7 +32,9 @@ class Entity:
     span: tuple[str, str] | None = None  # earliest and latest day, for --year/--from/--to
     sort_keys: dict[str, str] = field(default_factory=dict)  # column → expression to sort by
     brief: tuple[str, ...] = ()  # the columns a table for people shows when --columns is not given
-    display: dict[str, Callable[[Row], str]] = field(default_factory=dict)  # how cells read in tables
+    display: dict[str, Callable[[Row], str]] = field(
+        default_factory=dict
+    )  # how cells read in tables
 
     @property
     def column_names(self) -> list[str]:
@@ -51,7 +53,9 @@ def _sources(entity: str, key: str) -> str:
 
 
 def _inferred(entity: str, key: str) -> str:
-    return _agg(f"SELECT field AS v FROM inferred WHERE entity = '{entity}' AND key = {key} ORDER BY field")
+    return _agg(
+        f"SELECT field AS v FROM inferred WHERE entity = '{entity}' AND key = {key} ORDER BY field"
+    )
 
 
 _ORG_COLUMNS = (
@@ -90,9 +94,11 @@ def _entity(entity: Entity) -> None:
     ENTITIES[entity.name] = entity
 
 
-_entity(Entity(
-    "initiatives", "initiatives, with declared and known partner counts",
-    f"""
+_entity(
+    Entity(
+        "initiatives",
+        "initiatives, with declared and known partner counts",
+        f"""
     SELECT i.id, i.acronym, i.name, i.kind, i.therapy_areas AS therapy_areas, i.start, i."end",
       i.declared_partners, i.declared_qualifier,
       (SELECT count(*) FROM membership m WHERE m.initiative_id = i.id) AS known_members,
@@ -103,90 +109,133 @@ _entity(Entity(
       {_inferred("initiative", "i.id")} AS inferred,
       i.start_lo AS _lo, i.end_hi AS _hi
     FROM initiative i""",
-    (
-        Column("id"), Column("acronym"), Column("name"), Column("kind"),
-        Column("therapy_areas", "list", "gene, cell, tissue"),
-        Column("start", "date"), Column("end", "date"),
-        Column("declared_partners", "int", "partner count the sources declare"),
-        Column("declared_qualifier", help="exact, approximately, at-least, more-than"),
-        Column("known_members", "int", "members listed in the data"),
-        Column("countries", "list", "member countries"),
-        Column("coordinator", help="organisation id"),
-        Column("website"), Column("cordis_id"),
-        Column("sources", "list"), Column("inferred", "list"),
-    ),
-    frozenset({"initiative", "kind", "country", "dates"}),
-    "coalesce(acronym, name) COLLATE NOCASE",
-    span=("_lo", "_hi"),
-    sort_keys={"start": "coalesce(_lo, '9999')", "end": "coalesce(_hi, '9999')"},
-    brief=("acronym", "kind", "start", "end", "declared_partners", "known_members", "countries",
-           "coordinator", "name"),
-    display={
-        "acronym": lambda r: r.get("acronym") or r.get("id") or "",
-        "declared_partners": lambda r: count_words(r.get("declared_partners"), r.get("declared_qualifier")),
-    },
-))
+        (
+            Column("id"),
+            Column("acronym"),
+            Column("name"),
+            Column("kind"),
+            Column("therapy_areas", "list", "gene, cell, tissue"),
+            Column("start", "date"),
+            Column("end", "date"),
+            Column("declared_partners", "int", "partner count the sources declare"),
+            Column("declared_qualifier", help="exact, approximately, at-least, more-than"),
+            Column("known_members", "int", "members listed in the data"),
+            Column("countries", "list", "member countries"),
+            Column("coordinator", help="organisation id"),
+            Column("website"),
+            Column("cordis_id"),
+            Column("sources", "list"),
+            Column("inferred", "list"),
+        ),
+        frozenset({"initiative", "kind", "country", "dates"}),
+        "coalesce(acronym, name) COLLATE NOCASE",
+        span=("_lo", "_hi"),
+        sort_keys={"start": "coalesce(_lo, '9999')", "end": "coalesce(_hi, '9999')"},
+        brief=(
+            "acronym",
+            "kind",
+            "start",
+            "end",
+            "declared_partners",
+            "known_members",
+            "countries",
+            "coordinator",
+            "name",
+        ),
+        display={
+            "acronym": lambda r: r.get("acronym") or r.get("id") or "",
+            "declared_partners": lambda r: count_words(
+                r.get("declared_partners"), r.get("declared_qualifier")
+            ),
+        },
+    )
+)
 
-_entity(Entity(
-    "partners", "organisations taking part in at least one initiative",
-    _org_sql("WHERE EXISTS (SELECT 1 FROM membership m WHERE m.organisation_id = o.id)"),
-    _ORG_COLUMNS,
-    frozenset({"country", "sector", "helix", "initiative", "role"}),
-    "country, name COLLATE NOCASE",
-    brief=_ORG_BRIEF,
-))
+_entity(
+    Entity(
+        "partners",
+        "organisations taking part in at least one initiative",
+        _org_sql("WHERE EXISTS (SELECT 1 FROM membership m WHERE m.organisation_id = o.id)"),
+        _ORG_COLUMNS,
+        frozenset({"country", "sector", "helix", "initiative", "role"}),
+        "country, name COLLATE NOCASE",
+        brief=_ORG_BRIEF,
+    )
+)
 
-_entity(Entity(
-    "organisations", "every organisation in the data, partner or not",
-    _org_sql(""),
-    _ORG_COLUMNS,
-    frozenset({"country", "sector", "helix", "initiative", "role"}),
-    "country, name COLLATE NOCASE",
-    brief=_ORG_BRIEF,
-))
+_entity(
+    Entity(
+        "organisations",
+        "every organisation in the data, partner or not",
+        _org_sql(""),
+        _ORG_COLUMNS,
+        frozenset({"country", "sector", "helix", "initiative", "role"}),
+        "country, name COLLATE NOCASE",
+        brief=_ORG_BRIEF,
+    )
+)
 
-_entity(Entity(
-    "members", "one row per organisation and initiative, with the role",
-    f"""
+_entity(
+    Entity(
+        "members",
+        "one row per organisation and initiative, with the role",
+        f"""
     SELECT m.initiative_id AS initiative, m.organisation_id AS organisation, o.name, o.short_name,
       o.country, o.sector, o.helix, m.role, m.note,
       {_sources("member", "m.initiative_id || '/' || m.organisation_id")} AS sources,
       m.position AS _position
     FROM membership m JOIN organisation o ON o.id = m.organisation_id""",
-    (
-        Column("initiative"), Column("organisation"), Column("name"), Column("short_name"),
-        Column("country"), Column("sector"), Column("helix"), Column("role"), Column("note"),
-        Column("sources", "list"),
-    ),
-    frozenset({"country", "sector", "helix", "initiative", "role"}),
-    "initiative, _position",
-    brief=("initiative", "organisation", "name", "country", "helix", "role"),
-))
+        (
+            Column("initiative"),
+            Column("organisation"),
+            Column("name"),
+            Column("short_name"),
+            Column("country"),
+            Column("sector"),
+            Column("helix"),
+            Column("role"),
+            Column("note"),
+            Column("sources", "list"),
+        ),
+        frozenset({"country", "sector", "helix", "initiative", "role"}),
+        "initiative, _position",
+        brief=("initiative", "organisation", "name", "country", "helix", "role"),
+    )
+)
 
-_entity(Entity(
-    "workgroups", "work packages and work groups",
-    f"""
+_entity(
+    Entity(
+        "workgroups",
+        "work packages and work groups",
+        f"""
     SELECT w.initiative_id AS initiative, w.id, w.kind, w.number, w.name, w.goal,
       {_agg("SELECT l.organisation_id AS v FROM workgroup_lead l WHERE l.initiative_id = w.initiative_id AND l.workgroup_id = w.id ORDER BY l.position")} AS leads,
       {_agg("SELECT p.name AS v FROM workgroup_coordinator c JOIN person p ON p.initiative_id = c.initiative_id AND p.id = c.person_id WHERE c.initiative_id = w.initiative_id AND c.workgroup_id = w.id ORDER BY c.position")} AS coordinators,
       {_sources("workgroup", "w.initiative_id || '/' || w.id")} AS sources,
       w.position AS _position
     FROM workgroup w""",
-    (
-        Column("initiative"), Column("id"), Column("kind", help="work-package or work-group"),
-        Column("number", "int"), Column("name"), Column("goal"),
-        Column("leads", "list", "ids of the leading organisations"),
-        Column("coordinators", "list", "names of the coordinating people"),
-        Column("sources", "list"),
-    ),
-    frozenset({"initiative", "kind"}),
-    "initiative, _position",
-    brief=("initiative", "id", "name", "goal", "leads", "coordinators"),
-))
+        (
+            Column("initiative"),
+            Column("id"),
+            Column("kind", help="work-package or work-group"),
+            Column("number", "int"),
+            Column("name"),
+            Column("goal"),
+            Column("leads", "list", "ids of the leading organisations"),
+            Column("coordinators", "list", "names of the coordinating people"),
+            Column("sources", "list"),
+        ),
+        frozenset({"initiative", "kind"}),
+        "initiative, _position",
+        brief=("initiative", "id", "name", "goal", "leads", "coordinators"),
+    )
+)
 
-_entity(Entity(
-    "milestones", "kick-offs, presentations, launches and other dated events",
-    f"""
+_entity(
+    Entity(
+        "milestones",
+        "kick-offs, presentations, launches and other dated events",
+        f"""
     SELECT ms.initiative_id AS initiative, ms.id, ms.kind, ms.date, ms.end_date, ms.precision,
       ms.date_qualifier, ms.place,
       {_agg("SELECT p.name AS v FROM milestone_speaker s JOIN person p ON p.initiative_id = s.initiative_id AND p.id = s.person_id WHERE s.initiative_id = ms.initiative_id AND s.milestone_id = ms.id ORDER BY s.position")} AS speakers,
@@ -195,45 +244,68 @@ _entity(Entity(
       {_inferred("milestone", "ms.initiative_id || '/' || ms.id")} AS inferred,
       ms.date_lo AS _lo, ms.date_hi AS _hi, ms.position AS _position
     FROM milestone ms""",
-    (
-        Column("initiative"), Column("id"), Column("kind"),
-        Column("date", "date", "partial date as known: YYYY, YYYY-MM, YYYY-MM-DD, --MM-DD"),
-        Column("end_date", "date"),
-        Column("precision", help="day, month, year, month-day (year unknown), month (year unknown)"),
-        Column("date_qualifier", help="exact or approximately"),
-        Column("place"), Column("speakers", "list"), Column("note"),
-        Column("sources", "list"), Column("inferred", "list"),
-    ),
-    frozenset({"initiative", "kind", "dates"}),
-    "coalesce(_lo, '9999'), initiative, _position",
-    span=("_lo", "_hi"),
-    sort_keys={"date": "coalesce(_lo, '9999')", "end_date": "coalesce(_hi, '9999')"},
-    brief=("initiative", "kind", "date", "place", "speakers", "note"),
-    display={"date": lambda r: describe_when(r.get("date"), r.get("end_date"), r.get("date_qualifier"))},
-))
+        (
+            Column("initiative"),
+            Column("id"),
+            Column("kind"),
+            Column("date", "date", "partial date as known: YYYY, YYYY-MM, YYYY-MM-DD, --MM-DD"),
+            Column("end_date", "date"),
+            Column(
+                "precision", help="day, month, year, month-day (year unknown), month (year unknown)"
+            ),
+            Column("date_qualifier", help="exact or approximately"),
+            Column("place"),
+            Column("speakers", "list"),
+            Column("note"),
+            Column("sources", "list"),
+            Column("inferred", "list"),
+        ),
+        frozenset({"initiative", "kind", "dates"}),
+        "coalesce(_lo, '9999'), initiative, _position",
+        span=("_lo", "_hi"),
+        sort_keys={"date": "coalesce(_lo, '9999')", "end_date": "coalesce(_hi, '9999')"},
+        brief=("initiative", "kind", "date", "place", "speakers", "note"),
+        display={
+            "date": lambda r: describe_when(
+                r.get("date"), r.get("end_date"), r.get("date_qualifier")
+            )
+        },
+    )
+)
 
-_entity(Entity(
-    "people", "people the sources name, with role and organisation",
-    f"""
+_entity(
+    Entity(
+        "people",
+        "people the sources name, with role and organisation",
+        f"""
     SELECT p.initiative_id AS initiative, p.id, p.name, p.role, p.organisation_id AS organisation,
       o.name AS organisation_name, o.country,
       {_sources("person", "p.initiative_id || '/' || p.id")} AS sources,
       {_inferred("person", "p.initiative_id || '/' || p.id")} AS inferred,
       p.position AS _position
     FROM person p LEFT JOIN organisation o ON o.id = p.organisation_id""",
-    (
-        Column("initiative"), Column("id"), Column("name"), Column("role"),
-        Column("organisation"), Column("organisation_name"), Column("country"),
-        Column("sources", "list"), Column("inferred", "list"),
-    ),
-    frozenset({"initiative", "country"}),
-    "initiative, _position",
-    brief=("initiative", "name", "role", "organisation_name"),
-))
+        (
+            Column("initiative"),
+            Column("id"),
+            Column("name"),
+            Column("role"),
+            Column("organisation"),
+            Column("organisation_name"),
+            Column("country"),
+            Column("sources", "list"),
+            Column("inferred", "list"),
+        ),
+        frozenset({"initiative", "country"}),
+        "initiative, _position",
+        brief=("initiative", "name", "role", "organisation_name"),
+    )
+)
 
-_entity(Entity(
-    "funding", "funding entries: amount, currency, qualifier, funder, programme, period",
-    f"""
+_entity(
+    Entity(
+        "funding",
+        "funding entries: amount, currency, qualifier, funder, programme, period",
+        f"""
     SELECT f.initiative_id AS initiative, f.id, f.amount, f.currency, f.qualifier, f.funder,
       f.programme, f.instrument, f.start, f."end", f.note,
       {_sources("funding", "f.initiative_id || '/' || f.id")} AS sources,
@@ -241,43 +313,73 @@ _entity(Entity(
       f.start_lo AS _lo, f.end_hi AS _hi, f.position AS _position,
       CAST(f.amount AS REAL) AS _amount
     FROM funding f""",
-    (
-        Column("initiative"), Column("id"), Column("amount", "amount", "exact decimal"),
-        Column("currency", help="ISO 4217"),
-        Column("qualifier", help="exact, approximately, at-most, at-least"),
-        Column("funder"), Column("programme"), Column("instrument"),
-        Column("start", "date"), Column("end", "date"), Column("note"),
-        Column("sources", "list"), Column("inferred", "list"),
-    ),
-    frozenset({"initiative", "dates"}),
-    "initiative, _position",
-    span=("_lo", "_hi"),
-    sort_keys={"amount": "_amount", "start": "coalesce(_lo, '9999')", "end": "coalesce(_hi, '9999')"},
-    brief=("initiative", "amount", "currency", "funder", "programme", "instrument", "start", "end"),
-    display={"amount": lambda r: show_amount(r.get("amount"), r.get("qualifier"))},
-))
+        (
+            Column("initiative"),
+            Column("id"),
+            Column("amount", "amount", "exact decimal"),
+            Column("currency", help="ISO 4217"),
+            Column("qualifier", help="exact, approximately, at-most, at-least"),
+            Column("funder"),
+            Column("programme"),
+            Column("instrument"),
+            Column("start", "date"),
+            Column("end", "date"),
+            Column("note"),
+            Column("sources", "list"),
+            Column("inferred", "list"),
+        ),
+        frozenset({"initiative", "dates"}),
+        "initiative, _position",
+        span=("_lo", "_hi"),
+        sort_keys={
+            "amount": "_amount",
+            "start": "coalesce(_lo, '9999')",
+            "end": "coalesce(_hi, '9999')",
+        },
+        brief=(
+            "initiative",
+            "amount",
+            "currency",
+            "funder",
+            "programme",
+            "instrument",
+            "start",
+            "end",
+        ),
+        display={"amount": lambda r: show_amount(r.get("amount"), r.get("qualifier"))},
+    )
+)
 
-_entity(Entity(
-    "sources", "the sources the data cites",
-    """
+_entity(
+    Entity(
+        "sources",
+        "the sources the data cites",
+        """
     SELECT s.id, s.title, s.publisher, s.url, s.published,
       (SELECT count(*) FROM citation c WHERE c.source_id = s.id) AS citations
     FROM source s""",
-    (
-        Column("id"), Column("title"), Column("publisher"), Column("url"),
-        Column("published", "date"), Column("citations", "int", "records that cite it"),
-    ),
-    frozenset(),
-    "id",
-    brief=("id", "publisher", "published", "citations", "title"),
-))
+        (
+            Column("id"),
+            Column("title"),
+            Column("publisher"),
+            Column("url"),
+            Column("published", "date"),
+            Column("citations", "int", "records that cite it"),
+        ),
+        frozenset(),
+        "id",
+        brief=("id", "publisher", "published", "citations", "title"),
+    )
+)
 
 
 def entity(name: str) -> Entity:
     try:
         return ENTITIES[name]
     except KeyError:
-        raise UsageError(f"unknown entity '{name}'; valid entities: {', '.join(ENTITIES)}") from None
+        raise UsageError(
+            f"unknown entity '{name}'; valid entities: {', '.join(ENTITIES)}"
+        ) from None
 
 
 @dataclass(slots=True)
@@ -329,8 +431,12 @@ def _closed(option: str, given: list[str], valid: Sequence[str]) -> list[str]:
 
 
 def _countries(given: list[str], conn: sqlite3.Connection) -> list[str]:
-    present = [r[0] for r in conn.execute(
-        "SELECT DISTINCT country FROM organisation WHERE country IS NOT NULL ORDER BY country")]
+    present = [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT country FROM organisation WHERE country IS NOT NULL ORDER BY country"
+        )
+    ]
     out = []
     for value in given:
         code = value.strip().upper()
@@ -338,16 +444,14 @@ def _countries(given: list[str], conn: sqlite3.Connection) -> list[str]:
             # Codes in the data were checked at load: skip pycountry's 50 ms import.
             out.append(code)
             continue
-        import pycountry
+        from atmptrack.vocab import country_code, country_suggestion
 
-        if len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None:
-            out.append(code)
+        valid = country_code(value)
+        if valid is not None:
+            out.append(valid)
             continue
-        hint = ""
-        try:
-            hint = f"; did you mean {pycountry.countries.lookup(value.strip()).alpha_2}?"
-        except LookupError:
-            pass
+        suggestion = country_suggestion(value)
+        hint = f"; did you mean {suggestion}?" if suggestion else ""
         raise UsageError(
             f"unknown country '{value}'{hint} Countries are ISO 3166-1 alpha-2 codes; "
             f"in the data: {', '.join(present)}"
@@ -379,8 +483,11 @@ def resolve_initiatives(given: list[str], conn: sqlite3.Connection) -> list[str]
 
 
 def _kinds(entity: Entity) -> list[str]:
-    return _vocab({"initiatives": "InitiativeKind", "milestones": "MilestoneKind",
-                   "workgroups": "GroupKind"}[entity.name])
+    return _vocab(
+        {"initiatives": "InitiativeKind", "milestones": "MilestoneKind", "workgroups": "GroupKind"}[
+            entity.name
+        ]
+    )
 
 
 def _date_bound(text: str, option: str, *, low: bool) -> str:
@@ -417,8 +524,12 @@ def _compile(entity: Entity, filters: Filters, conn: sqlite3.Connection) -> _Whe
     where = _Where()
     allowed = entity.filters
     given = {
-        "country": filters.country, "sector": filters.sector, "helix": filters.helix,
-        "initiative": filters.initiative, "role": filters.role, "kind": filters.kind,
+        "country": filters.country,
+        "sector": filters.sector,
+        "helix": filters.helix,
+        "initiative": filters.initiative,
+        "role": filters.role,
+        "kind": filters.kind,
         "dates": filters.year is not None or filters.date_from or filters.date_to,
     }
     for name, value in given.items():
@@ -437,9 +548,13 @@ def _compile(entity: Entity, filters: Filters, conn: sqlite3.Connection) -> _Whe
         else:
             where.parts.append(where.within("t.country", codes))
     if filters.sector:
-        where.parts.append(where.within("t.sector", _closed("sector", filters.sector, _vocab("Sector"))))
+        where.parts.append(
+            where.within("t.sector", _closed("sector", filters.sector, _vocab("Sector")))
+        )
     if filters.helix:
-        where.parts.append(where.within("t.helix", _closed("helix", filters.helix, _vocab("Helix"))))
+        where.parts.append(
+            where.within("t.helix", _closed("helix", filters.helix, _vocab("Helix")))
+        )
     initiatives = resolve_initiatives(filters.initiative, conn) if filters.initiative else []
     roles = _closed("role", filters.role, _vocab("Role")) if filters.role else []
     if org_key and (initiatives or roles):

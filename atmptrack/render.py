@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
 FORMATS = ("table", "tsv", "csv", "json", "jsonl", "yaml", "markdown")
-Row = Mapping[str, Any]
+Row = dict[str, Any]
 
 # C0 and C1 controls and the bidi overrides: they could move the cursor, recolour or disguise text.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -38,9 +38,9 @@ class Section:
     name: str
     title: str
     columns: list[str]
-    rows: list[Row]
+    rows: Sequence[Row]
     # How a column reads in a table for people (e.g. `≈ 5,000,000`); machine formats ignore it.
-    human: dict[str, Callable[[Row], str]] = field(default_factory=dict)
+    human: Mapping[str, Callable[[Row], str]] = field(default_factory=dict)
     right: set[str] = field(default_factory=set)
     footer: list[str] = field(default_factory=list)
     # The narrower set of columns a table for people shows; machine formats get all columns.
@@ -168,7 +168,9 @@ def write_section(
     elif fmt == "markdown":
         if header:
             out.write("| " + " | ".join(columns) + " |\n")
-            out.write("|" + "|".join("---:" if c in section.right else "---" for c in columns) + "|\n")
+            out.write(
+                "|" + "|".join("---:" if c in section.right else "---" for c in columns) + "|\n"
+            )
         for row in rows:
             out.write("| " + " | ".join(_md_cell(row.get(c)) for c in columns) + " |\n")
     elif fmt == "table":
@@ -248,11 +250,11 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return [(prefix, value)]
 
 
-def write_document(document: Mapping[str, Any], fmt: str, out: TextIO, *, header: bool = True) -> None:
+def write_document(
+    document: Mapping[str, Any], fmt: str, out: TextIO, *, header: bool = True
+) -> None:
     """One nested record: an object in JSON/YAML, `field value` pairs in TSV/CSV, a layout for people."""
-    if fmt == "json":
-        out.write(_json(document) + "\n")
-    elif fmt == "jsonl":
+    if fmt == "json" or fmt == "jsonl":
         out.write(_json(document) + "\n")
     elif fmt == "yaml":
         import yaml
@@ -301,7 +303,11 @@ def _rich_document(document: Mapping[str, Any]) -> RenderableType:
             for sub_key, sub_value in value.items():
                 if sub_value not in (None, [], {}):
                     sub.add_row(Text(str(sub_key)), cell(sub_value))
-            parts.append(Padding(Panel(sub, title=Text(key.replace("_", " ")), title_align="left"), (1, 0, 0, 0)))
+            parts.append(
+                Padding(
+                    Panel(sub, title=Text(key.replace("_", " ")), title_align="left"), (1, 0, 0, 0)
+                )
+            )
         elif value not in (None, [], {}):
             scalars.add_row(Text(key), cell(value))
     title = Text(_text(document.get("title") or document.get("id")), style="bold")

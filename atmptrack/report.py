@@ -31,8 +31,19 @@ FROM initiative i LEFT JOIN funding f ON f.initiative_id = i.id
 """
 
 ENTRY_COLUMNS = [
-    "initiative", "acronym", "funding", "amount", "currency", "qualifier", "funder", "programme",
-    "instrument", "start", "end", "also_reported", "sources",
+    "initiative",
+    "acronym",
+    "funding",
+    "amount",
+    "currency",
+    "qualifier",
+    "funder",
+    "programme",
+    "instrument",
+    "start",
+    "end",
+    "also_reported",
+    "sources",
 ]
 TOTAL_COLUMNS = ["currency", "total", "qualifier", "entries", "initiatives"]
 
@@ -51,8 +62,9 @@ def combine(qualifiers: Iterable[str]) -> str:
     return "approximately"
 
 
-def funding(conn: sqlite3.Connection, *, by: str | None = None,
-            initiatives: list[str] | None = None) -> list[Section]:
+def funding(
+    conn: sqlite3.Connection, *, by: str | None = None, initiatives: list[str] | None = None
+) -> list[Section]:
     """One row per funding entry (unknown funding listed, never zero), totals per currency."""
     if by is not None and by not in FUNDING_GROUPS:
         raise UsageError(f"unknown grouping '{by}'; valid values: {', '.join(FUNDING_GROUPS)}")
@@ -79,26 +91,45 @@ def funding(conn: sqlite3.Connection, *, by: str | None = None,
     totals = _totals(known, key=None)
     footer = [f"Funding unknown for: {', '.join(unknown)}"] if unknown else []
     total_section = Section(
-        "totals", "Totals per currency", TOTAL_COLUMNS, totals,
+        "totals",
+        "Totals per currency",
+        TOTAL_COLUMNS,
+        totals,
         human={"total": lambda r: show_amount(r["total"], r["qualifier"])},
-        right={"total", "entries"}, footer=footer,
+        right={"total", "entries"},
+        footer=footer,
     )
     entry_section = Section(
-        "entries", "Funding entries", ENTRY_COLUMNS, entries,
+        "entries",
+        "Funding entries",
+        ENTRY_COLUMNS,
+        entries,
         human={
             "initiative": lambda r: r["acronym"] or r["initiative"],
             "amount": lambda r: show_amount(r["amount"], r["qualifier"]),
             "also_reported": lambda r: "; ".join(_reported(v) for v in r["also_reported"]),
         },
         right={"amount"},
-        table_columns=["initiative", "amount", "currency", "funder", "programme", "instrument",
-                       "start", "end", "also_reported"],
+        table_columns=[
+            "initiative",
+            "amount",
+            "currency",
+            "funder",
+            "programme",
+            "instrument",
+            "start",
+            "end",
+            "also_reported",
+        ],
     )
     if by is None:
         return [entry_section, total_section]
     grouped = _totals(entries, key=by)
     group_section = Section(
-        f"by_{by}", f"Funding by {by}", [by, *TOTAL_COLUMNS], grouped,
+        f"by_{by}",
+        f"Funding by {by}",
+        [by, *TOTAL_COLUMNS],
+        grouped,
         human={"total": lambda r: show_amount(r["total"], r["qualifier"])},
         right={"total", "entries"},
     )
@@ -116,16 +147,20 @@ def _totals(entries: list[Row], *, key: str | None) -> list[Row]:
         group = entry[key] if key else None
         groups.setdefault((group, entry["currency"]), []).append(entry)
     rows: list[Row] = []
-    for (group, currency), members in sorted(groups.items(), key=lambda g: (str(g[0][0] or "~"), str(g[0][1] or ""))):
+    for (group, currency), members in sorted(
+        groups.items(), key=lambda g: (str(g[0][0] or "~"), str(g[0][1] or ""))
+    ):
         amounts = [m for m in members if m["amount"] is not None]
         row: Row = {key: group} if key else {}
-        row.update({
-            "currency": currency,
-            # An initiative whose funding is unknown is listed as unknown, never summed as zero.
-            "total": sum((m["amount"] for m in amounts), Decimal(0)) if amounts else None,
-            "qualifier": combine(m["qualifier"] for m in amounts) if amounts else "unknown",
-            "entries": len(amounts),
-            "initiatives": sorted({m["initiative"] for m in members}),
-        })
+        row.update(
+            {
+                "currency": currency,
+                # An initiative whose funding is unknown is listed as unknown, never summed as zero.
+                "total": sum((m["amount"] for m in amounts), Decimal(0)) if amounts else None,
+                "qualifier": combine(m["qualifier"] for m in amounts) if amounts else "unknown",
+                "entries": len(amounts),
+                "initiatives": sorted({m["initiative"] for m in members}),
+            }
+        )
         rows.append(row)
     return rows

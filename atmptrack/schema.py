@@ -32,6 +32,8 @@ from atmptrack.vocab import (
     Sector,
     Status,
     TherapyArea,
+    country_code,
+    country_suggestion,
 )
 
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -41,7 +43,9 @@ _AMOUNT = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
 
 def _check_id(value: str) -> str:
     if not _ID.match(value):
-        raise ValueError(f"'{value}' is not an id; use lower-case letters, digits and single hyphens")
+        raise ValueError(
+            f"'{value}' is not an id; use lower-case letters, digits and single hyphens"
+        )
     return value
 
 
@@ -69,16 +73,11 @@ def _parse_amount(value: Any) -> Decimal:
 
 
 def _check_country(value: str) -> str:
-    import pycountry
-
-    code = value.strip().upper()
-    if len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None:
+    code = country_code(value)
+    if code is not None:
         return code
-    hint = ""
-    try:
-        hint = f"; use {pycountry.countries.lookup(value.strip()).alpha_2}"
-    except LookupError:
-        pass
+    suggestion = country_suggestion(value)
+    hint = f"; use {suggestion}" if suggestion else ""
     raise ValueError(f"'{value}' is not an ISO 3166-1 alpha-2 country code{hint}")
 
 

@@ -139,7 +139,9 @@ class MilestoneRow(SQLModel, table=True):
     position: int
     kind: str
     date: str
-    date_lo: str | None = None  # earliest day the partial date can mean; NULL when the year is unknown
+    date_lo: str | None = (
+        None  # earliest day the partial date can mean; NULL when the year is unknown
+    )
     date_hi: str | None = None
     precision: str
     end_date: str | None = None

@@ -10,7 +10,9 @@ class Sector(StrEnum):
     RESEARCH_INSTITUTE = "research-institute"
     HOSPITAL = "hospital"
     COMPANY = "company"
-    INNOVATION_INTERMEDIARY = "innovation-intermediary"  # technology parks, incubators, tech transfer
+    INNOVATION_INTERMEDIARY = (
+        "innovation-intermediary"  # technology parks, incubators, tech transfer
+    )
     PUBLIC_AGENCY = "public-agency"
     GOVERNMENT = "government"
     PATIENT_ORGANISATION = "patient-organisation"
@@ -131,3 +133,21 @@ COUNT_WORDS: dict[str, str] = {
 
 def values(enum: type[StrEnum]) -> list[str]:
     return [member.value for member in enum]
+
+
+def country_code(value: str) -> str | None:
+    """The ISO 3166-1 alpha-2 code for value written as a code (any case), or None."""
+    import pycountry
+
+    code = value.strip().upper()
+    return code if len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None else None
+
+
+def country_suggestion(value: str) -> str | None:
+    """The code of the country value names (`Slovenia` → `SI`), for error messages."""
+    import pycountry
+
+    try:
+        return str(pycountry.countries.lookup(value.strip()).alpha_2)
+    except LookupError:
+        return None

@@ -277,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
             # would recompile atmptrack in every run and skew its figures.
             compile_env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
             package = str(Path(__file__).resolve().parent.parent / "atmptrack")
-            subprocess.run([sys.executable, "-m", "compileall", "-q", package], check=True, env=compile_env)
+            subprocess.run(
+                [sys.executable, "-m", "compileall", "-q", package], check=True, env=compile_env
+            )
             store = make_store(tmp, atmptrack, env)
             env["ATMPTRACK_DB"] = str(store)
             eager = tmp / "eager_app.py"

@@ -43,7 +43,9 @@ class Cli:
         env.update(extra)
         return env
 
-    def __call__(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Result:
+    def __call__(
+        self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> Result:
         proc = subprocess.run(
             [sys.executable, "-m", "atmptrack", *args],
             capture_output=True,
@@ -90,7 +92,10 @@ def table_dump(db: Path) -> dict[str, list[tuple[object, ...]]]:
 
     conn = sqlite3.connect(db)
     try:
-        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        names = [
+            r[0]
+            for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
+        ]
         return {n: sorted(conn.execute(f'SELECT * FROM "{n}"').fetchall(), key=repr) for n in names}
     finally:
         conn.close()

@@ -6,10 +6,10 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
+from conftest import BUNDLED
 
 from atmptrack.dataset import Dataset, read_dataset
 from atmptrack.schema import Initiative
-from conftest import BUNDLED
 
 # The public pages the dataset may cite (the seeds' pages and the checked-facts list).
 ALLOWED_URLS = {
@@ -43,7 +43,14 @@ def initiative(dataset: Dataset, ident: str) -> Initiative:
 def test_loads_cleanly_without_warnings(dataset: Dataset) -> None:
     assert dataset.warnings == []
     assert {i.id for i in dataset.initiatives} == {
-        "geneh", "join4atmp", "at-network-catalonia", "genet", "ctgct", "euha", "t2evolve", "restore",
+        "geneh",
+        "join4atmp",
+        "at-network-catalonia",
+        "genet",
+        "ctgct",
+        "euha",
+        "t2evolve",
+        "restore",
     }
 
 
@@ -89,7 +96,8 @@ def test_geneh_funding_kick_off_and_relations(dataset: Dataset) -> None:
     assert kick_off.place == "Science Museum of the University of Coimbra"
     assert len(kick_off.speakers) == 4
     assert {(r.kind.value, r.initiative) for r in geneh.relations} == {
-        ("grew-out-of", "genet"), ("grew-out-of", "ctgct"),
+        ("grew-out-of", "genet"),
+        ("grew-out-of", "ctgct"),
     }
 
 
@@ -106,7 +114,11 @@ def test_join4atmp(dataset: Dataset) -> None:
     assert sorted(wps) == [1, 2, 3, 4]
     assert wps[3].leads == ["vhio"]
     (funding,) = join.funding
-    assert (funding.amount, funding.currency, funding.programme) == (Decimal(3000000), "EUR", "Horizon Europe")
+    assert (funding.amount, funding.currency, funding.programme) == (
+        Decimal(3000000),
+        "EUR",
+        "Horizon Europe",
+    )
     assert "CSA" in (funding.instrument or "")
     assert {"start", "end"} <= set(funding.inferred)  # three years, but no stated dates
     (kick_off,) = join.milestones
@@ -132,8 +144,16 @@ def test_catalan_network_keeps_its_uncertainty(dataset: Dataset) -> None:
 
 def test_centres_of_excellence(dataset: Dataset) -> None:
     genet, ctgct = initiative(dataset, "genet"), initiative(dataset, "ctgct")
-    assert (genet.ids.cordis, str(genet.start), str(genet.end)) == ("101059981", "2024-01-01", "2029-12-31")
-    assert {m.organisation for m in genet.members} == {"univ-coimbra", "univ-sheffield", "univ-eastern-finland"}
+    assert (genet.ids.cordis, str(genet.start), str(genet.end)) == (
+        "101059981",
+        "2024-01-01",
+        "2029-12-31",
+    )
+    assert {m.organisation for m in genet.members} == {
+        "univ-coimbra",
+        "univ-sheffield",
+        "univ-eastern-finland",
+    }
     assert genet.funding == []  # no source gives GeneT's funding
     assert ctgct.ids.cordis == "101059842"
     assert sum((f.amount or Decimal(0)) for f in ctgct.funding) == Decimal(30_000_000)

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import Cli
 
 BASE = """\
@@ -102,8 +101,11 @@ def test_amounts_must_be_plain_finite_decimals(tiny: Cli, amount: str) -> None:
         "        sources: [src]\n"
     )
     d = only(tiny)
-    assert (d["path"], d["line"], d["column"]) == (str(Path(tiny.data.name) / "funding.yaml"), 8, 17) or (
-        d["line"], d["column"]) == (8, 17)
+    assert (d["path"], d["line"], d["column"]) == (
+        str(Path(tiny.data.name) / "funding.yaml"),
+        8,
+        17,
+    ) or (d["line"], d["column"]) == (8, 17)
     assert "amount" in str(d["message"])
 
 
@@ -132,7 +134,9 @@ def test_end_before_start(tiny: Cli) -> None:
 
 
 def test_duplicate_ids_across_files_name_both_places(tiny: Cli) -> None:
-    (tiny.data / "more.yaml").write_text("sources:\n  - id: src\n    title: Again\n    url: https://example.org/x\n")
+    (tiny.data / "more.yaml").write_text(
+        "sources:\n  - id: src\n    title: Again\n    url: https://example.org/x\n"
+    )
     d = only(tiny)
     assert d["rule"] == "duplicate-id"
     assert "base.yaml:2:" in str(d["message"])
@@ -142,8 +146,11 @@ def test_two_coordinators_need_co_coordination(tiny: Cli) -> None:
     (tiny.data / "more.yaml").write_text(
         "organisations:\n  - id: other\n    name: Other\n    sector: company\n    sources: [src]\n"
     )
-    replace(tiny, "role: coordinator, sources: [src]}\n",
-            "role: coordinator, sources: [src]}\n      - {organisation: other, role: coordinator, sources: [src]}\n")
+    replace(
+        tiny,
+        "role: coordinator, sources: [src]}\n",
+        "role: coordinator, sources: [src]}\n      - {organisation: other, role: coordinator, sources: [src]}\n",
+    )
     d = only(tiny)
     assert (d["line"], d["rule"]) == (18, "several-coordinators")
 
@@ -167,7 +174,10 @@ def test_invalid_data_exits_3_with_file_line_col_and_no_traceback(tiny: Cli) -> 
     result = tiny("list", "partners")
     assert result.code == 3
     first = result.err.splitlines()[0]
-    assert first.startswith(str(Path("..") / "tiny" / "base.yaml") + ":9:13: error:") or ":9:13: error:" in first
+    assert (
+        first.startswith(str(Path("..") / "tiny" / "base.yaml") + ":9:13: error:")
+        or ":9:13: error:" in first
+    )
     assert "[schema-vocabulary]" in first
     assert "the store was not changed" in result.err
     assert "Traceback" not in result.err

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from conftest import Cli
 
 MACHINE = ["json", "jsonl", "csv", "tsv", "yaml"]
@@ -61,9 +60,16 @@ def test_how_much_funding_from_which_programme(bundled_cli: Cli, fmt: str) -> No
     by_id = {(r["initiative"], r["funding"] or None): r for r in rows}
     geneh = by_id[("geneh", "horizon-europe")]
     assert Decimal(str(geneh["amount"])) == Decimal("4885375")
-    assert (geneh["currency"], geneh["qualifier"], geneh["programme"]) == ("EUR", "exact", "Horizon Europe")
+    assert (geneh["currency"], geneh["qualifier"], geneh["programme"]) == (
+        "EUR",
+        "exact",
+        "Horizon Europe",
+    )
     assert str(geneh["end"]) == "2028-12"
-    assert any("approximately 5000000" in str(v) for v in as_list(geneh["also_reported"]) or [geneh["also_reported"]])
+    assert any(
+        "approximately 5000000" in str(v)
+        for v in as_list(geneh["also_reported"]) or [geneh["also_reported"]]
+    )
     join = by_id[("join4atmp", "horizon-europe-csa")]
     assert Decimal(str(join["amount"])) == Decimal("3000000")
     assert join["instrument"] == "Coordination and Support Action (CSA)"
@@ -78,10 +84,23 @@ def test_how_much_funding_from_which_programme(bundled_cli: Cli, fmt: str) -> No
 
 @pytest.mark.parametrize("fmt", MACHINE)
 def test_who_coordinates_supports_and_leads_wp3_of_join4atmp(bundled_cli: Cli, fmt: str) -> None:
-    rows = parse(fmt, bundled_cli.ok(
-        "list", "members", "--initiative", "JOIN4ATMP", "--role", "coordinator,co-coordinator,supporting", "-f", fmt))
+    rows = parse(
+        fmt,
+        bundled_cli.ok(
+            "list",
+            "members",
+            "--initiative",
+            "JOIN4ATMP",
+            "--role",
+            "coordinator,co-coordinator,supporting",
+            "-f",
+            fmt,
+        ),
+    )
     assert {(r["organisation"], r["role"]) for r in rows} == {
-        ("charite", "coordinator"), ("ospedale-san-raffaele", "co-coordinator"), ("bih", "supporting"),
+        ("charite", "coordinator"),
+        ("ospedale-san-raffaele", "co-coordinator"),
+        ("bih", "supporting"),
     }
     groups = parse(fmt, bundled_cli.ok("list", "workgroups", "-i", "join4atmp", "-f", fmt))
     assert [str(g["number"]) for g in groups] == ["1", "2", "3", "4"]
@@ -92,7 +111,9 @@ def test_who_coordinates_supports_and_leads_wp3_of_join4atmp(bundled_cli: Cli, f
 
 @pytest.mark.parametrize("fmt", MACHINE)
 def test_catalan_work_groups_and_their_goals(bundled_cli: Cli, fmt: str) -> None:
-    rows = parse(fmt, bundled_cli.ok("list", "workgroups", "--initiative", "at-network-catalonia", "-f", fmt))
+    rows = parse(
+        fmt, bundled_cli.ok("list", "workgroups", "--initiative", "at-network-catalonia", "-f", fmt)
+    )
     assert [str(r["number"]) for r in rows] == [str(n) for n in range(1, 8)]
     assert [r["name"] for r in rows] == [
         "Training and retaining talent",
@@ -109,13 +130,24 @@ def test_catalan_work_groups_and_their_goals(bundled_cli: Cli, fmt: str) -> None
 
 @pytest.mark.parametrize("fmt", MACHINE)
 def test_when_and_where_was_the_geneh_kick_off_and_who_spoke(bundled_cli: Cli, fmt: str) -> None:
-    rows = parse(fmt, bundled_cli.ok("list", "milestones", "-i", "GeneH", "--kind", "kick-off", "-f", fmt))
+    rows = parse(
+        fmt, bundled_cli.ok("list", "milestones", "-i", "GeneH", "--kind", "kick-off", "-f", fmt)
+    )
     assert len(rows) == 1
     kick_off = rows[0]
     assert str(kick_off["date"]) == "2025-03-21"
     assert kick_off["place"] == "Science Museum of the University of Coimbra"
-    speakers = as_list(kick_off["speakers"]) if fmt not in ("csv", "tsv") else kick_off["speakers"].split(",")
-    assert speakers == ["Luís Pereira de Almeida", "Mojca Bencina", "Mojca Nemec Van Gorp", "Fernando Alexandre"]
+    speakers = (
+        as_list(kick_off["speakers"])
+        if fmt not in ("csv", "tsv")
+        else kick_off["speakers"].split(",")
+    )
+    assert speakers == [
+        "Luís Pereira de Almeida",
+        "Mojca Bencina",
+        "Mojca Nemec Van Gorp",
+        "Fernando Alexandre",
+    ]
 
 
 def test_markdown_and_table_answer_too(bundled_cli: Cli) -> None:
@@ -137,7 +169,11 @@ def test_show_initiative_as_one_json_object_with_sources(bundled_cli: Cli) -> No
     assert all(m["sources"] for m in record["members"])
     assert {s["id"] for s in record["source_list"]} >= {"vhio-join4atmp", "euha-join4atmp"}
     kick_off = record["milestones"][0]
-    assert (kick_off["date"], kick_off["end_date"], kick_off["place"]) == ("2024-01-25", "2024-01-26", "Berlin, Germany")
+    assert (kick_off["date"], kick_off["end_date"], kick_off["place"]) == (
+        "2024-01-25",
+        "2024-01-26",
+        "Berlin, Germany",
+    )
     assert {r["initiative"] for r in record["relations"]} == {"euha", "t2evolve", "restore"}
 
 

@@ -32,7 +32,9 @@ def test_load_then_failed_load_leaves_the_store_exactly_as_it_was(cli: Cli) -> N
 def test_edit_add_and_delete_are_picked_up_by_the_next_read(cli: Cli) -> None:
     assert "zops" in cli.ok("list", "partners", "--country", "SI")
     slovenia = cli.data / "organisations" / "slovenia.yaml"
-    slovenia.write_text(slovenia.read_text().replace("name: BioSistemika", "name: BioSistemika d.o.o."))
+    slovenia.write_text(
+        slovenia.read_text().replace("name: BioSistemika", "name: BioSistemika d.o.o.")
+    )
     assert "BioSistemika d.o.o." in cli.ok("list", "partners", "--country", "SI")
 
     extra = cli.data / "extra.yml"

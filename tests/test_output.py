@@ -1,0 +1,239 @@
+"""Output for people and pipelines: formats, columns, sorting, safety, streams and exit codes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import Cli
+
+from atmptrack.render import Section, clean, write_section
+
+
+def test_default_is_tsv_when_piped(bundled_cli: Cli) -> None:
+    out = bundled_cli.ok("list", "partners", "--country", "SI")
+    header = out.splitlines()[0].split("\t")
+    assert header[:4] == ["id", "name", "short_name", "country"]
+
+
+def test_json_is_an_array_of_flat_snake_case_objects_with_typed_values(bundled_cli: Cli) -> None:
+    rows = json.loads(bundled_cli.ok("list", "initiatives", "-f", "json"))
+    geneh = next(r for r in rows if r["id"] == "geneh")
+    assert all(key == key.lower() and " " not in key for key in geneh)
+    assert geneh["declared_partners"] == 13 and geneh["known_members"] == 13
+    assert geneh["start"] is None and geneh["end"] == "2028-12"
+    assert geneh["countries"] == ["PT", "SI"]
+    funding = json.loads(bundled_cli.ok("list", "funding", "-f", "json", "-i", "geneh"))
+    assert funding[0]["amount"] == 4885375 and isinstance(funding[0]["amount"], int)
+    jsonl = bundled_cli.ok("list", "initiatives", "-f", "jsonl").splitlines()
+    assert [json.loads(line) for line in jsonl] == rows
+
+
+def test_columns_sort_limit_and_no_header(bundled_cli: Cli) -> None:
+    out = bundled_cli.ok(
+        "list",
+        "partners",
+        "-c",
+        "SI",
+        "--columns",
+        "id,name",
+        "--sort",
+        "-id",
+        "--limit",
+        "2",
+        "--no-header",
+    )
+    assert out.splitlines() == [
+        "zops\tSlovenian association of people with rare diseases",
+        "sih-eeig\tSlovenian Innovation Hub",
+    ]
+    help_out = bundled_cli.ok("list", "milestones", "--columns", "help")
+    assert "date\tdate\t" in help_out and "speakers\tlist" in help_out
+
+
+def test_sort_by_partial_date_puts_unknown_years_last(bundled_cli: Cli) -> None:
+    rows = json.loads(bundled_cli.ok("list", "milestones", "--sort", "date", "-f", "json"))
+    assert [r["date"] for r in rows] == ["2022", "2024-01-25", "2025-03-21", "--06-10", "--10"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--year", "2024"], {"join4atmp/kick-off"}),
+        (["--year", "2025"], {"geneh/kick-off"}),
+        (["--from", "2024-02"], {"geneh/kick-off"}),
+        (["--to", "2024-01"], {"at-network-catalonia/mandate", "join4atmp/kick-off"}),
+        (["--kind", "presentation"], {"at-network-catalonia/presentation"}),
+    ],
+)
+def test_date_and_kind_filters_on_milestones(
+    bundled_cli: Cli, args: list[str], expected: set[str]
+) -> None:
+    rows = json.loads(bundled_cli.ok("list", "milestones", *args, "-f", "json"))
+    assert {f"{r['initiative']}/{r['id']}" for r in rows} == expected
+
+
+def test_initiative_spans_overlap_the_year(bundled_cli: Cli) -> None:
+    rows = json.loads(bundled_cli.ok("list", "initiatives", "--year", "2029", "-f", "json"))
+    # CTGCT's end is unknown: it may still run in 2029, so it is not excluded.
+    assert {r["id"] for r in rows} == {"genet", "ctgct"}
+    rows = json.loads(bundled_cli.ok("list", "initiatives", "--to", "2023-12", "-f", "json"))
+    assert {r["id"] for r in rows} == {"ctgct", "geneh"}
+    rows = json.loads(bundled_cli.ok("list", "initiatives", "--country", "SI", "-f", "json"))
+    assert {r["id"] for r in rows} == {"geneh", "ctgct"}
+
+
+def test_partners_filtered_by_initiative_and_role_match_one_membership(bundled_cli: Cli) -> None:
+    rows = json.loads(
+        bundled_cli.ok("list", "partners", "-i", "genet", "--role", "coordinator", "-f", "json")
+    )
+    assert rows == []  # the University of Coimbra coordinates GeneH, not GeneT
+    rows = json.loads(bundled_cli.ok("list", "partners", "--helix", "civil-society", "-f", "json"))
+    assert {r["id"] for r in rows} == {"apahe", "zops", "eurordis"}
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (
+            ["list", "partners", "--sector", "pharma"],
+            "valid values: university, research-institute",
+        ),
+        (["list", "partners", "--role", "boss"], "valid values: coordinator, co-coordinator"),
+        (["list", "partners", "--country", "Slovenia"], "did you mean SI?"),
+        (["list", "partners", "--country", "XX"], "in the data: DE, ES"),
+        (["list", "partners", "--initiative", "genehh"], "did you mean 'geneh'?"),
+        (["list", "planets"], "valid entities: initiatives, partners"),
+        (["list", "partners", "--columns", "nme"], "valid columns: id, name"),
+        (["list", "partners", "--sort", "nme"], "valid columns: id, name"),
+        (["list", "partners", "--year", "2024"], "does not apply to partners"),
+        (["list", "partners", "-f", "xml"], "valid formats: table, tsv"),
+        (["show", "nothing-like-this"], "no initiative or organisation"),
+        (["report", "funding", "--by", "planet"], "valid values: initiative, programme"),
+        (["list", "milestones", "--from", "2024-13"], "month 13"),
+    ],
+)
+def test_usage_errors_exit_2_and_list_the_valid_values(
+    bundled_cli: Cli, args: list[str], needle: str
+) -> None:
+    result = bundled_cli(*args)
+    assert result.code == 2, result.err
+    assert result.out == ""
+    assert needle in result.err
+    assert "Traceback" not in result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+def test_empty_result_is_success_with_a_header(bundled_cli: Cli) -> None:
+    result = bundled_cli("list", "partners", "--country", "FI", "--role", "coordinator")
+    assert result.code == 0
+    assert result.out.splitlines() == [result.out.splitlines()[0]]
+    assert (
+        json.loads(
+            bundled_cli.ok("list", "partners", "-c", "FI", "--role", "coordinator", "-f", "json")
+        )
+        == []
+    )
+
+
+def test_piped_into_head_ends_quietly(bundled_cli: Cli) -> None:
+    proc = subprocess.run(
+        f"{sys.executable} -m atmptrack list partners --format tsv | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        env=bundled_cli.env(),
+        timeout=60,
+    )
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("id\tname")
+    assert proc.stderr == ""
+
+
+def test_version(bundled_cli: Cli) -> None:
+    from atmptrack import __version__
+
+    assert bundled_cli.ok("--version").strip() == f"atmptrack {__version__}"
+
+
+def test_markup_and_escapes_in_data_reach_the_terminal_as_text() -> None:
+    section = Section(
+        "t", "", ["name"], [{"name": "Beta [/] [bold red]x[/]"}, {"name": "a\x1b[31mred\x07"}]
+    )
+    out = io.StringIO()
+    write_section(section, "table", out)
+    text = out.getvalue()
+    assert "Beta [/] [bold red]x[/]" in text
+    assert "\x1b" not in text and "\x07" not in text
+    assert clean("ok\u202eevil") == "okevil"
+
+
+def test_csv_neutralises_formulas_unless_asked_not_to() -> None:
+    rows = [{"name": '=HYPERLINK("http://x")', "n": -5}, {"name": "@SUM(A1)", "n": 1}]
+    section = Section("t", "", ["name", "n"], rows)
+    out = io.StringIO()
+    write_section(section, "csv", out)
+    parsed = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [r["name"] for r in parsed] == ['\'=HYPERLINK("http://x")', "'@SUM(A1)"]
+    assert parsed[0]["n"] == "-5"  # numbers are not text: left alone
+    raw = io.StringIO()
+    write_section(section, "csv", raw, formula_guard=False)
+    assert next(csv.DictReader(io.StringIO(raw.getvalue())))["name"] == '=HYPERLINK("http://x")'
+
+
+def test_tsv_escapes_tabs_and_newlines_so_rows_stay_rows() -> None:
+    out = io.StringIO()
+    write_section(Section("t", "", ["a", "b"], [{"a": "x\ty", "b": "line1\nline2"}]), "tsv", out)
+    assert out.getvalue().splitlines() == ["a\tb", "x\\ty\tline1\\nline2"]
+
+
+def test_report_funding_totals_are_honest(bundled_cli: Cli) -> None:
+    totals = json.loads(bundled_cli.ok("report", "funding", "--section", "totals", "-f", "json"))
+    assert totals == [
+        {
+            "currency": "EUR",
+            "total": 37885375,
+            "qualifier": "exact",
+            "entries": 4,
+            "initiatives": ["ctgct", "geneh", "join4atmp"],
+        }
+    ]
+    by = json.loads(bundled_cli.ok("report", "funding", "--by", "initiative", "-f", "json"))
+    unknown = {r["initiative"] for r in by if r["qualifier"] == "unknown"}
+    assert unknown == {"genet", "at-network-catalonia", "euha", "t2evolve", "restore"}
+    assert all(r["total"] is None for r in by if r["qualifier"] == "unknown")
+    by_country = json.loads(bundled_cli.ok("report", "funding", "--by", "country", "-f", "json"))
+    known = {r["country"]: r["total"] for r in by_country if r["total"] is not None}
+    assert known == {"DE": 3000000, "PT": 4885375, "SI": 30000000}
+    table = bundled_cli.ok("report", "funding", "-f", "table")
+    assert "≈ 5,000,000" in table and "4,885,375" in table and "Funding unknown for:" in table
+
+
+def test_totals_with_an_approximate_part_are_approximate() -> None:
+    from atmptrack.report import combine
+
+    assert combine(["exact", "exact"]) == "exact"
+    assert combine(["exact", "approximately"]) == "approximately"
+    assert combine(["exact", "at-least"]) == "at-least"
+    assert combine(["at-most", "at-least"]) == "approximately"
+
+
+@pytest.mark.parametrize(
+    ("extra", "coloured"),
+    [
+        ({"FORCE_COLOR": "1", "TERM": "xterm"}, True),
+        ({"TERM": "xterm"}, False),  # piped: no colour
+        ({"FORCE_COLOR": "1", "TERM": "dumb"}, False),
+    ],
+)
+def test_colour_follows_the_environment(
+    bundled_cli: Cli, extra: dict[str, str], coloured: bool
+) -> None:
+    env = {k: v for k, v in bundled_cli.env(**extra).items() if k != "NO_COLOR"}
+    result = bundled_cli("list", "sources", "-f", "table", env=env)
+    assert result.code == 0
+    assert ("\x1b[" in result.out) is coloured
