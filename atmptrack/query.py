@@ -140,7 +140,6 @@ _entity(
             "known_members",
             "countries",
             "coordinator",
-            "name",
         ),
         display={
             "acronym": lambda r: r.get("acronym") or r.get("id") or "",

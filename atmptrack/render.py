@@ -205,12 +205,19 @@ def _rich_table(section: Section, *, header: bool) -> RenderableType:
         title_justify="left",
     )
     columns = section.table_columns or section.columns
-    for column in columns:
+    cells = [[_human(section, row, c) for c in columns] for row in section.rows]
+    for index, column in enumerate(columns):
+        # Short values (codes, dates, amounts) keep their width so that only text wraps: Rich
+        # would otherwise narrow every column alike and break `2024-01` or `4,885,375` apart.
+        longest = max((len(line[index]) for line in cells), default=0)
         table.add_column(
-            Text(column), justify="right" if column in section.right else "left", overflow="fold"
+            Text(column),
+            justify="right" if column in section.right else "left",
+            min_width=longest if longest <= 12 else None,
+            overflow="fold",
         )
-    for row in section.rows:
-        table.add_row(*(Text(_human(section, row, c)) for c in columns))
+    for line in cells:
+        table.add_row(*(Text(cell) for cell in line))
     return table
 
 
