@@ -7,7 +7,6 @@ imported only for the `table` format, and user data reaches it as Text, never as
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -328,6 +327,3 @@ def write_messages(lines: Sequence[str], stream: TextIO | None = None) -> None:
         target.write(clean(line) + "\n")
     target.flush()
 
-
-def no_color() -> bool:
-    return "NO_COLOR" in os.environ

@@ -6,7 +6,6 @@ on a fresh store pays for sqlite3 alone.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -113,9 +112,3 @@ def reading(store: Path) -> Iterator[sqlite3.Connection]:
     finally:
         conn.close()
 
-
-def default_store_dir() -> str:
-    """For `--help` and the README: where stores go when --db is not given."""
-    from platformdirs import user_data_path
-
-    return os.fspath(user_data_path("atmptrack", appauthor=False) / "stores")

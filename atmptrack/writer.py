@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -328,6 +329,8 @@ def build_rows(dataset: Dataset) -> Rows:
     builder = _Builder()
     for loaded in dataset.files:
         doc = loaded.document
+        # Recorded relative to the data directory, so the store does not depend on the cwd.
+        file = Path(os.path.relpath(Path(doc.path).resolve(), dataset.root)).as_posix()
         for index, src in enumerate(loaded.model.sources):
             builder.add(
                 tables.SourceRow,
@@ -337,7 +340,7 @@ def build_rows(dataset: Dataset) -> Rows:
                 url=src.url,
                 published=_str(src.published),
                 note=src.note,
-                file=doc.path,
+                file=file,
                 line=doc.mark(("sources", index)).line,
             )
         for index, org in enumerate(loaded.model.organisations):
@@ -359,10 +362,10 @@ def build_rows(dataset: Dataset) -> Rows:
                 pic=org.ids.pic,
                 ror=org.ids.ror,
                 note=org.note,
-                file=doc.path,
+                file=file,
                 line=doc.mark(("organisations", index)).line,
             )
             builder.provenance("organisation", org.id, org)
         for index, ini in enumerate(loaded.model.initiatives):
-            builder.initiative(ini, doc.path, doc.mark(("initiatives", index)).line)
+            builder.initiative(ini, file, doc.mark(("initiatives", index)).line)
     return builder.rows
