@@ -83,10 +83,12 @@ def read_dataset(root: Path, *, files: list[Path] | None = None) -> Dataset:
 
 
 def _display(path: Path) -> str:
+    """The path as people can open it: relative below the working directory, else absolute."""
+    absolute = path.resolve()
     try:
-        return os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return str(path)
+        return absolute.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(absolute)
 
 
 def _check_text(document: Document) -> Iterator[Diagnostic]:
@@ -205,7 +207,7 @@ class _Checker:
                             loc,
                             "error",
                             "duplicate-id",
-                            f"id '{record.id}' is already used by a {first_kind} at "
+                            f"id '{record.id}' is already used by the {first_kind} at "
                             f"{first_doc.path}:{first.line}:{first.column}",
                         )
                         continue
