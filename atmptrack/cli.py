@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, NoReturn
 
-import typer
-
 from atmptrack import __version__
 from atmptrack.errors import AtmptrackError, DataError, ExitCode, UsageError
+
+
+def _interrupted(_signum: int, _frame: object) -> None:
+    # Click would turn Ctrl-C into "Aborted!" and exit 1, and during imports Python would print
+    # a traceback; shells expect 130. Unwinding with SystemExit rolls back an open transaction.
+    sys.stderr.write("atmptrack: error: interrupted\n")
+    raise SystemExit(int(ExitCode.INTERRUPTED))
+
+
+# Installed before the Typer import, so that Ctrl-C at any moment of start-up exits quietly.
+signal.signal(signal.SIGINT, _interrupted)
+
+import typer  # noqa: E402
 
 app = typer.Typer(
     name="atmptrack",
@@ -394,17 +406,8 @@ def _fail(message: str, code: ExitCode) -> NoReturn:
     raise SystemExit(int(code))
 
 
-def _interrupted(_signum: int, _frame: object) -> None:
-    # Click would turn Ctrl-C into "Aborted!" and exit 1; shells expect 130. Unwinding with
-    # SystemExit rolls back an open store transaction on the way out.
-    _fail("interrupted", ExitCode.INTERRUPTED)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point and the one error boundary."""
-    import signal
-
-    signal.signal(signal.SIGINT, _interrupted)
     try:
         app(args=argv, prog_name="atmptrack")
     except AtmptrackError as exc:

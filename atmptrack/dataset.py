@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import os
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field

@@ -326,4 +326,3 @@ def write_messages(lines: Sequence[str], stream: TextIO | None = None) -> None:
     for line in lines:
         target.write(clean(line) + "\n")
     target.flush()
-

@@ -111,4 +111,3 @@ def reading(store: Path) -> Iterator[sqlite3.Connection]:
         raise StoreError(f"cannot read the store {store}: {exc}") from exc
     finally:
         conn.close()
-

@@ -6,10 +6,11 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
-from conftest import BUNDLED
 
 from atmptrack.dataset import Dataset, read_dataset
 from atmptrack.schema import Initiative
+
+from conftest import BUNDLED
 
 # The public pages the dataset may cite (the seeds' pages and the checked-facts list).
 ALLOWED_URLS = {

@@ -9,9 +9,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import Cli
 
 from atmptrack.render import Section, clean, write_section
+
+from conftest import Cli
 
 
 def test_default_is_tsv_when_piped(bundled_cli: Cli) -> None:

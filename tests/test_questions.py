@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from conftest import Cli
 
 MACHINE = ["json", "jsonl", "csv", "tsv", "yaml"]
