@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,42 +37,57 @@ def load(data_dir: Path, store: Path, *, fingerprint: str, force: bool) -> LoadR
     dataset = read_dataset(data_dir)  # raises DataError before anything is written
     rows = build_rows(dataset)
     store.parent.mkdir(parents=True, exist_ok=True)
-    engine = _engine(store)
-    try:
-        with engine.begin() as conn:
-            meta = _meta(conn)
-            if (
-                not force
-                and meta.get("fingerprint") == fingerprint
-                and meta.get("schema_version") == str(SCHEMA_VERSION)
-            ):
-                return LoadResult(loaded=False, counts=_counts(rows), warnings=dataset.warnings)
-            _reset(conn, rebuild=meta.get("schema_version") != str(SCHEMA_VERSION))
-            rows[tables.MetaRow] = [
-                {"key": "schema_version", "value": str(SCHEMA_VERSION)},
-                {"key": "fingerprint", "value": fingerprint},
-                {"key": "data_dir", "value": str(data_dir)},
-                {"key": "atmptrack_version", "value": __version__},
-                {"key": "loaded_at", "value": datetime.now(UTC).isoformat(timespec="seconds")},
-            ]
-            for table in tables.TABLES:
-                if rows.get(table):
-                    # One executemany per table: row-at-a-time ORM inserts are ~40x slower.
-                    conn.execute(
-                        SQLModel.metadata.tables[str(table.__tablename__)].insert(), rows[table]
-                    )
-    except OperationalError as exc:
-        raise StoreError(f"cannot write the store {store}: {exc.orig}") from exc
-    except SQLAlchemyError as exc:
-        raise StoreError(f"cannot write the store {store}: {exc}") from exc
-    finally:
-        engine.dispose()
+    # Ctrl-C waits until the transaction is over and the connection closed: interrupting
+    # SQLite or the pool halfway gains nothing and leaves noise. kill -9 is the journal's job.
+    with _interrupts_held():
+        engine = _engine(store)
+        try:
+            with engine.begin() as conn:
+                meta = _meta(conn)
+                if (
+                    not force
+                    and meta.get("fingerprint") == fingerprint
+                    and meta.get("schema_version") == str(SCHEMA_VERSION)
+                ):
+                    return LoadResult(loaded=False, counts=_counts(rows), warnings=dataset.warnings)
+                _reset(conn, rebuild=meta.get("schema_version") != str(SCHEMA_VERSION))
+                rows[tables.MetaRow] = [
+                    {"key": "schema_version", "value": str(SCHEMA_VERSION)},
+                    {"key": "fingerprint", "value": fingerprint},
+                    {"key": "data_dir", "value": str(data_dir)},
+                    {"key": "atmptrack_version", "value": __version__},
+                    {"key": "loaded_at", "value": datetime.now(UTC).isoformat(timespec="seconds")},
+                ]
+                for table in tables.TABLES:
+                    if rows.get(table):
+                        # One executemany per table: row-at-a-time ORM inserts are ~40x slower.
+                        conn.execute(
+                            SQLModel.metadata.tables[str(table.__tablename__)].insert(), rows[table]
+                        )
+        except OperationalError as exc:
+            raise StoreError(f"cannot write the store {store}: {exc.orig}") from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot write the store {store}: {exc}") from exc
+        finally:
+            engine.dispose()
     return LoadResult(
         loaded=True,
         counts=_counts(rows),
         warnings=dataset.warnings,
         seconds=time.perf_counter() - started,
     )
+
+
+@contextmanager
+def _interrupts_held() -> Iterator[None]:
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _engine(store: Path) -> Engine:
