@@ -172,3 +172,34 @@ def test_parallel_loads_and_reads_never_fail_or_show_half_a_dataset(
     seen = {count for counts in results for count in counts}
     assert seen <= set(sizes.values()), (seen, sizes)
     assert _which(db, datasets["expected"]) in ("a", "b")  # type: ignore[arg-type]
+
+
+def test_a_full_disk_fails_the_load_cleanly_and_keeps_the_store(
+    datasets: dict[str, object], tmp_path: Path
+) -> None:
+    import resource
+
+    home = datasets["home"]
+    assert isinstance(home, Path)
+    db = tmp_path / "store.sqlite"
+    first = _start(datasets["a"], db, home, "load", "-q")  # type: ignore[arg-type]
+    assert first.wait(timeout=120) == 0
+    before = _content(db)
+    limit = db.stat().st_size + 64 * 1024  # room for a little, not for dataset B
+
+    def small_disk() -> None:
+        # Python ignores SIGXFSZ, so writes past the limit fail with EFBIG, as on a full disk.
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "atmptrack", "--data", str(datasets["b"]), "--db", str(db), "load"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(home),
+        preexec_fn=small_disk,
+    )
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 4, err
+    assert "cannot write the store" in err and "Traceback" not in err
+    assert _content(db) == before
