@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,17 +52,14 @@ def read_dataset(root: Path, *, files: list[Path] | None = None) -> Dataset:
     paths = discover(root) if files is None else files
     diagnostics: list[Diagnostic] = []
     loaded: list[LoadedFile] = []
+    unparsed = False
+    extra: dict[str, set[str]] = {}  # ids in files whose records could not all be validated
     for path in paths:
-        display = _display(path)
         try:
-            document = read_yaml(path, display_path=display)
+            document = read_yaml(path, display_path=_display(path))
         except DataError as exc:
             diagnostics.extend(exc.diagnostics)
-            continue
-        except OSError as exc:
-            diagnostics.append(
-                Diagnostic(display, 1, 1, "error", "file-unreadable", exc.strerror or str(exc))
-            )
+            unparsed = True
             continue
         text_problems = list(_check_text(document))
         diagnostics.extend(text_problems)
@@ -70,11 +67,16 @@ def read_dataset(root: Path, *, files: list[Path] | None = None) -> Dataset:
             model = DataFile.model_validate(document.data)
         except ValidationError as exc:
             diagnostics.extend(_from_pydantic(document, exc))
+            _raw_ids(document, extra)
             continue
-        if not text_problems:
+        if text_problems:
+            _raw_ids(document, extra)
+        else:
             loaded.append(LoadedFile(document, model))
-    if not any(d.severity == "error" for d in diagnostics):
-        diagnostics.extend(check_references(loaded))
+    # Checks across files run whenever every file could be parsed, so that one run reports
+    # every problem; ids of records that failed validation still count as existing.
+    if not unparsed:
+        diagnostics.extend(check_references(loaded, extra=extra, complete=not extra))
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors:
         raise DataError(diagnostics)
@@ -170,8 +172,12 @@ def _suggest(word: str, choices: Iterable[str], lead: str = "did you mean") -> s
 class _Checker:
     """Checks across records and files; collects diagnostics with positions."""
 
-    def __init__(self, files: list[LoadedFile]) -> None:
+    def __init__(
+        self, files: list[LoadedFile], *, extra: dict[str, set[str]], complete: bool
+    ) -> None:
         self.files = files
+        self.extra = extra  # ids of records in files that failed validation, by list name
+        self.complete = complete
         self.out: list[Diagnostic] = []
 
     def add(
@@ -184,9 +190,9 @@ class _Checker:
 
     def run(self) -> list[Diagnostic]:
         ids: dict[str, tuple[Document, YamlPath, str]] = {}
-        sources: set[str] = set()
+        sources: set[str] = set(self.extra.get("sources", ()))
         organisations: dict[str, Organisation] = {}
-        initiatives: set[str] = set()
+        initiatives: set[str] = set(self.extra.get("initiatives", ()))
         for loaded in self.files:
             doc = loaded.document
             groups: tuple[tuple[str, Sequence[Source | Organisation | Initiative]], ...] = (
@@ -215,6 +221,7 @@ class _Checker:
             organisations.update((o.id, o) for o in loaded.model.organisations)
             initiatives.update(i.id for i in loaded.model.initiatives)
 
+        org_ids = set(organisations) | self.extra.get("organisations", set())
         cited: set[str] = set()
         in_initiative: set[str] = set()
         for loaded in self.files:
@@ -223,7 +230,7 @@ class _Checker:
                 base: YamlPath = ("organisations", index)
                 self._sourced(doc, base, org, sources, cited)
                 if org.parent is not None:
-                    self._ref(doc, (*base, "parent"), org.parent, organisations, "organisation")
+                    self._ref(doc, (*base, "parent"), org.parent, org_ids, "organisation")
                     if org.parent == org.id:
                         self.add(
                             doc,
@@ -238,12 +245,17 @@ class _Checker:
                     ("initiatives", index),
                     ini,
                     sources,
-                    organisations,
+                    org_ids,
                     initiatives,
                     cited,
                     in_initiative,
                 )
 
+        if not self.complete:
+            # Some files could not be validated: what they cite or contain is unknown, so
+            # "unused" and "in no initiative" would be guesses.
+            return self.out
+        hosts = {o.parent for o in organisations.values() if o.parent and o.id in in_initiative}
         for loaded in self.files:
             doc = loaded.document
             for index, src in enumerate(loaded.model.sources):
@@ -256,10 +268,7 @@ class _Checker:
                         f"source '{src.id}' is cited by nothing",
                     )
             for index, org in enumerate(loaded.model.organisations):
-                hosted = any(
-                    o.parent == org.id and o.id in in_initiative for o in organisations.values()
-                )
-                if org.id not in in_initiative and not hosted:
+                if org.id not in in_initiative and org.id not in hosts:
                     self.add(
                         doc,
                         ("organisations", index, "id"),
@@ -270,17 +279,16 @@ class _Checker:
         return self.out
 
     def _ref(
-        self, doc: Document, loc: YamlPath, value: str, known: Iterable[str], what: str
+        self, doc: Document, loc: YamlPath, value: str, known: Collection[str], what: str
     ) -> bool:
-        known_list = list(known)
-        if value in known_list:
+        if value in known:
             return True
         self.add(
             doc,
             loc,
             "error",
             "unknown-reference",
-            f"unknown {what} '{value}'{_suggest(value, known_list)}",
+            f"unknown {what} '{value}'{_suggest(value, known)}",
         )
         return False
 
@@ -316,7 +324,7 @@ class _Checker:
         base: YamlPath,
         ini: Initiative,
         sources: set[str],
-        organisations: dict[str, Organisation],
+        organisations: Collection[str],
         initiatives: set[str],
         cited: set[str],
         in_initiative: set[str],
@@ -467,5 +475,15 @@ def _outside(when: Any, ini: Initiative) -> bool:
     return bool((start and hi < start) or (end and lo > end))
 
 
-def check_references(files: list[LoadedFile]) -> list[Diagnostic]:
-    return _Checker(files).run()
+def check_references(
+    files: list[LoadedFile], *, extra: dict[str, set[str]] | None = None, complete: bool = True
+) -> list[Diagnostic]:
+    return _Checker(files, extra=extra or {}, complete=complete).run()
+
+
+def _raw_ids(document: Document, into: dict[str, set[str]]) -> None:
+    for name in ("sources", "organisations", "initiatives"):
+        records = document.data.get(name)
+        if isinstance(records, list):
+            ids = {r["id"] for r in records if isinstance(r, dict) and isinstance(r.get("id"), str)}
+            into.setdefault(name, set()).update(ids)

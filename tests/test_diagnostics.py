@@ -195,3 +195,15 @@ def test_warnings_pass_unless_strict(tiny: Cli) -> None:
     strict = tiny("validate", "--strict")
     assert strict.code == 3
     assert "unused-source" in strict.out
+
+
+def test_one_run_reports_schema_and_cross_file_problems_together(tiny: Cli) -> None:
+    replace(tiny, "sector: university", "sector: universty")  # schema error in base.yaml
+    (tiny.data / "more.yaml").write_text(
+        "initiatives:\n  - id: other\n    name: Other\n    kind: network\n    sources: [src]\n"
+        "    members:\n      - {organisation: univ-coimbra, role: member, sources: [src]}\n"
+        "      - {organisation: nobody, role: member, sources: [src]}\n"
+    )
+    found = {(Path(str(d["path"])).name, d["rule"]) for d in diagnostics(tiny)}
+    # univ-coimbra's record is invalid but exists: only the truly unknown id is reported.
+    assert found == {("base.yaml", "schema-vocabulary"), ("more.yaml", "unknown-reference")}
