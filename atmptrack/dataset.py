@@ -158,10 +158,21 @@ def _from_pydantic(document: Document, exc: ValidationError) -> Iterator[Diagnos
             mark = document.mark(loc[:-1])
         else:
             found = error.get("input")
-            shown = f" (found {found!r})" if isinstance(found, str) and found not in message else ""
+            shown = _found(found) if not (isinstance(found, str) and found in message) else ""
             message = f"{_field(loc)}: {message}{shown}"
             mark = document.mark(loc)
         yield Diagnostic(document.path, mark.line, mark.column, "error", rule, message, _field(loc))
+
+
+def _found(value: Any) -> str:
+    """What the file holds, in words, for a message that says what was expected."""
+    if isinstance(value, str):
+        return f" (found {value!r})"
+    if isinstance(value, dict):
+        return " (found a mapping)"
+    if isinstance(value, list):
+        return " (found a list)"
+    return " (found nothing)" if value is None else ""
 
 
 def _suggest(word: str, choices: Iterable[str], lead: str = "did you mean") -> str:
