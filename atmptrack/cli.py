@@ -69,6 +69,24 @@ FormulaOpt = Annotated[
 ]
 
 
+EntityArg = Annotated[
+    str,
+    typer.Argument(
+        help="initiatives, partners, organisations, members, workgroups, milestones, people, funding or sources.",
+        show_default=False,
+    ),
+]
+ColumnsOpt = Annotated[
+    str | None,
+    typer.Option("--columns", help="Comma-separated columns to show; `--columns help` lists them."),
+]
+SortOpt = Annotated[
+    list[str] | None,
+    typer.Option("--sort", help="Sort by column; -column sorts descending. Repeatable."),
+]
+LimitOpt = Annotated[int | None, typer.Option("--limit", min=0, help="At most N rows.")]
+
+
 def _version(value: bool) -> None:
     if value:
         sys.stdout.write(f"atmptrack {__version__}\n")
@@ -156,13 +174,7 @@ def load_cmd(
 
 @app.command("list")
 def list_cmd(
-    entity: Annotated[
-        str,
-        typer.Argument(
-            help="initiatives, partners, organisations, members, workgroups, milestones, people, funding or sources.",
-            show_default=False,
-        ),
-    ],
+    entity: EntityArg,
     country: Annotated[
         list[str] | None,
         typer.Option("--country", "-c", help="ISO country code(s); repeatable or comma-separated."),
@@ -195,17 +207,9 @@ def list_cmd(
         str | None, typer.Option("--to", help="Dated things on or before DATE.")
     ] = None,
     fmt: FormatOpt = None,
-    columns: Annotated[
-        str | None,
-        typer.Option(
-            "--columns", help="Comma-separated columns to show; `--columns help` lists them."
-        ),
-    ] = None,
-    sort: Annotated[
-        list[str] | None,
-        typer.Option("--sort", help="Sort by column; -column sorts descending. Repeatable."),
-    ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=0, help="At most N rows.")] = None,
+    columns: ColumnsOpt = None,
+    sort: SortOpt = None,
+    limit: LimitOpt = None,
     no_header: NoHeaderOpt = False,
     formula_guard: FormulaOpt = True,
 ) -> None:
@@ -214,19 +218,7 @@ def list_cmd(
     Example: atmptrack list partners --country SI --format json
     """
     from atmptrack import query
-    from atmptrack.render import Section, write_section
 
-    ent = query.entity(entity)
-    out_format = _format(fmt)
-    if columns is not None and columns.strip().lower() in ("help", "?"):
-        rows = [{"column": c.name, "kind": c.kind, "description": c.help} for c in ent.columns]
-        write_section(
-            Section("columns", f"Columns of {ent.name}", ["column", "kind", "description"], rows),
-            out_format,
-            sys.stdout,
-            header=not no_header,
-        )
-        return
     split = query.split_values
     filters = query.Filters(
         country=split(country or []),
@@ -239,8 +231,69 @@ def list_cmd(
         date_from=date_from,
         date_to=date_to,
     )
+    _rows(entity, filters, None, fmt, columns, sort, limit, no_header, formula_guard)
+
+
+@app.command("filter")
+def filter_cmd(
+    entity: EntityArg,
+    expression: Annotated[
+        str, typer.Argument(help="A filter expression; see above.", show_default=False)
+    ],
+    fmt: FormatOpt = None,
+    columns: ColumnsOpt = None,
+    sort: SortOpt = None,
+    limit: LimitOpt = None,
+    no_header: NoHeaderOpt = False,
+    formula_guard: FormulaOpt = True,
+) -> None:
+    """List the records of ENTITY for which EXPRESSION holds.
+
+    Fields are the columns of `list ENTITY` (`--columns help` lists them), plus `year` for
+    dated things. Comparisons: = != < <= > >= ; in (a, b) and not in (a, b) ; ~ (contains,
+    ignoring case) and !~ ; is null and is not null. Combine with and, or, not and
+    parentheses. Values are bare words or "quoted strings". Numbers compare as numbers,
+    dates by what they mean (2025 >= 2024-12), text and countries ignoring case; on list
+    fields (initiatives, countries, ...) = and in match any item. An unknown value never
+    satisfies a comparison and always satisfies its negation.
+
+    Example: atmptrack filter partners 'country in (PT, SI) and helix = industry'
+    """
+    from atmptrack import query
+
+    _rows(entity, query.Filters(), expression, fmt, columns, sort, limit, no_header, formula_guard)
+
+
+def _rows(
+    entity: str,
+    filters: object,
+    expression: str | None,
+    fmt: str | None,
+    columns: str | None,
+    sort: list[str] | None,
+    limit: int | None,
+    no_header: bool,
+    formula_guard: bool,
+) -> None:
+    """The body shared by `list` and `filter`: one query, one table."""
+    from atmptrack import query
+    from atmptrack.render import Section, write_section
+
+    assert isinstance(filters, query.Filters)
+    ent = query.entity(entity)
+    out_format = _format(fmt)
+    if columns is not None and columns.strip().lower() in ("help", "?"):
+        rows = [{"column": c.name, "kind": c.kind, "description": c.help} for c in ent.columns]
+        write_section(
+            Section("columns", f"Columns of {ent.name}", ["column", "kind", "description"], rows),
+            out_format,
+            sys.stdout,
+            header=not no_header,
+        )
+        return
+    split = query.split_values
     wanted = split([columns]) if columns else None
-    request = query.Query(ent, filters, wanted, split(sort or []), limit)
+    request = query.Query(ent, filters, wanted, split(sort or []), limit, expression)
     _, store = _store()
     from atmptrack.store import reading
 
@@ -252,7 +305,7 @@ def list_cmd(
         names,
         rows,
         human=ent.display,
-        right={c.name for c in ent.columns if c.kind in ("int", "amount")},
+        right={c.name for c in ent.columns if c.kind in ("int", "amount", "sum")},
         table_columns=None if wanted else list(ent.brief) or None,
     )
     write_section(

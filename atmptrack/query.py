@@ -6,9 +6,12 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from atmptrack.errors import UsageError
+
+if TYPE_CHECKING:
+    from atmptrack.expr import Field, Node
 
 Row = dict[str, Any]
 SEP = "\x1f"  # joins list values inside SQL; no id, name or code contains it
@@ -19,6 +22,11 @@ class Column:
     name: str
     kind: str = "text"  # text | int | amount | date | list
     help: str = ""
+    # For dates: the hidden output columns holding the earliest and latest day meant.
+    lo: str | None = None
+    hi: str | None = None
+    # What filters and sorting compare, when not the value itself (exact amounts are text).
+    compare: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,18 +35,42 @@ class Entity:
     help: str
     sql: str  # a SELECT whose output columns are the entity's columns plus hidden `_` ones
     columns: tuple[Column, ...]
-    filters: frozenset[str]
+    filters: frozenset[str]  # which `list` flags apply
     order: str  # default ORDER BY over the base query's output names
-    span: tuple[str, str] | None = None  # earliest and latest day, for --year/--from/--to
-    sort_keys: dict[str, str] = field(default_factory=dict)  # column → expression to sort by
+    span: tuple[str, str] | None = (
+        None  # earliest and latest day, for `year` and --year/--from/--to
+    )
     brief: tuple[str, ...] = ()  # the columns a table for people shows when --columns is not given
-    display: dict[str, Callable[[Row], str]] = field(
-        default_factory=dict
-    )  # how cells read in tables
+    display: dict[str, Callable[[Row], str]] = field(default_factory=dict)  # cells for people
+    hidden: dict[str, str] = field(default_factory=dict)  # fields only the flags use: name → kind
 
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    def fields(self) -> dict[str, Field]:
+        """What `filter` expressions and the `list` flags can compare, and how."""
+        from atmptrack.expr import Field
+
+        out: dict[str, Field] = {}
+        for column in self.columns:
+            sql = f't."{column.compare or column.name}"'
+            if column.kind == "date":
+                out[column.name] = Field(sql, "date", f"t.{column.lo}", f"t.{column.hi}")
+            else:
+                out[column.name] = Field(sql, column.kind)
+        if self.span:
+            out["year"] = Field("", "span", f"t.{self.span[0]}", f"t.{self.span[1]}")
+        for name, kind in self.hidden.items():
+            out[name] = Field(f"t.{name}", kind)
+        return out
+
+    def sort_key(self, name: str) -> str:
+        column = next(c for c in self.columns if c.name == name)
+        if column.kind == "date":
+            # By what the date means; dates whose year is unknown come last.
+            return f"coalesce(t.{column.lo}, '9999'), t.\"{name}\""
+        return f't."{column.compare or name}"'
 
 
 def _agg(select: str) -> str:
@@ -72,8 +104,6 @@ _ORG_COLUMNS = (
     Column("sources", "list", "ids of the sources cited"),
     Column("inferred", "list", "fields that no source states"),
 )
-
-
 _ORG_BRIEF = ("id", "name", "short_name", "country", "sector", "helix", "roles")
 
 
@@ -82,9 +112,18 @@ def _org_sql(where: str) -> str:
     SELECT o.id, o.name, o.short_name, o.country, o.sector, o.helix, o.city, o.parent_id AS parent,
       {_agg("SELECT m.initiative_id AS v FROM membership m WHERE m.organisation_id = o.id ORDER BY m.initiative_id")} AS initiatives,
       {_agg("SELECT m.initiative_id || ':' || m.role AS v FROM membership m WHERE m.organisation_id = o.id ORDER BY m.initiative_id")} AS roles,
+      {_agg("SELECT m.role AS v FROM membership m WHERE m.organisation_id = o.id")} AS _role_names,
       {_sources("organisation", "o.id")} AS sources,
       {_inferred("organisation", "o.id")} AS inferred
     FROM organisation o {where}"""
+
+
+def _funding(expr: str) -> str:
+    """An aggregate over an initiative's known amounts, when they share one currency."""
+    return (
+        f"(SELECT CASE WHEN count(DISTINCT f.currency) = 1 THEN {expr} END FROM funding f "
+        "WHERE f.initiative_id = i.id AND f.amount IS NOT NULL)"
+    )
 
 
 ENTITIES: dict[str, Entity] = {}
@@ -104,10 +143,15 @@ _entity(
       (SELECT count(*) FROM membership m WHERE m.initiative_id = i.id) AS known_members,
       {_agg("SELECT DISTINCT o.country AS v FROM membership m JOIN organisation o ON o.id = m.organisation_id WHERE m.initiative_id = i.id AND o.country IS NOT NULL ORDER BY o.country")} AS countries,
       (SELECT m.organisation_id FROM membership m WHERE m.initiative_id = i.id AND m.role = 'coordinator') AS coordinator,
+      {_funding("group_concat(f.amount, char(31))")} AS funding_amount,
+      {_funding("max(f.currency)")} AS funding_currency,
+      {_funding("group_concat(f.qualifier, char(31))")} AS funding_qualifier,
+      {_agg("SELECT DISTINCT f.programme AS v FROM funding f WHERE f.initiative_id = i.id AND f.programme IS NOT NULL ORDER BY f.programme")} AS programme,
       i.website, i.cordis_id,
       {_sources("initiative", "i.id")} AS sources,
       {_inferred("initiative", "i.id")} AS inferred,
-      i.start_lo AS _lo, i.end_hi AS _hi
+      i.start_lo AS _start_lo, i.start_hi AS _start_hi, i.end_lo AS _end_lo, i.end_hi AS _end_hi,
+      {_funding("sum(CAST(f.amount AS REAL))")} AS _funding_real
     FROM initiative i""",
         (
             Column("id"),
@@ -115,22 +159,30 @@ _entity(
             Column("name"),
             Column("kind"),
             Column("therapy_areas", "list", "gene, cell, tissue"),
-            Column("start", "date"),
-            Column("end", "date"),
+            Column("start", "date", lo="_start_lo", hi="_start_hi"),
+            Column("end", "date", lo="_end_lo", hi="_end_hi"),
             Column("declared_partners", "int", "partner count the sources declare"),
             Column("declared_qualifier", help="exact, approximately, at-least, more-than"),
             Column("known_members", "int", "members listed in the data"),
             Column("countries", "list", "member countries"),
             Column("coordinator", help="organisation id"),
+            Column(
+                "funding_amount",
+                "sum",
+                "total of the known funding, when in one currency",
+                compare="_funding_real",
+            ),
+            Column("funding_currency", help="currency of funding_amount"),
+            Column("funding_qualifier", "qualifiers", "exact, approximately, at-most, at-least"),
+            Column("programme", "list", "funding programmes"),
             Column("website"),
             Column("cordis_id"),
             Column("sources", "list"),
             Column("inferred", "list"),
         ),
         frozenset({"initiative", "kind", "country", "dates"}),
-        "coalesce(acronym, name) COLLATE NOCASE",
-        span=("_lo", "_hi"),
-        sort_keys={"start": "coalesce(_lo, '9999')", "end": "coalesce(_hi, '9999')"},
+        "coalesce(t.acronym, t.name) COLLATE NOCASE",
+        span=("_start_lo", "_end_hi"),
         brief=(
             "acronym",
             "kind",
@@ -146,6 +198,9 @@ _entity(
             "declared_partners": lambda r: count_words(
                 r.get("declared_partners"), r.get("declared_qualifier")
             ),
+            "funding_amount": lambda r: show_amount(
+                r.get("funding_amount"), r.get("funding_qualifier")
+            ),
         },
     )
 )
@@ -157,8 +212,9 @@ _entity(
         _org_sql("WHERE EXISTS (SELECT 1 FROM membership m WHERE m.organisation_id = o.id)"),
         _ORG_COLUMNS,
         frozenset({"country", "sector", "helix", "initiative", "role"}),
-        "country, name COLLATE NOCASE",
+        "t.country, t.name COLLATE NOCASE",
         brief=_ORG_BRIEF,
+        hidden={"_role_names": "list"},
     )
 )
 
@@ -169,8 +225,9 @@ _entity(
         _org_sql(""),
         _ORG_COLUMNS,
         frozenset({"country", "sector", "helix", "initiative", "role"}),
-        "country, name COLLATE NOCASE",
+        "t.country, t.name COLLATE NOCASE",
         brief=_ORG_BRIEF,
+        hidden={"_role_names": "list"},
     )
 )
 
@@ -197,7 +254,7 @@ _entity(
             Column("sources", "list"),
         ),
         frozenset({"country", "sector", "helix", "initiative", "role"}),
-        "initiative, _position",
+        "t.initiative, t._position",
         brief=("initiative", "organisation", "name", "country", "helix", "role"),
     )
 )
@@ -225,7 +282,7 @@ _entity(
             Column("sources", "list"),
         ),
         frozenset({"initiative", "kind"}),
-        "initiative, _position",
+        "t.initiative, t._position",
         brief=("initiative", "id", "name", "goal", "leads", "coordinators"),
     )
 )
@@ -241,16 +298,24 @@ _entity(
       ms.note,
       {_sources("milestone", "ms.initiative_id || '/' || ms.id")} AS sources,
       {_inferred("milestone", "ms.initiative_id || '/' || ms.id")} AS inferred,
-      ms.date_lo AS _lo, ms.date_hi AS _hi, ms.position AS _position
+      ms.date_lo AS _date_lo, ms.date_hi AS _date_hi, ms.end_lo AS _end_lo, ms.end_hi AS _end_hi,
+      coalesce(ms.end_hi, ms.date_hi) AS _span_hi, ms.position AS _position
     FROM milestone ms""",
         (
             Column("initiative"),
             Column("id"),
             Column("kind"),
-            Column("date", "date", "partial date as known: YYYY, YYYY-MM, YYYY-MM-DD, --MM-DD"),
-            Column("end_date", "date"),
             Column(
-                "precision", help="day, month, year, month-day (year unknown), month (year unknown)"
+                "date",
+                "date",
+                "partial date as known: YYYY, YYYY-MM, YYYY-MM-DD, --MM-DD",
+                lo="_date_lo",
+                hi="_date_hi",
+            ),
+            Column("end_date", "date", lo="_end_lo", hi="_end_hi"),
+            Column(
+                "precision",
+                help="day, month, year, month-day (year unknown), month (year unknown)",
             ),
             Column("date_qualifier", help="exact or approximately"),
             Column("place"),
@@ -260,9 +325,8 @@ _entity(
             Column("inferred", "list"),
         ),
         frozenset({"initiative", "kind", "dates"}),
-        "coalesce(_lo, '9999'), initiative, _position",
-        span=("_lo", "_hi"),
-        sort_keys={"date": "coalesce(_lo, '9999')", "end_date": "coalesce(_hi, '9999')"},
+        "coalesce(t._date_lo, '9999'), t.initiative, t._position",
+        span=("_date_lo", "_span_hi"),
         brief=("initiative", "kind", "date", "place", "speakers", "note"),
         display={
             "date": lambda r: describe_when(
@@ -295,7 +359,7 @@ _entity(
             Column("inferred", "list"),
         ),
         frozenset({"initiative", "country"}),
-        "initiative, _position",
+        "t.initiative, t._position",
         brief=("initiative", "name", "role", "organisation_name"),
     )
 )
@@ -309,32 +373,27 @@ _entity(
       f.programme, f.instrument, f.start, f."end", f.note,
       {_sources("funding", "f.initiative_id || '/' || f.id")} AS sources,
       {_inferred("funding", "f.initiative_id || '/' || f.id")} AS inferred,
-      f.start_lo AS _lo, f.end_hi AS _hi, f.position AS _position,
-      CAST(f.amount AS REAL) AS _amount
+      f.start_lo AS _start_lo, f.start_hi AS _start_hi, f.end_lo AS _end_lo, f.end_hi AS _end_hi,
+      f.position AS _position, CAST(f.amount AS REAL) AS _amount
     FROM funding f""",
         (
             Column("initiative"),
             Column("id"),
-            Column("amount", "amount", "exact decimal"),
+            Column("amount", "amount", "exact decimal", compare="_amount"),
             Column("currency", help="ISO 4217"),
             Column("qualifier", help="exact, approximately, at-most, at-least"),
             Column("funder"),
             Column("programme"),
             Column("instrument"),
-            Column("start", "date"),
-            Column("end", "date"),
+            Column("start", "date", lo="_start_lo", hi="_start_hi"),
+            Column("end", "date", lo="_end_lo", hi="_end_hi"),
             Column("note"),
             Column("sources", "list"),
             Column("inferred", "list"),
         ),
         frozenset({"initiative", "dates"}),
-        "initiative, _position",
-        span=("_lo", "_hi"),
-        sort_keys={
-            "amount": "_amount",
-            "start": "coalesce(_lo, '9999')",
-            "end": "coalesce(_hi, '9999')",
-        },
+        "t.initiative, t._position",
+        span=("_start_lo", "_end_hi"),
         brief=(
             "initiative",
             "amount",
@@ -355,18 +414,20 @@ _entity(
         "the sources the data cites",
         """
     SELECT s.id, s.title, s.publisher, s.url, s.published,
-      (SELECT count(*) FROM citation c WHERE c.source_id = s.id) AS citations
+      (SELECT count(*) FROM citation c WHERE c.source_id = s.id) AS citations,
+      s.published_lo AS _published_lo, s.published_hi AS _published_hi
     FROM source s""",
         (
             Column("id"),
             Column("title"),
             Column("publisher"),
             Column("url"),
-            Column("published", "date"),
+            Column("published", "date", lo="_published_lo", hi="_published_hi"),
             Column("citations", "int", "records that cite it"),
         ),
-        frozenset(),
-        "id",
+        frozenset({"dates"}),
+        "t.id",
+        span=("_published_lo", "_published_hi"),
         brief=("id", "publisher", "published", "citations", "title"),
     )
 )
@@ -383,7 +444,7 @@ def entity(name: str) -> Entity:
 
 @dataclass(slots=True)
 class Filters:
-    """The `list` flags; each becomes a condition with bound parameters."""
+    """The `list` flags; each becomes a comparison in the same tree `filter` parses."""
 
     country: list[str] = field(default_factory=list)
     sector: list[str] = field(default_factory=list)
@@ -403,6 +464,7 @@ class Query:
     columns: list[str] | None = None
     sort: list[str] = field(default_factory=list)
     limit: int | None = None
+    expression: str | None = None  # a `filter` expression, ANDed with the flags
 
 
 def split_values(values: Sequence[str]) -> list[str]:
@@ -411,7 +473,7 @@ def split_values(values: Sequence[str]) -> list[str]:
 
 
 def _vocab(name: str) -> list[str]:
-    # The enums load only when a filter needs them: most reads never do.
+    # The enums load only when a flag needs them: most reads never do.
     from atmptrack import vocab
 
     return vocab.values(getattr(vocab, name))
@@ -502,26 +564,10 @@ def _date_bound(text: str, option: str, *, low: bool) -> str:
     return day.isoformat()
 
 
-class _Where:
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.params: dict[str, Any] = {}
+def flag_tree(entity: Entity, filters: Filters, conn: sqlite3.Connection) -> list[Node]:
+    """The `list` flags as comparisons of the filter language, values checked first."""
+    from atmptrack.expr import Cmp
 
-    def param(self, value: Any) -> str:
-        name = f"p{len(self.params)}"
-        self.params[name] = value
-        return f":{name}"
-
-    def within(self, expr: str, values: Sequence[Any]) -> str:
-        return f"{expr} IN ({', '.join(self.param(v) for v in values)})"
-
-    def sql(self) -> str:
-        return (" WHERE " + " AND ".join(self.parts)) if self.parts else ""
-
-
-def _compile(entity: Entity, filters: Filters, conn: sqlite3.Connection) -> _Where:
-    where = _Where()
-    allowed = entity.filters
     given = {
         "country": filters.country,
         "sector": filters.sector,
@@ -532,65 +578,48 @@ def _compile(entity: Entity, filters: Filters, conn: sqlite3.Connection) -> _Whe
         "dates": filters.year is not None or filters.date_from or filters.date_to,
     }
     for name, value in given.items():
-        if value and name not in allowed:
+        if value and name not in entity.filters:
             flag = "--year/--from/--to" if name == "dates" else f"--{name}"
             raise UsageError(f"{flag} does not apply to {entity.name}")
-    org_key = "id" if entity.name in ("partners", "organisations") else None
-
+    nodes: list[Node] = []
+    organisations = entity.name in ("partners", "organisations")
     if filters.country:
-        codes = _countries(filters.country, conn)
-        if entity.name == "initiatives":
-            where.parts.append(
-                "EXISTS (SELECT 1 FROM membership m JOIN organisation o ON o.id = m.organisation_id "
-                f"WHERE m.initiative_id = t.id AND {where.within('o.country', codes)})"
-            )
-        else:
-            where.parts.append(where.within("t.country", codes))
+        field_name = "countries" if entity.name == "initiatives" else "country"
+        nodes.append(Cmp(field_name, "in", tuple(_countries(filters.country, conn))))
     if filters.sector:
-        where.parts.append(
-            where.within("t.sector", _closed("sector", filters.sector, _vocab("Sector")))
+        nodes.append(
+            Cmp("sector", "in", tuple(_closed("sector", filters.sector, _vocab("Sector"))))
         )
     if filters.helix:
-        where.parts.append(
-            where.within("t.helix", _closed("helix", filters.helix, _vocab("Helix")))
-        )
+        nodes.append(Cmp("helix", "in", tuple(_closed("helix", filters.helix, _vocab("Helix")))))
+    if filters.kind:
+        nodes.append(Cmp("kind", "in", tuple(_closed("kind", filters.kind, _kinds(entity)))))
     initiatives = resolve_initiatives(filters.initiative, conn) if filters.initiative else []
     roles = _closed("role", filters.role, _vocab("Role")) if filters.role else []
-    if org_key and (initiatives or roles):
-        # One membership must match both, so `--initiative X --role coordinator` means X's coordinator.
-        inner = ["m.organisation_id = t.id"]
-        if initiatives:
-            inner.append(where.within("m.initiative_id", initiatives))
-        if roles:
-            inner.append(where.within("m.role", roles))
-        where.parts.append(f"EXISTS (SELECT 1 FROM membership m WHERE {' AND '.join(inner)})")
+    if organisations and initiatives and roles:
+        # One membership must match both: `--initiative X --role coordinator` means X's coordinator.
+        pairs = tuple(f"{i}:{r}" for i in initiatives for r in roles)
+        nodes.append(Cmp("roles", "in", pairs))
     else:
         if initiatives:
-            column = "t.id" if entity.name == "initiatives" else "t.initiative"
-            where.parts.append(where.within(column, initiatives))
+            column = {
+                "initiatives": "id",
+                "partners": "initiatives",
+                "organisations": "initiatives",
+            }
+            nodes.append(Cmp(column.get(entity.name, "initiative"), "in", tuple(initiatives)))
         if roles:
-            where.parts.append(where.within("t.role", roles))
-    if filters.kind:
-        where.parts.append(where.within("t.kind", _closed("kind", filters.kind, _kinds(entity))))
-    if given["dates"] and entity.span:
-        lo, hi = entity.span
-        start = end = None
+            nodes.append(Cmp("_role_names" if organisations else "role", "in", tuple(roles)))
+    if given["dates"]:
+        start, end = "0001-01-01", "9999-12-31"
         if filters.year is not None:
             start, end = f"{filters.year:04d}-01-01", f"{filters.year:04d}-12-31"
         if filters.date_from:
             start = _date_bound(filters.date_from, "--from", low=True)
         if filters.date_to:
             end = _date_bound(filters.date_to, "--to", low=False)
-        # A date without a year can match no bound; a span overlaps the window when it is not
-        # wholly before or after it (an open end is unknown, not endless, but may overlap).
-        where.parts.append(f"(t.{lo} IS NOT NULL OR t.{hi} IS NOT NULL)")
-        if start:
-            where.parts.append(f"(t.{hi} IS NULL OR t.{hi} >= {where.param(start)})")
-            where.parts.append(f"(t.{lo} IS NOT NULL OR t.{hi} >= {where.param(start)})")
-        if end:
-            where.parts.append(f"(t.{lo} IS NULL OR t.{lo} <= {where.param(end)})")
-            where.parts.append(f"(t.{hi} IS NOT NULL OR t.{lo} <= {where.param(end)})")
-    return where
+        nodes.append(Cmp("year", "overlaps", (start, end)))
+    return nodes
 
 
 def select_columns(entity: Entity, columns: Sequence[str] | None) -> list[str]:
@@ -607,7 +636,7 @@ def select_columns(entity: Entity, columns: Sequence[str] | None) -> list[str]:
 def _order(entity: Entity, sort: Sequence[str]) -> str:
     if not sort:
         return entity.order
-    parts = []
+    parts: list[str] = []
     for item in sort:
         descending = item.startswith("-")
         name = item.lstrip("-")
@@ -615,26 +644,46 @@ def _order(entity: Entity, sort: Sequence[str]) -> str:
             raise UsageError(
                 f"unknown sort column '{name}' for {entity.name}; valid columns: {', '.join(entity.column_names)}"
             )
-        expr = entity.sort_keys.get(name, f'"{name}"')
-        parts.append(f"{expr}{' DESC' if descending else ''}")
+        keys = entity.sort_key(name).split(", ")
+        parts.extend(f"{key}{' DESC' if descending else ''}" for key in keys)
     return ", ".join(parts)
+
+
+def _qualifiers(value: str | None) -> str | None:
+    from atmptrack.vocab import combine
+
+    return combine(value.split(SEP)) if value else None
+
+
+def _sum(value: str | None) -> Decimal | None:
+    return sum((Decimal(v) for v in value.split(SEP)), Decimal(0)) if value else None
 
 
 _CONVERT: dict[str, Callable[[Any], Any]] = {
     "list": lambda v: v.split(SEP) if v else [],
     "amount": lambda v: Decimal(v) if v is not None else None,
+    "sum": _sum,
+    "qualifiers": _qualifiers,
 }
 
 
 def run(query: Query, conn: sqlite3.Connection) -> tuple[list[str], list[Row]]:
     """Rows of one entity, filtered, sorted and limited; values converted to their kinds."""
+    from atmptrack.expr import And, Compiler
+
     ent = query.entity
     columns = select_columns(ent, query.columns)
-    where = _compile(ent, query.filters, conn)
-    sql = f"SELECT * FROM ({ent.sql}) AS t{where.sql()} ORDER BY {_order(ent, query.sort)}"
+    nodes = flag_tree(ent, query.filters, conn)
+    compiler = Compiler(ent.fields(), text=query.expression or "")
+    if query.expression is not None:
+        from atmptrack.expr import parse
+
+        nodes.append(parse(query.expression))
+    where = f" WHERE {compiler.compile(And(tuple(nodes)))}" if nodes else ""
+    sql = f"SELECT * FROM ({ent.sql}) AS t{where} ORDER BY {_order(ent, query.sort)}"
     if query.limit is not None:
-        sql += f" LIMIT {where.param(query.limit)}"
-    cursor = conn.execute(sql, where.params)
+        sql += f" LIMIT {compiler.param(query.limit)}"
+    cursor = conn.execute(sql, compiler.params)
     names = [d[0] for d in cursor.description]
     kinds = {c.name: c.kind for c in ent.columns}
     rows = []

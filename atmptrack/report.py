@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
 from atmptrack.errors import UsageError
 from atmptrack.query import Row, resolve_initiatives, show_amount
 from atmptrack.render import Section
+from atmptrack.vocab import combine
 
 FUNDING_GROUPS = ("initiative", "programme", "funder", "country")
 
@@ -50,16 +50,6 @@ TOTAL_COLUMNS = ["currency", "total", "qualifier", "entries", "initiatives"]
 
 def _split(value: str | None) -> list[str]:
     return value.split("\x1f") if value else []
-
-
-def combine(qualifiers: Iterable[str]) -> str:
-    """The qualifier of a sum: exact only if every part is; bounds survive only in one direction."""
-    found = set(qualifiers) - {"exact"}
-    if not found:
-        return "exact"
-    if found == {"at-least"} or found == {"at-most"}:
-        return found.pop()
-    return "approximately"
 
 
 def funding(

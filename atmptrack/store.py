@@ -17,7 +17,7 @@ from atmptrack.datadir import fingerprint
 from atmptrack.errors import Diagnostic, StoreError, UsageError
 
 # Bump when a table or column in tables.py changes: a store written with another number is rebuilt.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 30_000
 
 

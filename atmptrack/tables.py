@@ -4,9 +4,6 @@
 
 from sqlmodel import Field, SQLModel
 
-# Bump when a table or column changes: a store written with another number is rebuilt.
-SCHEMA_VERSION = 1
-
 
 class MetaRow(SQLModel, table=True):
     __tablename__ = "meta"
@@ -21,6 +18,8 @@ class SourceRow(SQLModel, table=True):
     publisher: str | None = None
     url: str
     published: str | None = None
+    published_lo: str | None = None
+    published_hi: str | None = None
     note: str | None = None
     file: str
     line: int
@@ -139,12 +138,12 @@ class MilestoneRow(SQLModel, table=True):
     position: int
     kind: str
     date: str
-    date_lo: str | None = (
-        None  # earliest day the partial date can mean; NULL when the year is unknown
-    )
+    # The earliest and latest day each partial date can mean; NULL when the year is unknown.
+    date_lo: str | None = None
     date_hi: str | None = None
     precision: str
     end_date: str | None = None
+    end_lo: str | None = None
     end_hi: str | None = None
     date_qualifier: str
     place: str | None = None
@@ -172,7 +171,9 @@ class FundingRow(SQLModel, table=True):
     instrument: str | None = None
     start: str | None = None
     start_lo: str | None = None
+    start_hi: str | None = None
     end: str | None = None
+    end_lo: str | None = None
     end_hi: str | None = None
     note: str | None = None
 

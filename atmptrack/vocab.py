@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -151,3 +152,13 @@ def country_suggestion(value: str) -> str | None:
         return str(pycountry.countries.lookup(value.strip()).alpha_2)
     except LookupError:
         return None
+
+
+def combine(qualifiers: Iterable[str]) -> str:
+    """The qualifier of a sum: exact only if every part is; bounds survive only in one direction."""
+    found = set(qualifiers) - {"exact"}
+    if not found:
+        return "exact"
+    if found in ({"at-least"}, {"at-most"}):
+        return found.pop()
+    return "approximately"

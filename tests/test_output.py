@@ -215,7 +215,7 @@ def test_report_funding_totals_are_honest(bundled_cli: Cli) -> None:
 
 
 def test_totals_with_an_approximate_part_are_approximate() -> None:
-    from atmptrack.report import combine
+    from atmptrack.vocab import combine
 
     assert combine(["exact", "exact"]) == "exact"
     assert combine(["exact", "approximately"]) == "approximately"
