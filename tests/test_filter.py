@@ -8,6 +8,7 @@ import pytest
 
 from atmptrack.errors import UsageError
 from atmptrack.expr import And, Cmp, ExpressionError, Not, Or, parse
+
 from conftest import Cli
 
 
