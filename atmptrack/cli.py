@@ -389,6 +389,91 @@ def report_funding_cmd(
     )
 
 
+@app.command("diff")
+def diff_cmd(
+    old: Annotated[
+        str,
+        typer.Argument(
+            help="Data directory, YAML file, store file, or git revision (REV or REV:path).",
+            show_default=False,
+        ),
+    ],
+    new: Annotated[
+        str | None,
+        typer.Argument(help="Like OLD. Default: the data directory in use.", show_default=False),
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table, markdown, json, jsonl, tsv, csv or yaml. Default: table on a terminal, tsv otherwise.",
+        ),
+    ] = None,
+    stat: Annotated[
+        bool, typer.Option("--stat", help="Print counts per entity and change only.")
+    ] = False,
+    exit_code: Annotated[
+        bool,
+        typer.Option(
+            "--exit-code", help="Exit 1 when there are differences and 0 when there are none."
+        ),
+    ] = False,
+    no_header: NoHeaderOpt = False,
+    formula_guard: FormulaOpt = True,
+) -> None:
+    """What changed between two versions of the data, matched by ids, in the words of the domain.
+
+    Initiatives added or removed, organisations joining or leaving (with their role), roles and
+    coordinators changing, funding changing (old, new, difference), milestones moving (by days,
+    or months for partial dates), work groups and organisations renamed, organisations moving
+    country, sources added or removed, and field-level changes for the rest. Formatting, comments,
+    key order and file layout are not changes. With one argument, that version is compared with
+    the data directory in use.
+
+    Example: atmptrack diff HEAD~1 --format markdown
+    """
+    from atmptrack import diff
+    from atmptrack.datadir import resolve_data_dir
+    from atmptrack.render import Section, write_grouped, write_section
+
+    out_format = _format(fmt)
+    old_label, new_label, changes = diff.diff(old, new, resolve_data_dir(SETTINGS.data))
+    if stat:
+        rows = diff.stat(changes)
+        write_section(
+            Section(
+                "stat",
+                f"Changes from {old_label} to {new_label}",
+                ["entity", "change", "count"],
+                rows,
+                right={"count"},
+            ),
+            out_format,
+            sys.stdout,
+            header=not no_header,
+            formula_guard=formula_guard,
+        )
+    elif out_format in ("table", "markdown"):
+        groups = [
+            (heading, style, [diff.sentence(c) for c in changes if c.group == group])
+            for heading, style, group in (
+                ("Added", "green", "added"),
+                ("Removed", "red", "removed"),
+                ("Changed", "yellow", "changed"),
+            )
+        ]
+        title = f"Changes from {old_label} to {new_label}: {len(changes) or 'none'}"
+        write_grouped(title, groups, out_format, sys.stdout)
+    else:
+        section = Section("changes", "", diff.COLUMNS, [c.row() for c in changes])
+        write_section(
+            section, out_format, sys.stdout, header=not no_header, formula_guard=formula_guard
+        )
+    if exit_code and changes:
+        raise typer.Exit(int(ExitCode.DIFFERENCES))
+
+
 @app.command("validate")
 def validate_cmd(
     paths: Annotated[

@@ -72,8 +72,10 @@ def _text(value: Any) -> str:
     """A value as one cell of TSV, CSV or Markdown."""
     if value is None:
         return ""
-    if isinstance(value, list):
+    if isinstance(value, list) and not any(isinstance(v, Mapping | list) for v in value):
         return ",".join(_text(v) for v in value)
+    if isinstance(value, Mapping | list):
+        return clean(_json(value))
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
@@ -318,6 +320,31 @@ def _rich_document(document: Mapping[str, Any]) -> RenderableType:
             scalars.add_row(Text(key), cell(value))
     title = Text(_text(document.get("title") or document.get("id")), style="bold")
     return Group(Panel(scalars, title=title, title_align="left"), *parts)
+
+
+def write_grouped(
+    title: str, groups: Sequence[tuple[str, str, Sequence[str]]], fmt: str, out: TextIO
+) -> None:
+    """Headed lists of sentences for people (`table`) or for a pull request (`markdown`).
+
+    Each group is (heading, Rich style, lines); empty groups are left out.
+    """
+    if fmt == "markdown":
+        out.write(f"## {title}\n")
+        for heading, _style, lines in groups:
+            if lines:
+                out.write(f"\n### {heading}\n\n")
+                out.writelines(f"- {_md_cell(line)}\n" for line in lines)
+        return
+    from rich.text import Text
+
+    con = console(out)
+    con.print(Text(clean(title), style="bold"))
+    for heading, style, lines in groups:
+        if lines:
+            con.print(Text(f"\n{heading} ({len(lines)})", style=f"bold {style}"))
+            for line in lines:
+                con.print(Text(f"  {clean(line)}", style=style))
 
 
 def write_messages(lines: Sequence[str], stream: TextIO | None = None) -> None:

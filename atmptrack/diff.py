@@ -1,0 +1,549 @@
+"""Semantic diff: two versions of the data, matched by stable ids, told in the language of the domain."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from atmptrack.datadir import discover
+from atmptrack.errors import DataError, UsageError
+
+Record = dict[str, Any]
+Snapshot = dict[str, dict[str, Record]]  # entity → key → fields
+
+COLUMNS = ["entity", "id", "change", "field", "old", "new", "initiative", "detail"]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    entity: str  # initiative, organisation, source, member, workgroup, milestone, person, funding, relation
+    id: str
+    change: str  # added, removed, changed, joined, left, role-changed, coordinator-changed, renamed, moved, ...
+    field: str | None = None
+    old: Any = None
+    new: Any = None
+    initiative: str | None = None
+    detail: str | None = None
+
+    def row(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in COLUMNS}
+
+    @property
+    def group(self) -> str:
+        if self.change in ("added", "joined"):
+            return "added"
+        if self.change in ("removed", "left"):
+            return "removed"
+        return "changed"
+
+
+# ---------------------------------------------------------------- reading one side
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    label: str  # as the user wrote it, for messages
+    path: Path  # a data directory, a YAML file or a store
+    is_store: bool = False
+
+
+def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=120)
+    except FileNotFoundError:
+        raise UsageError("git is not installed, so revisions cannot be read") from None
+
+
+def _is_store(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
+def _git_side(spec: str, data_dir: Path, scratch: Path) -> Side | None:
+    """Extract the YAML of a revision (`REV` for the data directory, `REV:path` for another)."""
+    start = data_dir if data_dir.is_dir() else data_dir.parent
+    top_run = _git(["rev-parse", "--show-toplevel"], start)
+    if top_run.returncode != 0:
+        return None
+    top = Path(top_run.stdout.decode().strip())
+    rev, _, inside = spec.partition(":")
+    if _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], top).returncode != 0:
+        return None
+    if not inside:
+        try:
+            inside = data_dir.resolve().relative_to(top.resolve()).as_posix()
+        except ValueError:
+            raise UsageError(f"{data_dir} is not inside the git repository {top}") from None
+    archive = _git(["archive", "--format=tar", rev, "--", inside or "."], top)
+    if archive.returncode != 0:
+        problem = archive.stderr.decode(errors="replace").strip().splitlines()
+        raise UsageError(f"{spec}: {problem[-1] if problem else 'git archive failed'}")
+    target = scratch / "tree"
+    with tarfile.open(fileobj=_bytes(archive.stdout)) as tar:
+        tar.extractall(target, filter="data")
+    return Side(f"{rev}:{inside}", target / inside if inside not in ("", ".") else target)
+
+
+def _bytes(data: bytes) -> Any:
+    import io
+
+    return io.BytesIO(data)
+
+
+def resolve_side(spec: str, data_dir: Path, scratch: Path) -> Side:
+    """A data directory, a YAML file, a store file, or a git revision, in that order."""
+    path = Path(spec).expanduser()
+    if path.exists():
+        if path.is_file() and _is_store(path):
+            return Side(spec, path.resolve(), is_store=True)
+        return Side(spec, path.resolve())
+    side = _git_side(spec, data_dir, scratch)
+    if side is None:
+        raise UsageError(
+            f"'{spec}' is not a data directory, a YAML file, a store or a git revision"
+        )
+    return dataclasses.replace(side, label=spec if ":" in spec else side.label)
+
+
+def load_side(side: Side, scratch: Path, name: str) -> Snapshot:
+    """Validate a side and read it as a snapshot; invalid data names the side and the place."""
+    if side.is_store:
+        return snapshot(side.path)
+    from atmptrack.writer import load
+
+    store = scratch / f"{name}.sqlite"
+    if not discover(side.path):
+        raise UsageError(f"{name} side '{side.label}' holds no YAML files")
+    try:
+        load(side.path, store, fingerprint="", force=True)
+    except DataError as exc:
+        raise DataError([_on_side(d, side, name) for d in exc.diagnostics]) from None
+    return snapshot(store)
+
+
+def _on_side(diagnostic: Any, side: Side, name: str) -> Any:
+    path = Path(diagnostic.path)
+    try:
+        shown = f"{side.label.rstrip('/')}/{path.resolve().relative_to(side.path).as_posix()}"
+    except ValueError:
+        shown = diagnostic.path
+    return dataclasses.replace(diagnostic, path=f"{name} {shown}")
+
+
+# ---------------------------------------------------------------- snapshots
+
+
+def _rows(conn: sqlite3.Connection, sql: str) -> Iterator[Record]:
+    cursor = conn.execute(sql)
+    names = [d[0] for d in cursor.description]
+    for row in cursor:
+        yield dict(zip(names, row, strict=True))
+
+
+def snapshot(store: Path) -> Snapshot:
+    """Every record of a store, keyed by its stable id, without file or position."""
+    conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        return _snapshot(conn)
+    except sqlite3.Error as exc:
+        raise UsageError(f"{store} is not a readable atmptrack store: {exc}") from None
+    finally:
+        conn.close()
+
+
+def _snapshot(conn: sqlite3.Connection) -> Snapshot:
+    cited: dict[tuple[str, str], list[str]] = {}
+    for r in _rows(conn, "SELECT entity, key, source_id FROM citation ORDER BY position"):
+        cited.setdefault((r["entity"], r["key"]), []).append(r["source_id"])
+    inferred: dict[tuple[str, str], dict[str, str]] = {}
+    for r in _rows(conn, "SELECT entity, key, field, reason FROM inferred"):
+        inferred.setdefault((r["entity"], r["key"]), {})[r["field"]] = r["reason"]
+
+    def add(entity: str, key: str, record: Record, *, cites: bool = True) -> None:
+        # Where a record sits in which file, and derived columns, are not part of what it says.
+        for dropped in (
+            "file",
+            "line",
+            "position",
+            "start_lo",
+            "start_hi",
+            "end_lo",
+            "end_hi",
+            "date_lo",
+            "date_hi",
+            "published_lo",
+            "published_hi",
+            "helix_stated",
+        ):
+            record.pop(dropped, None)
+        if cites:
+            record["sources"] = cited.get((entity, key), [])
+            record["inferred"] = inferred.get((entity, key), {})
+        out.setdefault(entity, {})[key] = record
+
+    out: Snapshot = {}
+    for r in _rows(conn, "SELECT * FROM source"):
+        add("source", r.pop("id"), r, cites=False)
+    for r in _rows(conn, "SELECT * FROM organisation"):
+        r["other_names"] = json.loads(r["other_names"]) if r["other_names"] else []
+        r["parent"] = r.pop("parent_id")
+        add("organisation", r.pop("id"), r)
+    counts: dict[str, list[Record]] = {}
+    for r in _rows(conn, "SELECT * FROM partner_count ORDER BY position"):
+        ini = r.pop("initiative_id")
+        r.pop("position")
+        counts.setdefault(ini, []).append(r)
+    for r in _rows(conn, "SELECT * FROM initiative"):
+        r["aims"] = json.loads(r["aims"]) if r["aims"] else []
+        for derived in ("declared_partners", "declared_qualifier", "declared_countries"):
+            r.pop(derived)
+        r["partner_counts"] = counts.get(r["id"], [])
+        add("initiative", r.pop("id"), r)
+    for r in _rows(conn, "SELECT * FROM membership"):
+        key = f"{r['initiative_id']}/{r['organisation_id']}"
+        add(
+            "member",
+            key,
+            {
+                "initiative": r["initiative_id"],
+                "organisation": r["organisation_id"],
+                "role": r["role"],
+                "note": r["note"],
+            },
+        )
+    people = {}
+    for r in _rows(conn, "SELECT * FROM person"):
+        key = f"{r['initiative_id']}/{r['id']}"
+        people[key] = r["name"]
+        add(
+            "person",
+            key,
+            {
+                "initiative": r["initiative_id"],
+                "name": r["name"],
+                "role": r["role"],
+                "organisation": r["organisation_id"],
+                "note": r["note"],
+            },
+        )
+    leads: dict[str, list[str]] = {}
+    for r in _rows(conn, "SELECT * FROM workgroup_lead ORDER BY position"):
+        leads.setdefault(f"{r['initiative_id']}/{r['workgroup_id']}", []).append(
+            r["organisation_id"]
+        )
+    coordinators: dict[str, list[str]] = {}
+    for r in _rows(conn, "SELECT * FROM workgroup_coordinator ORDER BY position"):
+        coordinators.setdefault(f"{r['initiative_id']}/{r['workgroup_id']}", []).append(
+            r["person_id"]
+        )
+    for r in _rows(conn, "SELECT * FROM workgroup"):
+        key = f"{r['initiative_id']}/{r['id']}"
+        add(
+            "workgroup",
+            key,
+            {
+                "initiative": r["initiative_id"],
+                "kind": r["kind"],
+                "number": r["number"],
+                "name": r["name"],
+                "goal": r["goal"],
+                "leads": leads.get(key, []),
+                "coordinators": coordinators.get(key, []),
+                "note": r["note"],
+            },
+        )
+    speakers: dict[str, list[str]] = {}
+    for r in _rows(conn, "SELECT * FROM milestone_speaker ORDER BY position"):
+        speakers.setdefault(f"{r['initiative_id']}/{r['milestone_id']}", []).append(r["person_id"])
+    for r in _rows(conn, "SELECT * FROM milestone"):
+        key = f"{r['initiative_id']}/{r['id']}"
+        add(
+            "milestone",
+            key,
+            {
+                "initiative": r["initiative_id"],
+                "kind": r["kind"],
+                "date": r["date"],
+                "end_date": r["end_date"],
+                "date_qualifier": r["date_qualifier"],
+                "place": r["place"],
+                "speakers": speakers.get(key, []),
+                "note": r["note"],
+            },
+        )
+    reported: dict[str, list[Record]] = {}
+    for r in _rows(conn, "SELECT * FROM reported_amount ORDER BY position"):
+        reported.setdefault(f"{r['initiative_id']}/{r['funding_id']}", []).append(
+            {
+                "amount": r["amount"],
+                "qualifier": r["qualifier"],
+                "sources": r["sources"],
+                "note": r["note"],
+            }
+        )
+    for r in _rows(conn, "SELECT * FROM funding"):
+        key = f"{r['initiative_id']}/{r['id']}"
+        add(
+            "funding",
+            key,
+            {
+                "initiative": r["initiative_id"],
+                "amount": r["amount"],
+                "currency": r["currency"],
+                "qualifier": r["qualifier"],
+                "funder": r["funder"],
+                "programme": r["programme"],
+                "instrument": r["instrument"],
+                "start": r["start"],
+                "end": r["end"],
+                "note": r["note"],
+                "also_reported": reported.get(key, []),
+            },
+        )
+    for r in _rows(conn, "SELECT * FROM relation"):
+        key = f"{r['initiative_id']}/{r['kind']}/{r['target_id']}"
+        add(
+            "relation",
+            key,
+            {
+                "initiative": r["initiative_id"],
+                "kind": r["kind"],
+                "target": r["target_id"],
+                "note": r["note"],
+            },
+        )
+    return out
+
+
+# ---------------------------------------------------------------- comparing
+
+
+_ORDER = (
+    "source",
+    "organisation",
+    "initiative",
+    "member",
+    "workgroup",
+    "milestone",
+    "person",
+    "funding",
+    "relation",
+)
+
+
+def compare(old: Snapshot, new: Snapshot) -> list[Change]:
+    """The changes from old to new, in a stable order: by entity, id, then field."""
+    changes: list[Change] = []
+    for entity in _ORDER:
+        before, after = old.get(entity, {}), new.get(entity, {})
+        for key in sorted(before.keys() | after.keys()):
+            changes.extend(_record(entity, key, before.get(key), after.get(key)))
+    changes.extend(_coordinators(old, new))
+    rank = {e: i for i, e in enumerate(_ORDER)}
+    return sorted(
+        changes,
+        key=lambda c: (rank[c.entity], c.id, c.change != "coordinator-changed", c.field or ""),
+    )
+
+
+def _initiative_of(entity: str, key: str, record: Record) -> str | None:
+    if entity == "initiative":
+        return key
+    return record.get("initiative")
+
+
+def _record(entity: str, key: str, old: Record | None, new: Record | None) -> Iterator[Change]:
+    record = new if new is not None else old
+    assert record is not None
+    ini = _initiative_of(entity, key, record)
+    if old is None or new is None:
+        yield _presence(entity, key, old, new, ini)
+        return
+    for name in sorted(old.keys() | new.keys()):
+        a, b = old.get(name), new.get(name)
+        if a == b:
+            continue
+        yield _field(entity, key, name, a, b, ini)
+
+
+def _presence(
+    entity: str, key: str, old: Record | None, new: Record | None, ini: str | None
+) -> Change:
+    if entity == "member":
+        record = new or old
+        assert record is not None
+        role = record["role"]
+        return Change(
+            entity,
+            key,
+            "joined" if new else "left",
+            "role",
+            None if new else role,
+            role if new else None,
+            ini,
+        )
+    shown = (new or old or {}).get("name") or (new or old or {}).get("title")
+    return Change(
+        entity,
+        key,
+        "added" if new else "removed",
+        None,
+        None if new else shown,
+        shown if new else None,
+        ini,
+    )
+
+
+def _field(entity: str, key: str, name: str, a: Any, b: Any, ini: str | None) -> Change:
+    if entity == "member" and name == "role":
+        return Change(entity, key, "role-changed", name, a, b, ini)
+    if name == "name" and entity in ("organisation", "workgroup", "initiative", "person"):
+        return Change(entity, key, "renamed", name, a, b, ini)
+    if entity == "organisation" and name == "country":
+        return Change(entity, key, "moved-country", name, a, b, ini)
+    if entity == "funding" and name == "amount":
+        detail = None
+        if a is not None and b is not None:
+            difference = Decimal(b) - Decimal(a)
+            detail = f"{'+' if difference >= 0 else ''}{format(difference, 'f')}"
+        return Change(entity, key, "funding-changed", name, _amount(a), _amount(b), ini, detail)
+    if entity == "milestone" and name == "date" and a and b:
+        return Change(entity, key, "moved", name, a, b, ini, _moved_by(a, b))
+    return Change(entity, key, "changed", name, a, b, ini)
+
+
+def _amount(value: str | None) -> Decimal | None:
+    return Decimal(value) if value is not None else None
+
+
+def _moved_by(a: str, b: str) -> str | None:
+    """`+3 days`, `-2 months`: in days when both are full dates, else in the coarser unit."""
+    from datetime import date
+
+    from atmptrack.dates import PartialDate
+
+    old, new = PartialDate.parse(a), PartialDate.parse(b)
+    if (old.year is None) != (new.year is None):
+        return None  # a year found or lost: no distance to tell
+    if old.day is not None and new.day is not None and old.month and new.month:
+        # Both without a year: the distance within one (leap) year, as the same event re-dated.
+        first = date(old.year or 2000, old.month, old.day)
+        last = date(new.year or 2000, new.month, new.day)
+        days = (last - first).days
+        return f"{days:+d} day{'s' if abs(days) != 1 else ''}"
+    if old.year is None or new.year is None:
+        if old.month and new.month:
+            months = new.month - old.month
+            return f"{months:+d} month{'s' if abs(months) != 1 else ''}"
+        return None
+    if old.month is not None and new.month is not None:
+        months = (new.year - old.year) * 12 + (new.month - old.month)
+        return f"{months:+d} month{'s' if abs(months) != 1 else ''}"
+    years = new.year - old.year
+    return f"{years:+d} year{'s' if abs(years) != 1 else ''}"
+
+
+def _coordinators(old: Snapshot, new: Snapshot) -> Iterator[Change]:
+    def by_initiative(snap: Snapshot) -> dict[str, str]:
+        return {
+            m["initiative"]: m["organisation"]
+            for m in snap.get("member", {}).values()
+            if m["role"] == "coordinator"
+        }
+
+    before, after = by_initiative(old), by_initiative(new)
+    for ini in sorted(before.keys() | after.keys()):
+        if (
+            before.get(ini) != after.get(ini)
+            and ini in new.get("initiative", {})
+            and ini in old.get("initiative", {})
+        ):
+            yield Change(
+                "initiative",
+                ini,
+                "coordinator-changed",
+                "coordinator",
+                before.get(ini),
+                after.get(ini),
+                ini,
+            )
+
+
+def diff(old_spec: str, new_spec: str | None, data_dir: Path) -> tuple[str, str, list[Change]]:
+    """Resolve, validate and compare two sides; the new side defaults to the data directory."""
+    with ExitStack() as stack:
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="atmptrack-diff-")))
+        (scratch / "old").mkdir()
+        (scratch / "new").mkdir()
+        old_side = resolve_side(old_spec, data_dir, scratch / "old")
+        new_side = (
+            resolve_side(new_spec, data_dir, scratch / "new")
+            if new_spec
+            else Side(str(data_dir), data_dir)
+        )
+        old = load_side(old_side, scratch, "OLD")
+        new = load_side(new_side, scratch, "NEW")
+        return old_side.label, new_side.label, compare(old, new)
+
+
+# ---------------------------------------------------------------- words for people
+
+
+def sentence(change: Change) -> str:
+    """One change in plain words."""
+    where = (
+        f" in {change.initiative}" if change.initiative and change.entity != "initiative" else ""
+    )
+    subject = f"{change.entity} {change.id.split('/', 1)[-1] if where else change.id}"
+    if change.change == "joined":
+        return f"{change.id.split('/')[1]} joined {change.initiative} as {change.new}"
+    if change.change == "left":
+        return f"{change.id.split('/')[1]} left {change.initiative} (was {change.old})"
+    if change.change == "role-changed":
+        return f"{change.id.split('/')[1]} is now {change.new} in {change.initiative} (was {change.old})"
+    if change.change == "coordinator-changed":
+        return (
+            f"{change.id} coordinator changed from {change.old or 'none'} to {change.new or 'none'}"
+        )
+    if change.change in ("added", "removed"):
+        label = f" ({change.new or change.old})" if (change.new or change.old) else ""
+        return f"{subject}{where} {change.change}{label}"
+    if change.change == "funding-changed":
+        return f"{subject}{where}: amount {change.old} → {change.new} ({change.detail})"
+    if change.change == "moved":
+        by = f" ({change.detail})" if change.detail else ""
+        return f"{subject}{where} moved from {change.old} to {change.new}{by}"
+    if change.change == "moved-country":
+        return f"{subject} moved from {change.old} to {change.new}"
+    if change.change == "renamed":
+        return f"{subject}{where} renamed from {change.old!r} to {change.new!r}"
+    return f"{subject}{where}: {change.field} {_short(change.old)} → {_short(change.new)}"
+
+
+def _short(value: Any) -> str:
+    text = (
+        json.dumps(value, ensure_ascii=False, default=str)
+        if not isinstance(value, str)
+        else repr(value)
+    )
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def stat(changes: list[Change]) -> list[dict[str, Any]]:
+    counts: dict[tuple[str, str], int] = {}
+    for change in changes:
+        counts[(change.entity, change.change)] = counts.get((change.entity, change.change), 0) + 1
+    return [{"entity": e, "change": c, "count": n} for (e, c), n in sorted(counts.items())]
