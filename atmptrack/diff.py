@@ -482,6 +482,13 @@ def _coordinators(old: Snapshot, new: Snapshot) -> Iterator[Change]:
             )
 
 
+def _shown(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def diff(old_spec: str, new_spec: str | None, data_dir: Path) -> tuple[str, str, list[Change]]:
     """Resolve, validate and compare two sides; the new side defaults to the data directory."""
     with ExitStack() as stack:
@@ -492,7 +499,7 @@ def diff(old_spec: str, new_spec: str | None, data_dir: Path) -> tuple[str, str,
         new_side = (
             resolve_side(new_spec, data_dir, scratch / "new")
             if new_spec
-            else Side(str(data_dir), data_dir)
+            else Side(_shown(data_dir), data_dir)
         )
         old = load_side(old_side, scratch, "OLD")
         new = load_side(new_side, scratch, "NEW")

@@ -60,6 +60,7 @@ def loaded_modules(cli: Cli, *args: str) -> list[str]:
             ["list", "partners", "--country", "NL"],
             ["pycountry"],
         ),  # valid, but in no record: pycountry decides
+        (["filter", "partners", "country in (PT, SI) and name ~ bio", "-f", "json"], []),
         (["--help"], []),
     ],
 )
