@@ -7,7 +7,7 @@ import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 from atmptrack import __version__
 from atmptrack.errors import AtmptrackError, DataError, ExitCode, UsageError
@@ -24,6 +24,12 @@ def _interrupted(_signum: int, _frame: object) -> None:
 signal.signal(signal.SIGINT, _interrupted)
 
 import typer  # noqa: E402
+
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Callable
+
+    from atmptrack.render import Section
 
 app = typer.Typer(
     name="atmptrack",
@@ -336,8 +342,86 @@ def show_cmd(
     out_format = _format(fmt)
     _, store = _store()
     with reading(store) as conn:
-        record = describe(conn, ident)
-    write_document(record, out_format, sys.stdout)
+        record, charts = describe(conn, ident)
+    write_document(record, out_format, sys.stdout, charts=charts)
+
+
+ReportFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="table, tsv, csv, json, jsonl, yaml, markdown, svg (the chart) or html (a page with tables and charts). Default: table on a terminal, tsv otherwise.",
+    ),
+]
+SectionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--section",
+        help="Which table machine formats print (and svg draws); the report's first by default. Tables and html show them all.",
+    ),
+]
+OutputOpt = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write to FILE instead of standard output.")
+]
+InitiativesOpt = Annotated[
+    list[str] | None,
+    typer.Option("--initiative", "-i", help="Only these initiatives (id or acronym)."),
+]
+
+
+def _report(
+    build: Callable[[sqlite3.Connection], list[Section]],
+    *,
+    fmt: str | None,
+    section: str | None,
+    output: Path | None,
+    no_header: bool,
+    formula_guard: bool,
+) -> None:
+    """The body shared by every report: read, pick the section, write to stdout or a file."""
+    from atmptrack.render import REPORT_FORMATS, default_format, write_sections
+    from atmptrack.store import reading
+
+    if fmt is None:
+        out_format = (
+            "html"
+            if output and output.suffix == ".html"
+            else (
+                "svg"
+                if output and output.suffix == ".svg"
+                else default_format(sys.stdout)
+                if not output
+                else "tsv"
+            )
+        )
+    else:
+        out_format = _format(fmt, REPORT_FORMATS)
+    _, store = _store()
+    with reading(store) as conn:
+        everything = build(conn)
+    sections = everything
+    if section is not None:
+        sections = [s for s in everything if s.name == section]
+        if not sections:
+            raise UsageError(
+                f"unknown section '{section}'; valid: {', '.join(s.name for s in everything)}"
+            )
+    if out_format == "svg" and not any(s.chart for s in sections):
+        with_chart = ", ".join(s.name for s in everything if s.chart) or "none"
+        raise UsageError(f"this table has no chart; sections with one: {with_chart}")
+    if output is None:
+        write_sections(
+            sections, out_format, sys.stdout, header=not no_header, formula_guard=formula_guard
+        )
+        return
+    try:
+        with output.open("w", encoding="utf-8", newline="") as handle:
+            write_sections(
+                sections, out_format, handle, header=not no_header, formula_guard=formula_guard
+            )
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
 
 
 @report_app.command("funding")
@@ -346,46 +430,153 @@ def report_funding_cmd(
         str | None,
         typer.Option(
             "--by",
-            help="Group totals by initiative, programme, funder or country (the coordinator's).",
+            help="Group totals by initiative, programme, funder, country (the coordinator's) or year (spread evenly over each funding period).",
         ),
     ] = None,
-    initiative: Annotated[
-        list[str] | None,
-        typer.Option("--initiative", "-i", help="Only these initiatives (id or acronym)."),
-    ] = None,
-    section: Annotated[
-        str | None,
-        typer.Option(
-            "--section",
-            help="Machine formats print one table: entries (default), totals, or by_<group> with --by.",
-        ),
-    ] = None,
-    fmt: FormatOpt = None,
+    initiative: InitiativesOpt = None,
+    section: SectionOpt = None,
+    fmt: ReportFormatOpt = None,
+    output: OutputOpt = None,
     no_header: NoHeaderOpt = False,
     formula_guard: FormulaOpt = True,
 ) -> None:
     """Funding per entry with honest totals per currency: approximate stays approximate, unknown is not zero.
 
-    Example: atmptrack report funding --by programme
+    Sections: entries (or by_<group> with --by), totals. Example: atmptrack report funding --by year
     """
     from atmptrack import report
     from atmptrack.query import split_values
-    from atmptrack.render import write_sections
-    from atmptrack.store import reading
 
-    out_format = _format(fmt)
-    _, store = _store()
-    with reading(store) as conn:
-        sections = report.funding(conn, by=by, initiatives=split_values(initiative or []))
-    if section is not None:
-        chosen = [s for s in sections if s.name == section]
-        if not chosen:
-            raise UsageError(
-                f"unknown section '{section}'; valid: {', '.join(s.name for s in sections)}"
-            )
-        sections = chosen
-    write_sections(
-        sections, out_format, sys.stdout, header=not no_header, formula_guard=formula_guard
+    _report(
+        lambda conn: report.funding(conn, by=by, initiatives=split_values(initiative or [])),
+        fmt=fmt,
+        section=section,
+        output=output,
+        no_header=no_header,
+        formula_guard=formula_guard,
+    )
+
+
+@report_app.command("partners")
+def report_partners_cmd(
+    initiative: InitiativesOpt = None,
+    section: SectionOpt = None,
+    fmt: ReportFormatOpt = None,
+    output: OutputOpt = None,
+    no_header: NoHeaderOpt = False,
+    formula_guard: FormulaOpt = True,
+) -> None:
+    """Partners by country and quadruple-helix group, the helix balance of each initiative, and countries per initiative.
+
+    Sections: matrix, balance, countries. Example: atmptrack report partners -i geneh --format html -o geneh.html
+    """
+    from atmptrack import report
+    from atmptrack.query import split_values
+
+    _report(
+        lambda conn: report.partners(conn, initiatives=split_values(initiative or [])),
+        fmt=fmt,
+        section=section,
+        output=output,
+        no_header=no_header,
+        formula_guard=formula_guard,
+    )
+
+
+@report_app.command("overlap")
+def report_overlap_cmd(
+    roll_up: Annotated[
+        bool, typer.Option("--roll-up", help="Count a hosted body with its parent organisation.")
+    ] = False,
+    section: SectionOpt = None,
+    fmt: ReportFormatOpt = None,
+    output: OutputOpt = None,
+    no_header: NoHeaderOpt = False,
+    formula_guard: FormulaOpt = True,
+) -> None:
+    """Organisations in two or more initiatives, with their role in each, and shared partners per pair of initiatives.
+
+    Sections: shared, matrix. Example: atmptrack report overlap --roll-up
+    """
+    from atmptrack import report
+
+    _report(
+        lambda conn: report.overlap(conn, roll_up=roll_up),
+        fmt=fmt,
+        section=section,
+        output=output,
+        no_header=no_header,
+        formula_guard=formula_guard,
+    )
+
+
+@report_app.command("timeline")
+def report_timeline_cmd(
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="Only events on or after DATE.")
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Only events on or before DATE.")
+    ] = None,
+    upcoming: Annotated[
+        bool, typer.Option("--upcoming", help="Only events from today on.")
+    ] = False,
+    today: Annotated[
+        str | None, typer.Option("--today", help="Take DATE (YYYY-MM-DD) as today.")
+    ] = None,
+    section: SectionOpt = None,
+    fmt: ReportFormatOpt = None,
+    output: OutputOpt = None,
+    no_header: NoHeaderOpt = False,
+    formula_guard: FormulaOpt = True,
+) -> None:
+    """Every milestone and every initiative's start and end in date order, dates as precisely as known, with a Gantt chart.
+
+    Example: atmptrack report timeline --upcoming --today 2026-01-01
+    """
+    from datetime import date
+
+    from atmptrack import report
+
+    day = None
+    if today is not None:
+        try:
+            day = date.fromisoformat(today)
+        except ValueError:
+            raise UsageError(f"--today: '{today}' is not a date (YYYY-MM-DD)") from None
+    _report(
+        lambda conn: report.timeline(
+            conn, date_from=date_from, date_to=date_to, upcoming=upcoming, today=day
+        ),
+        fmt=fmt,
+        section=section,
+        output=output,
+        no_header=no_header,
+        formula_guard=formula_guard,
+    )
+
+
+@report_app.command("coverage")
+def report_coverage_cmd(
+    section: SectionOpt = None,
+    fmt: ReportFormatOpt = None,
+    output: OutputOpt = None,
+    no_header: NoHeaderOpt = False,
+    formula_guard: FormulaOpt = True,
+) -> None:
+    """How complete the data is: declared against known partners, sourced against inferred facts, unknown fields, what to look up next.
+
+    Sections: initiatives, lookup. Example: atmptrack report coverage --section lookup
+    """
+    from atmptrack import report
+
+    _report(
+        report.coverage,
+        fmt=fmt,
+        section=section,
+        output=output,
+        no_header=no_header,
+        formula_guard=formula_guard,
     )
 
 

@@ -6,10 +6,13 @@ import difflib
 import json
 import sqlite3
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from atmptrack.errors import UsageError
 from atmptrack.query import count_words
+
+if TYPE_CHECKING:
+    from atmptrack.render import Chart
 
 Record = dict[str, Any]
 
@@ -75,7 +78,8 @@ def resolve(conn: sqlite3.Connection, ident: str) -> tuple[str, str]:
     )
 
 
-def describe(conn: sqlite3.Connection, ident: str) -> Record:
+def describe(conn: sqlite3.Connection, ident: str) -> tuple[Record, list[Chart]]:
+    """The record, and for an initiative the charts of its timeline, partners and funding."""
     kind, row_id = resolve(conn, ident)
     prov = _Provenance(conn)
     sources = {
@@ -86,9 +90,38 @@ def describe(conn: sqlite3.Connection, ident: str) -> Record:
         if kind == "initiative"
         else _organisation(conn, prov, row_id)
     )
+    charts = _initiative_views(conn, record) if kind == "initiative" else []
     cited = sorted({s for part in _walk_sources(record) for s in part})
     record["source_list"] = [sources[s] for s in cited if s in sources]
-    return record
+    return record, charts
+
+
+def _initiative_views(conn: sqlite3.Connection, record: Record) -> list[Chart]:
+    """Its timeline, partners by country and helix, and funding, as the reports show them."""
+    from atmptrack import report
+
+    ident = record["id"]
+    events = report.timeline(conn)[0]
+    mine = [e for e in events.rows if e["initiative"] == ident]
+    record["timeline"] = [{k: e[k] for k in ("date", "when", "kind", "place")} for e in mine]
+    matrix = report.partners(conn, initiatives=[ident])[0]
+    record["partners_by_country_helix"] = list(matrix.rows)
+    charts: list[Chart] = []
+    gantt = events.chart
+    if gantt is not None:
+        label = record["acronym"] or ident
+        gantt.spans = [s for s in gantt.spans if s[0] == label]
+        gantt.markers = [m for m in gantt.markers if m[0] == label]
+        gantt.title = f"{label} from start to end"
+        if gantt.spans or gantt.markers:
+            charts.append(gantt)
+    if matrix.chart is not None and matrix.rows:
+        charts.append(matrix.chart)
+    funding = report.funding(conn, initiatives=[ident])[0]
+    if funding.chart is not None and any(value for _, value, _, _ in funding.chart.bars):
+        funding.chart.title = "Funding"
+        charts.append(funding.chart)
+    return charts
 
 
 def _walk_sources(value: Any) -> list[list[str]]:

@@ -11,6 +11,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
 FORMATS = ("table", "tsv", "csv", "json", "jsonl", "yaml", "markdown")
+REPORT_FORMATS = (*FORMATS, "svg", "html")
 Row = dict[str, Any]
 
 # C0 and C1 controls and the bidi overrides: they could move the cursor, recolour or disguise text.
@@ -28,6 +30,28 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def clean(text: str) -> str:
     """Strip terminal control characters from a value meant for a terminal or a text table."""
     return _CONTROL.sub("", text)
+
+
+@dataclass(slots=True)
+class Chart:
+    """A picture of a section: bars, stacked bars, a heatmap or a Gantt timeline.
+
+    Drawn with Rich on a terminal, as SVG with `--format svg`, inside the page with `html`.
+    """
+
+    kind: str  # bars | stacked | heatmap | gantt
+    title: str
+    unit: str = ""
+    # bars: (label, value or None when unknown, text for people, estimated?)
+    bars: list[tuple[str, float | None, str, bool]] = field(default_factory=list)
+    # stacked and heatmap: a label and one number per series (column)
+    series: list[str] = field(default_factory=list)
+    rows: list[tuple[str, list[float]]] = field(default_factory=list)
+    percent: bool = False
+    # gantt: (label, start, end) with None for unknown, and (row, day, label, approximate)
+    spans: list[tuple[str, date | None, date | None]] = field(default_factory=list)
+    markers: list[tuple[str, date, str, bool]] = field(default_factory=list)
+    today: date | None = None
 
 
 @dataclass(slots=True)
@@ -44,6 +68,7 @@ class Section:
     footer: list[str] = field(default_factory=list)
     # The narrower set of columns a table for people shows; machine formats get all columns.
     table_columns: list[str] | None = None
+    chart: Chart | None = None
 
 
 def default_format(stream: TextIO) -> str:
@@ -229,8 +254,29 @@ def write_sections(
     *,
     header: bool = True,
     formula_guard: bool = True,
+    title: str = "",
 ) -> None:
-    """People see every section; a machine format gets exactly one table, the first given."""
+    """People see every section (and its chart); a machine format gets one table, the first given;
+    `svg` is the first chart, `html` a page with every table and chart."""
+    if fmt == "svg":
+        chart = next((s.chart for s in sections if s.chart is not None), None)
+        if chart is None:
+            raise ValueError("no chart")
+        out.write(svg_chart(chart))
+        return
+    if fmt == "html":
+        from atmptrack import charts
+
+        parts = []
+        for section in sections:
+            fragment = charts.html_table(section.columns, section.rows, right=section.right)
+            if section.chart is not None:
+                fragment = svg_chart(section.chart) + fragment
+            if section.footer:
+                fragment += "".join(f"<p>{html_escape(line)}</p>" for line in section.footer)
+            parts.append((section.title, fragment))
+        out.write(charts.html_page(title or (sections[0].title if sections else ""), parts))
+        return
     if fmt in ("table", "markdown"):
         for index, section in enumerate(sections):
             if fmt == "markdown":
@@ -240,8 +286,148 @@ def write_sections(
             write_section(section, fmt, out, header=header, formula_guard=formula_guard)
             if fmt == "markdown" and section.footer:
                 out.write("\n" + "\n".join(f"- {_md_cell(line)}" for line in section.footer) + "\n")
+            if fmt == "table" and section.chart is not None:
+                rendered = _rich_chart(section.chart)
+                if rendered is not None:
+                    console(out).print(rendered)
         return
     write_section(sections[0], fmt, out, header=header, formula_guard=formula_guard)
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(clean(text))
+
+
+def svg_chart(chart: Chart) -> str:
+    """One chart as a standalone SVG document."""
+    from atmptrack import charts
+
+    if chart.kind == "bars":
+        bars = [
+            charts.Bar(clean(label), value, clean(text), "hatched" if estimated else "solid")
+            for label, value, text, estimated in chart.bars
+        ]
+        return charts.bar_chart(
+            chart.title,
+            bars,
+            unit=chart.unit,
+            subtitle="hatched: approximate or spread"
+            if any(b.style == "hatched" for b in bars)
+            else "",
+        )
+    if chart.kind == "stacked":
+        return charts.stacked_bars(
+            chart.title, [(clean(r), v) for r, v in chart.rows], chart.series, percent=chart.percent
+        )
+    if chart.kind == "heatmap":
+        return charts.heatmap(
+            chart.title,
+            [clean(r) for r, _ in chart.rows],
+            chart.series,
+            [[int(v) for v in values] for _, values in chart.rows],
+        )
+    spans = [charts.Span(clean(label), start, end) for label, start, end in chart.spans]
+    markers = [
+        charts.Marker(clean(row), when, clean(label), approximate)
+        for row, when, label, approximate in chart.markers
+    ]
+    return charts.gantt(chart.title, spans, markers, today=chart.today)
+
+
+_SHADES = ("cyan", "magenta", "yellow", "green", "blue", "red")
+
+
+def _fill(index: int) -> str:
+    # A different block per series, so that stacked bars read without colour too.
+    return "█▓▒░▞▚"[index % 6]
+
+
+def _rich_chart(chart: Chart) -> RenderableType | None:
+    """Text charts for a terminal: bars of blocks, stacked blocks, a timeline of the years."""
+    from rich.table import Table
+    from rich.text import Text
+
+    width = 40
+    grid = Table.grid(padding=(0, 1))
+    if chart.kind == "bars":
+        top = max((v for _, v, _, _ in chart.bars if v), default=0.0)
+        grid.add_column(no_wrap=True)
+        grid.add_column(no_wrap=True)
+        grid.add_column(no_wrap=True)
+        for label, value, text, estimated in chart.bars:
+            length = round(width * value / top) if value and top else 0
+            bar = Text(("▒" if estimated else "█") * length, style="cyan")
+            grid.add_row(
+                Text(clean(label)), bar, Text(clean(text), style="dim" if value is None else "")
+            )
+        caption = "▒ approximate or spread" if any(e for *_, e in chart.bars) else ""
+    elif chart.kind == "stacked":
+        grid.add_column(no_wrap=True)
+        grid.add_column(no_wrap=True)
+        for label, values in chart.rows:
+            total = sum(values) or 1
+            bar = Text()
+            for index, value in enumerate(values):
+                bar.append(
+                    _fill(index) * round(width * value / total), style=_SHADES[index % len(_SHADES)]
+                )
+            grid.add_row(Text(clean(label)), bar)
+        legend = Text()
+        for index, name in enumerate(chart.series):
+            legend.append(f"{_fill(index)} ", style=_SHADES[index % len(_SHADES)]).append(
+                f"{name}  "
+            )
+        grid.add_row(Text(""), legend)
+        caption = ""
+    elif chart.kind == "gantt":
+        days = [d for _, a, b in chart.spans for d in (a, b) if d] + [m[1] for m in chart.markers]
+        if not days:
+            return None
+        first, last = min(days).year, max(days).year
+        width = 60
+        span = (last - first + 1) * 365.25
+
+        def column(day: date) -> int:
+            return min(width - 1, int(((day - date(first, 1, 1)).days / span) * width))
+
+        grid.add_column(no_wrap=True)
+        grid.add_column(no_wrap=True)
+        for label, start, end in chart.spans:
+            cells = [" "] * width
+            if start or end:
+                a = column(start) if start else max(0, column(end) - 4) if end else 0
+                b = column(end) if end else min(width - 1, column(start) + 4) if start else 0
+                for i in range(a, b + 1):
+                    cells[i] = "━"
+                if not start:
+                    cells[a] = "░"
+                if not end:
+                    cells[b] = "░"
+            for row, when, _name, approximate in chart.markers:
+                if row == label:
+                    cells[column(when)] = "◇" if approximate else "◆"
+            grid.add_row(Text(clean(label)), Text("".join(cells), style="cyan"))
+        axis = [" "] * width
+        free = 0  # year labels are written only where the previous one has ended
+        for year in range(first, last + 1):
+            at = column(date(year, 1, 1))
+            if at < free or at + 4 > width:
+                continue
+            axis[at : at + 4] = list(str(year))
+            free = at + 5
+        grid.add_row(Text(""), Text("".join(axis), style="dim"))
+        caption = "━ span  ░ end unknown  ◆ milestone  ◇ approximate date"
+    else:
+        return None
+    from rich.console import Group
+
+    parts: list[RenderableType] = [Text(clean(chart.title), style="bold"), grid]
+    if caption:
+        parts.append(Text(caption, style="dim"))
+    parts.append(Text(""))
+    return Group(*parts)
 
 
 # ---------------------------------------------------------------- one record (`show`)
@@ -259,7 +445,12 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def write_document(
-    document: Mapping[str, Any], fmt: str, out: TextIO, *, header: bool = True
+    document: Mapping[str, Any],
+    fmt: str,
+    out: TextIO,
+    *,
+    header: bool = True,
+    charts: Sequence[Chart] = (),
 ) -> None:
     """One nested record: an object in JSON/YAML, `field value` pairs in TSV/CSV, a layout for people."""
     if fmt == "json" or fmt == "jsonl":
@@ -272,7 +463,12 @@ def write_document(
         pairs = [{"field": k, "value": v} for k, v in _flatten(document)]
         write_section(Section("fields", "", ["field", "value"], pairs), fmt, out, header=header)
     elif fmt == "table":
-        console(out).print(_rich_document(document))
+        con = console(out)
+        con.print(_rich_document(document))
+        for chart in charts:
+            rendered = _rich_chart(chart)
+            if rendered is not None:
+                con.print(rendered)
     else:
         raise ValueError(f"unknown format {fmt}")
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from atmptrack.errors import UsageError
 from atmptrack.query import Row, resolve_initiatives, show_amount
-from atmptrack.render import Section
+from atmptrack.render import Chart, Section
 from atmptrack.vocab import combine
 
-FUNDING_GROUPS = ("initiative", "programme", "funder", "country")
+FUNDING_GROUPS = ("initiative", "programme", "funder", "country", "year")
 
 _ENTRIES_SQL = """
 SELECT i.id AS initiative, i.acronym, f.id AS funding, f.amount, f.currency, f.qualifier,
@@ -112,18 +113,53 @@ def funding(
             "also_reported",
         ],
     )
+    per_initiative = _totals(entries, key="initiative")
+    acronyms = {e["initiative"]: e["acronym"] or e["initiative"] for e in entries}
+    entry_section.chart = _bars("Funding per initiative", per_initiative, "initiative", acronyms)
     if by is None:
         return [entry_section, total_section]
-    grouped = _totals(entries, key=by)
+    if by == "year":
+        grouped = _funding_by_year(entries)
+        columns = ["year", *TOTAL_COLUMNS, "spread"]
+    else:
+        grouped = _totals(entries, key=by)
+        columns = [by, *TOTAL_COLUMNS]
     group_section = Section(
         f"by_{by}",
-        f"Funding by {by}",
-        [by, *TOTAL_COLUMNS],
+        f"Funding by {by}"
+        + (" (totals over several years spread evenly by month)" if by == "year" else ""),
+        columns,
         grouped,
-        human={"total": lambda r: show_amount(r["total"], r["qualifier"])},
+        human={
+            "total": lambda r: (
+                show_amount(r["total"], r["qualifier"]) + (" (spread)" if r.get("spread") else "")
+            ),
+            by: lambda r: str(r[by]) if r[by] is not None else "unknown",
+        },
         right={"total", "entries"},
+        chart=_bars(f"Funding by {by}", grouped, by, {}),
     )
     return [group_section, total_section, entry_section]
+
+
+def _bars(title: str, rows: list[Row], key: str, labels: dict[str, str]) -> Chart:
+    currencies = {r["currency"] for r in rows if r["currency"]}
+    unit = currencies.pop() if len(currencies) == 1 else ""
+    return Chart(
+        "bars",
+        title + (f" ({unit})" if unit else ""),
+        unit=unit,
+        bars=[
+            (
+                (labels.get(str(r[key]), str(r[key])) if r[key] is not None else "unknown")
+                + (f" {r['currency']}" if not unit and r["currency"] else ""),
+                float(r["total"]) if r["total"] is not None else None,
+                show_amount(r["total"], r["qualifier"], None if unit else r["currency"]),
+                r["qualifier"] not in ("exact", "unknown") or bool(r.get("spread")),
+            )
+            for r in rows
+        ],
+    )
 
 
 def _reported(text: str) -> str:
@@ -154,3 +190,509 @@ def _totals(entries: list[Row], *, key: str | None) -> list[Row]:
         )
         rows.append(row)
     return rows
+
+
+# ---------------------------------------------------------------- funding by year
+
+
+def _months(start: date, end: date) -> list[tuple[int, int]]:
+    months = []
+    year, month = start.year, start.month
+    while (year, month) <= (end.year, end.month):
+        months.append((year, month))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def spread_by_year(amount: Decimal, start: date, end: date) -> list[tuple[int, Decimal]]:
+    """A total spread evenly over the months of its period, summed per year; cents are rounded
+    and the last year takes the remainder, so the parts add up to the total exactly."""
+    months = _months(start, end)
+    per_year: dict[int, int] = {}
+    for year, _ in months:
+        per_year[year] = per_year.get(year, 0) + 1
+    parts: list[tuple[int, Decimal]] = []
+    given = Decimal(0)
+    for index, (year, count) in enumerate(sorted(per_year.items())):
+        if index == len(per_year) - 1:
+            share = amount - given
+        else:
+            share = (amount * count / len(months)).quantize(Decimal("0.01"))
+            share = share.normalize() if share == share.to_integral_value() else share
+            given += share
+        parts.append((year, share))
+    return parts
+
+
+def _funding_by_year(entries: list[Row]) -> list[Row]:
+    from atmptrack.dates import PartialDate
+
+    pieces: list[Row] = []
+    for entry in entries:
+        if entry["amount"] is None:
+            continue
+        start = PartialDate.parse(entry["start"]).earliest() if entry["start"] else None
+        end = PartialDate.parse(entry["end"]).latest() if entry["end"] else None
+        if start is None or end is None:
+            # Without a whole period the money cannot be placed in years: it stays unplaced.
+            pieces.append({**entry, "year": None, "spread": False})
+            continue
+        parts = spread_by_year(entry["amount"], start, end)
+        for year, share in parts:
+            pieces.append({**entry, "year": year, "amount": share, "spread": len(parts) > 1})
+    rows = _totals(pieces, key="year")
+    for row in rows:
+        members = [
+            p for p in pieces if p["year"] == row["year"] and p["currency"] == row["currency"]
+        ]
+        row["spread"] = any(p["spread"] for p in members)
+    return rows
+
+
+# ---------------------------------------------------------------- helpers shared by the reports
+
+
+def _all(conn: sqlite3.Connection, sql: str, **params: Any) -> list[Row]:
+    cursor = conn.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, r, strict=True)) for r in cursor]
+
+
+HELIXES = ("academia", "industry", "government", "civil-society")
+
+
+def _members(conn: sqlite3.Connection, initiatives: list[str] | None) -> list[Row]:
+    rows = _all(
+        conn,
+        """SELECT m.initiative_id AS initiative, i.acronym, m.organisation_id AS organisation,
+             o.name, o.country, o.helix, m.role, o.parent_id AS parent
+           FROM membership m JOIN organisation o ON o.id = m.organisation_id
+           JOIN initiative i ON i.id = m.initiative_id ORDER BY m.initiative_id, m.position""",
+    )
+    if initiatives:
+        wanted = set(resolve_initiatives(initiatives, conn))
+        rows = [r for r in rows if r["initiative"] in wanted]
+    return rows
+
+
+def _label(row: Row) -> str:
+    return str(row.get("acronym") or row["initiative"])
+
+
+# ---------------------------------------------------------------- partners
+
+
+def partners(conn: sqlite3.Connection, *, initiatives: list[str] | None = None) -> list[Section]:
+    """Country × helix matrix, the helix balance of each initiative, countries per initiative."""
+    from atmptrack.render import Chart
+
+    members = _members(conn, initiatives)
+    columns = [*HELIXES, "unknown"]
+    organisations = {m["organisation"]: m for m in members}
+    matrix: dict[str, dict[str, int]] = {}
+    for org in organisations.values():
+        cells = matrix.setdefault(org["country"] or "unknown", dict.fromkeys(columns, 0))
+        cells[org["helix"] or "unknown"] += 1
+    matrix_rows: list[Row] = [
+        {
+            "country": country,
+            **{c.replace("-", "_"): n for c, n in cells.items()},
+            "total": sum(cells.values()),
+        }
+        for country, cells in sorted(
+            matrix.items(), key=lambda kv: (kv[0] == "unknown", -sum(kv[1].values()), kv[0])
+        )
+    ]
+    keys = [c.replace("-", "_") for c in columns]
+    matrix_section = Section(
+        "matrix",
+        "Organisations by country and quadruple-helix group",
+        ["country", *keys, "total"],
+        matrix_rows,
+        right={*keys, "total"},
+        chart=Chart(
+            "heatmap",
+            "Organisations by country and helix",
+            series=columns,
+            rows=[(r["country"], [float(r[k]) for k in keys]) for r in matrix_rows],
+        ),
+    )
+    by_initiative: dict[str, list[Row]] = {}
+    for m in members:
+        by_initiative.setdefault(m["initiative"], []).append(m)
+    balance_rows = []
+    country_rows = []
+    for ini, rows in by_initiative.items():
+        counts = dict.fromkeys(keys, 0)
+        for m in rows:
+            counts[(m["helix"] or "unknown").replace("-", "_")] += 1
+        total = len(rows)
+        shares = {f"{k}_share": round(n / total, 3) for k, n in counts.items()}
+        balance_rows.append(
+            {"initiative": ini, "acronym": rows[0]["acronym"], **counts, "total": total, **shares}
+        )
+        per_country: dict[str, int] = {}
+        for m in rows:
+            per_country[m["country"] or "unknown"] = (
+                per_country.get(m["country"] or "unknown", 0) + 1
+            )
+        for country, n in sorted(per_country.items(), key=lambda kv: (-kv[1], kv[0])):
+            country_rows.append({"initiative": ini, "country": country, "partners": n})
+    balance_section = Section(
+        "balance",
+        "Quadruple-helix balance of each initiative",
+        ["initiative", *keys, "total", *(f"{k}_share" for k in keys)],
+        balance_rows,
+        right={*keys, "total", *(f"{k}_share" for k in keys)},
+        human={"initiative": _label},
+        table_columns=["initiative", *keys, "total"],
+        chart=Chart(
+            "stacked",
+            "Quadruple-helix balance (share of partners)",
+            series=columns,
+            rows=[(_label(r), [float(r[k]) for k in keys]) for r in balance_rows],
+            percent=True,
+        ),
+    )
+    countries_section = Section(
+        "countries",
+        "Countries per initiative",
+        ["initiative", "country", "partners"],
+        country_rows,
+        right={"partners"},
+    )
+    return [matrix_section, balance_section, countries_section]
+
+
+# ---------------------------------------------------------------- overlap
+
+
+def _top(org: str, parents: dict[str, str | None]) -> str:
+    seen = {org}
+    while parents.get(org):
+        org = str(parents[org])
+        if org in seen:  # a cycle is refused at load; stop anyway
+            break
+        seen.add(org)
+    return org
+
+
+def overlap(conn: sqlite3.Connection, *, roll_up: bool = False) -> list[Section]:
+    """Organisations in two or more initiatives with their roles, and shared partners per pair."""
+    from atmptrack.render import Chart
+
+    members = _members(conn, None)
+    names = {r["id"]: r["name"] for r in _all(conn, "SELECT id, name FROM organisation")}
+    parents = {
+        r["id"]: r["parent_id"] for r in _all(conn, "SELECT id, parent_id FROM organisation")
+    }
+    by_org: dict[str, list[Row]] = {}
+    for m in members:
+        key = _top(m["organisation"], parents) if roll_up else m["organisation"]
+        by_org.setdefault(key, []).append(m)
+    shared_rows = []
+    for org, rows in sorted(by_org.items()):
+        initiatives = sorted({r["initiative"] for r in rows})
+        if len(initiatives) < 2:
+            continue
+        shared_rows.append(
+            {
+                "organisation": org,
+                "name": names.get(org),
+                "initiatives": initiatives,
+                "roles": [
+                    f"{r['initiative']}:{r['role']}"
+                    for r in sorted(rows, key=lambda r: r["initiative"])
+                ],
+                "via": sorted({r["organisation"] for r in rows} - {org}),
+                "count": len(initiatives),
+            }
+        )
+    ids = sorted({m["initiative"] for m in members})
+    sets = {
+        ini: {k for k, rows in by_org.items() if any(r["initiative"] == ini for r in rows)}
+        for ini in ids
+    }
+    matrix_rows: list[Row] = [
+        {"initiative": a, **{b: len(sets[a] & sets[b]) for b in ids}} for a in ids
+    ]
+    title = "Organisations in two or more initiatives" + (
+        " (hosted bodies counted with their parent)" if roll_up else ""
+    )
+    return [
+        Section(
+            "shared",
+            title,
+            ["organisation", "name", "initiatives", "roles", "via", "count"],
+            shared_rows,
+            right={"count"},
+        ),
+        Section(
+            "matrix",
+            "Shared partners between initiatives (the diagonal: partners of each)",
+            ["initiative", *ids],
+            matrix_rows,
+            right=set(ids),
+            chart=Chart(
+                "heatmap",
+                "Shared partners between initiatives",
+                series=ids,
+                rows=[(r["initiative"], [float(r[b]) for b in ids]) for r in matrix_rows],
+            ),
+        ),
+    ]
+
+
+# ---------------------------------------------------------------- timeline
+
+
+def timeline(
+    conn: sqlite3.Connection,
+    *,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    upcoming: bool = False,
+    today: date | None = None,
+) -> list[Section]:
+    """Every milestone and every initiative's start and end, in date order, as precisely as known."""
+    from atmptrack.dates import PartialDate
+    from atmptrack.render import Chart
+
+    events = _all(
+        conn,
+        """SELECT ms.initiative_id AS initiative, i.acronym, ms.kind, ms.date, ms.end_date,
+             ms.date_qualifier, ms.precision, ms.place, ms.note, ms.date_lo AS lo,
+             coalesce(ms.end_hi, ms.date_hi) AS hi
+           FROM milestone ms JOIN initiative i ON i.id = ms.initiative_id
+           UNION ALL
+           SELECT id, acronym, 'start', start, NULL, 'exact', NULL, NULL, NULL, start_lo, start_hi
+           FROM initiative WHERE start IS NOT NULL
+           UNION ALL
+           SELECT id, acronym, 'end', "end", NULL, 'exact', NULL, NULL, NULL, end_lo, end_hi
+           FROM initiative WHERE "end" IS NOT NULL""",
+    )
+    today = today or date.today()
+    low = _bound(date_from, "--from", low=True)
+    high = _bound(date_to, "--to", low=False)
+    if upcoming:
+        low = max(low or today.isoformat(), today.isoformat())
+    kept = []
+    for e in events:
+        if (low or high or upcoming) and e["lo"] is None:
+            continue  # a date whose year is unknown cannot be placed against a bound
+        if low and e["hi"] < low:
+            continue
+        if high and e["lo"] > high:
+            continue
+        when = PartialDate.parse(e["date"])
+        e["when"] = (
+            ("≈ " if e["date_qualifier"] == "approximately" else "")
+            + when.describe()
+            + (f" to {PartialDate.parse(e['end_date']).describe()}" if e["end_date"] else "")
+        )
+        e["precision"] = e["precision"] or when.precision
+        kept.append(e)
+    kept.sort(key=lambda e: (e["lo"] is None, e["lo"] or "", e["initiative"]))
+    rows = [
+        {
+            k: e[k]
+            for k in ("date", "when", "kind", "initiative", "acronym", "place", "precision", "note")
+        }
+        for e in kept
+    ]
+    spans = _all(
+        conn,
+        "SELECT id, acronym, start_lo, end_hi FROM initiative ORDER BY coalesce(start_lo, end_hi, '9999'), id",
+    )
+    chart = Chart(
+        "gantt",
+        "Initiatives from start to end, with milestones",
+        spans=[
+            (str(s["acronym"] or s["id"]), _day(s["start_lo"]), _day(s["end_hi"]))
+            for s in spans
+            if s["start_lo"]
+            or s["end_hi"]
+            or any(e["initiative"] == s["id"] and e["lo"] for e in kept)
+        ],
+        markers=[
+            (
+                str(e["acronym"] or e["initiative"]),
+                _day(e["lo"]),
+                e["kind"],
+                e["precision"] != "day" or e["date_qualifier"] == "approximately",
+            )  # type: ignore[misc]
+            for e in kept
+            if e["lo"] and e["kind"] not in ("start", "end")
+        ],
+        today=today,
+    )
+    return [
+        Section(
+            "events",
+            "Timeline",
+            ["date", "when", "kind", "initiative", "place", "precision", "note"],
+            rows,
+            human={"initiative": _label},
+            table_columns=["when", "kind", "initiative", "place", "note"],
+            chart=chart,
+        )
+    ]
+
+
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def _bound(text: str | None, option: str, *, low: bool) -> str | None:
+    if text is None:
+        return None
+    from atmptrack.dates import PartialDate
+
+    try:
+        when = PartialDate.parse(text)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+    day = when.earliest() if low else when.latest()
+    if day is None:
+        raise UsageError(f"{option}: a date bound needs a year")
+    return day.isoformat()
+
+
+# ---------------------------------------------------------------- coverage
+
+
+# Facts a source could state; summaries and aims are our own words, so not counted.
+_CORE_FIELDS = ("acronym", "start", "end", "website")
+
+
+def coverage(conn: sqlite3.Connection) -> list[Section]:
+    """How complete the data is: counts declared against known, sourced against inferred, gaps."""
+    from atmptrack.query import count_words
+    from atmptrack.render import Chart
+
+    initiatives = _all(conn, "SELECT * FROM initiative ORDER BY id")
+    members = _members(conn, None)
+    citations = _all(conn, "SELECT entity, key, source_id FROM citation")
+    inferred = _all(conn, "SELECT entity, key, field, reason FROM inferred")
+    funded = {
+        r["initiative_id"]
+        for r in _all(conn, "SELECT DISTINCT initiative_id FROM funding WHERE amount IS NOT NULL")
+    }
+
+    def belongs(key: str, entity: str, ini: str) -> bool:
+        return key == ini if entity == "initiative" else key.startswith(f"{ini}/")
+
+    rows = []
+    lookup: list[Row] = []
+    for ini in initiatives:
+        ident = ini["id"]
+        known = sum(1 for m in members if m["initiative"] == ident)
+        declared = ini["declared_partners"]
+        qualifier = ini["declared_qualifier"]
+        mine = [c for c in citations if belongs(c["key"], c["entity"], ident)]
+        guesses = [g for g in inferred if belongs(g["key"], g["entity"], ident)]
+        unknown = [f for f in _CORE_FIELDS if ini[f] is None]
+        if ident not in funded:
+            unknown.append("funding")
+        if declared is None:
+            unknown.append("declared_partners")
+        missing = None if declared is None else max(declared - known, 0)
+        rows.append(
+            {
+                "initiative": ident,
+                "acronym": ini["acronym"],
+                "declared_partners": declared,
+                "declared_qualifier": qualifier,
+                "known_members": known,
+                "members_known": f"{known} of {count_words(declared, qualifier)}"
+                if declared is not None
+                else f"{known} of unknown",
+                "missing_members": missing,
+                "sources": len({c["source_id"] for c in mine}),
+                "sourced_records": len({(c["entity"], c["key"]) for c in mine}),
+                "inferred_fields": len(guesses),
+                "unknown_fields": unknown,
+            }
+        )
+        if missing:
+            more = "at least " if qualifier in ("more-than", "at-least", "approximately") else ""
+            lookup.append(
+                {
+                    "initiative": ident,
+                    "what": "members",
+                    "detail": f"{more}{missing} of {count_words(declared, qualifier)} partners are not in the data",
+                }
+            )
+        for name in unknown:
+            lookup.append(
+                {
+                    "initiative": ident,
+                    "what": name,
+                    "detail": f"no source gives its {name.replace('_', ' ')}",
+                }
+            )
+        for guess in guesses:
+            lookup.append(
+                {
+                    "initiative": ident,
+                    "what": f"{guess['entity']} {guess['key']}: {guess['field']}",
+                    "detail": f"inferred: {guess['reason']}",
+                }
+            )
+    for guess in inferred:
+        if guess["entity"] == "organisation":
+            lookup.append(
+                {
+                    "initiative": None,
+                    "what": f"organisation {guess['key']}: {guess['field']}",
+                    "detail": f"inferred: {guess['reason']}",
+                }
+            )
+    chart = Chart(
+        "stacked",
+        "Members in the data against the declared count",
+        series=["known", "missing"],
+        rows=[
+            (_label(r), [float(r["known_members"]), float(r["missing_members"] or 0)])
+            for r in rows
+            if r["declared_partners"] is not None
+        ],
+    )
+    return [
+        Section(
+            "initiatives",
+            "Coverage per initiative",
+            [
+                "initiative",
+                "declared_partners",
+                "declared_qualifier",
+                "known_members",
+                "members_known",
+                "missing_members",
+                "sources",
+                "sourced_records",
+                "inferred_fields",
+                "unknown_fields",
+            ],
+            rows,
+            human={"initiative": _label},
+            right={
+                "declared_partners",
+                "known_members",
+                "missing_members",
+                "sources",
+                "sourced_records",
+                "inferred_fields",
+            },
+            table_columns=[
+                "initiative",
+                "members_known",
+                "sources",
+                "sourced_records",
+                "inferred_fields",
+                "unknown_fields",
+            ],
+            chart=chart,
+        ),
+        Section("lookup", "What to look up next", ["initiative", "what", "detail"], lookup),
+    ]

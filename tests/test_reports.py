@@ -1,0 +1,200 @@
+"""The landscape reports: exact figures on the bundled data, and their pictures' structure."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from decimal import Decimal
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from atmptrack.report import spread_by_year
+from conftest import BUNDLED, Cli
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def rows(cli: Cli, *args: str) -> list[dict[str, object]]:
+    return list(json.loads(cli.ok("report", *args, "--format", "json")))
+
+
+def test_geneh_helix_balance_and_countries(bundled_cli: Cli) -> None:
+    (balance,) = rows(bundled_cli, "partners", "-i", "geneh", "--section", "balance")
+    assert {
+        k: balance[k]
+        for k in ("academia", "industry", "government", "civil_society", "unknown", "total")
+    } == {
+        "academia": 2,
+        "industry": 6,
+        "government": 3,
+        "civil_society": 2,
+        "unknown": 0,
+        "total": 13,
+    }
+    assert balance["industry_share"] == round(6 / 13, 3)
+    countries = rows(bundled_cli, "partners", "-i", "geneh", "--section", "countries")
+    assert [(c["country"], c["partners"]) for c in countries] == [("PT", 7), ("SI", 6)]
+    matrix = rows(bundled_cli, "partners", "-i", "GeneH")
+    assert {r["country"]: r["total"] for r in matrix} == {"PT": 7, "SI": 6}
+    assert next(r for r in matrix if r["country"] == "PT")["industry"] == 3
+
+
+def test_matrix_over_all_initiatives_counts_each_organisation_once(bundled_cli: Cli) -> None:
+    matrix = rows(bundled_cli, "partners")
+    assert sum(int(str(r["total"])) for r in matrix) == 24  # partners in at least one initiative
+    assert next(r for r in matrix if r["country"] == "IT") == {
+        "country": "IT",
+        "academia": 0,
+        "industry": 0,
+        "government": 0,
+        "civil_society": 0,
+        "unknown": 1,
+        "total": 1,
+    }
+
+
+def test_overlap_names_coimbra_in_geneh_and_genet(bundled_cli: Cli) -> None:
+    shared = {r["organisation"]: r for r in rows(bundled_cli, "overlap")}
+    assert set(shared) == {"univ-coimbra", "kemijski-institut"}
+    assert shared["univ-coimbra"]["roles"] == ["geneh:coordinator", "genet:host"]
+    matrix = {r["initiative"]: r for r in rows(bundled_cli, "overlap", "--section", "matrix")}
+    assert (
+        matrix["geneh"]["genet"] == 1
+        and matrix["geneh"]["geneh"] == 13
+        and matrix["geneh"]["join4atmp"] == 0
+    )
+
+
+def test_roll_up_counts_a_hosted_body_with_its_parent(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(BUNDLED, data)
+    # A test-only edit: make the hosted centre itself a partner of another initiative.
+    path = data / "initiatives" / "networks.yaml"
+    path.write_text(
+        path.read_text().replace(
+            "  - id: euha\n",
+            "  - id: euha\n    members:\n      - {organisation: ctgct-centre, role: member, sources: [join4atmp-site]}\n",
+        )
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    cli = Cli(data, tmp_path / "store.sqlite", home)
+    plain = {r["organisation"] for r in rows(cli, "overlap")}
+    assert plain == {"univ-coimbra", "kemijski-institut"}
+    rolled = {r["organisation"]: r for r in rows(cli, "overlap", "--roll-up")}
+    assert rolled["kemijski-institut"]["initiatives"] == ["ctgct", "euha", "geneh"]
+    assert rolled["kemijski-institut"]["via"] == ["ctgct-centre"]
+
+
+def test_join4atmp_funding_by_year_is_spread_and_marked(bundled_cli: Cli) -> None:
+    by_year = rows(bundled_cli, "funding", "--by", "year", "-i", "join4atmp")
+    assert [(r["year"], r["total"], r["spread"]) for r in by_year] == [
+        (2024, 1000000, True),
+        (2025, 1000000, True),
+        (2026, 1000000, True),
+    ]
+    everything = {r["year"]: r for r in rows(bundled_cli, "funding", "--by", "year")}
+    # GeneH and CTGCT have no whole period: their money is not placed in any year.
+    assert everything[None]["total"] == 34885375 and everything[None]["spread"] is False
+
+
+def test_spreading_keeps_the_total_exact() -> None:
+    from datetime import date
+
+    parts = spread_by_year(Decimal("1000000"), date(2024, 3, 1), date(2026, 2, 28))
+    assert [year for year, _ in parts] == [2024, 2025, 2026]
+    assert sum(amount for _, amount in parts) == Decimal("1000000")
+    assert parts[0][1] == Decimal("416666.67")  # 10 of 24 months
+
+
+def test_timeline_orders_by_date_and_keeps_partial_dates(bundled_cli: Cli) -> None:
+    events = rows(bundled_cli, "timeline")
+    assert [e["date"] for e in events][:3] == ["2022", "2023-09-01", "2024-01-01"]
+    assert [e["when"] for e in events][-2:] == ["10 June, year unknown", "≈ October, year unknown"]
+    upcoming = rows(bundled_cli, "timeline", "--upcoming", "--today", "2026-11-21")
+    assert [(e["initiative"], e["kind"]) for e in upcoming] == [
+        ("join4atmp", "end"),
+        ("geneh", "end"),
+        ("genet", "end"),
+    ]
+    window = rows(bundled_cli, "timeline", "--from", "2025", "--to", "2025")
+    assert [(e["initiative"], e["kind"]) for e in window] == [("geneh", "kick-off")]
+
+
+def test_coverage_of_the_catalan_network(bundled_cli: Cli) -> None:
+    coverage = {r["initiative"]: r for r in rows(bundled_cli, "coverage")}
+    network = coverage["at-network-catalonia"]
+    assert network["members_known"] == "2 of more than 50"
+    assert (network["known_members"], network["declared_partners"], network["missing_members"]) == (
+        2,
+        50,
+        48,
+    )
+    assert "funding" in network["unknown_fields"] and "acronym" in network["unknown_fields"]
+    assert (
+        coverage["geneh"]["members_known"] == "13 of 13"
+        and coverage["geneh"]["missing_members"] == 0
+    )
+    lookup = rows(bundled_cli, "coverage", "--section", "lookup")
+    assert {
+        "initiative": "at-network-catalonia",
+        "what": "members",
+        "detail": "at least 48 of more than 50 partners are not in the data",
+    } in lookup
+    assert any(r["what"] == "organisation eurordis: country" for r in lookup)
+
+
+def svg_of(cli: Cli, *args: str) -> ET.Element:
+    return ET.fromstring(cli.ok("report", *args, "--format", "svg"))
+
+
+def test_svg_charts_are_valid_and_carry_the_data(bundled_cli: Cli) -> None:
+    bars = svg_of(bundled_cli, "funding")
+    labelled = {
+        e.get("data-label"): e.get("data-value") for e in bars.iter() if e.get("class") == "bar"
+    }
+    assert labelled["CTGCT"] is not None and float(labelled["CTGCT"]) == 30000000
+    assert float(labelled["GeneH"] or 0) == 4885375
+    assert "GeneT" not in labelled  # unknown: no bar
+    texts = "".join(bars.itertext())
+    assert "unknown" in texts and "Funding per initiative" in texts
+    heat = svg_of(bundled_cli, "partners")
+    cells = [e for e in heat.iter() if e.get("class") == "cell"]
+    assert len(cells) == 8 * 5  # countries × helix groups
+    gantt = svg_of(bundled_cli, "timeline", "--today", "2026-11-21")
+    assert len([e for e in gantt.iter() if e.get("class") == "marker"]) == 3
+    assert "today" in "".join(gantt.itertext())
+
+
+def test_svg_of_a_table_without_a_chart_is_a_usage_error(bundled_cli: Cli) -> None:
+    result = bundled_cli("report", "partners", "--section", "countries", "--format", "svg")
+    assert result.code == 2 and "sections with one: matrix, balance" in result.err
+
+
+class _Collect(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+
+
+def test_html_page_is_self_contained_and_written_with_output(
+    bundled_cli: Cli, tmp_path: Path
+) -> None:
+    target = tmp_path / "coverage.html"
+    result = bundled_cli("report", "coverage", "-o", str(target))
+    assert result.code == 0 and result.out == ""
+    page = target.read_text(encoding="utf-8")
+    parser = _Collect()
+    parser.feed(page)
+    assert parser.tags.count("table") == 2 and parser.tags.count("svg") >= 1
+    assert "<script" not in page.lower()
+    assert "https://" not in page and "http://" not in page.replace(
+        "http://www.w3.org/2000/svg", ""
+    )
+    assert "2 of more than 50" in page
