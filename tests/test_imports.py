@@ -61,6 +61,9 @@ def loaded_modules(cli: Cli, *args: str) -> list[str]:
             ["pycountry"],
         ),  # valid, but in no record: pycountry decides
         (["filter", "partners", "country in (PT, SI) and name ~ bio", "-f", "json"], []),
+        (["report", "partners", "--format", "json"], []),
+        (["report", "timeline", "--format", "tsv"], []),
+        (["report", "coverage", "--format", "svg"], []),
         (["--help"], []),
     ],
 )

@@ -1,0 +1,1364 @@
+"""Standalone SVG charts and a self-contained HTML page for reports.
+
+Everything here is text generation with the standard library: no JavaScript, nothing fetched
+from the internet, every user string escaped. The layout is computed from the content with an
+estimated text width (about 0.6 × font size per character), so that labels are neither clipped
+nor overlapping. Elements that carry data have a `class` and `data-label`/`data-value`
+attributes, so that tests and scripts can find them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from xml.sax.saxutils import escape
+
+__all__ = [
+    "Bar",
+    "Marker",
+    "Span",
+    "bar_chart",
+    "gantt",
+    "heatmap",
+    "html_page",
+    "html_table",
+    "stacked_bars",
+]
+
+FONT_STACK = (
+    "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, "
+    "'Liberation Sans', 'DejaVu Sans', sans-serif"
+)
+MIN_WIDTH = 480
+MAX_WIDTH = 1100
+PAD = 16
+
+INK = "#1a1a1a"
+MUTED = "#666666"  # 5.7:1 on white
+GRID = "#e2e2e2"
+AXIS = "#8c8c8c"
+# Okabe–Ito: distinguishable with the common colour-vision deficiencies.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+UNKNOWN_COLOUR = "#BBBBBB"
+BAR_COLOUR = "#0072B2"
+MARKER_COLOUR = "#D55E00"
+HEAT_LOW = (242, 246, 250)
+HEAT_HIGH = (8, 48, 107)
+
+TITLE_SIZE = 18
+SUBTITLE_SIZE = 13
+LABEL_SIZE = 12
+SMALL_SIZE = 11
+MAX_LABEL_PX = 300.0
+
+
+# --- Data ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One row of a bar chart; `value` None means unknown (no bar is drawn)."""
+
+    label: str
+    value: float | None
+    text: str = ""
+    style: str = "solid"  # "solid" | "hatched" (approximate or estimated)
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One row of a Gantt chart; None for an unknown start or end."""
+
+    label: str
+    start: date | None
+    end: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """A milestone on the row of the span whose label is `row`."""
+
+    row: str
+    when: date
+    label: str
+    approximate: bool = False
+
+
+# --- Text, escaping and elements ---------------------------------------------------------------
+
+# Characters that XML 1.0 does not allow at all: dropped rather than producing an invalid document.
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_NARROW = frozenset("ijlI.,:;'!|()[]{}ft r\"`")
+_WIDE = frozenset("mwMW@%&—")
+
+
+def _clean(text: str) -> str:
+    return _INVALID_XML.sub("", text)
+
+
+def _esc(text: str) -> str:
+    return escape(_clean(text))
+
+
+def _attr_text(value: str) -> str:
+    return escape(_clean(value), {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+
+
+def _num(x: float) -> str:
+    """A coordinate: at most two decimals, no trailing zeros."""
+    text = f"{x:.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def _data_num(x: float) -> str:
+    """A data value as written in `data-value`: exact, integers without a decimal point."""
+    if float(x).is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    return repr(float(x))
+
+
+AttrValue = str | float | None
+
+
+def _tag(
+    name: str, attrs: Mapping[str, AttrValue], text: str | None = None, inner: str = ""
+) -> str:
+    """An element; `text` is escaped, `inner` is markup already built here."""
+    head = [name]
+    for key, value in attrs.items():
+        if value is None:
+            continue
+        shown = _attr_text(value) if isinstance(value, str) else _num(value)
+        head.append(f'{key}="{shown}"')
+    opening = " ".join(head)
+    if text is None and not inner:
+        return f"<{opening}/>"
+    return f"<{opening}>{_esc(text or '')}{inner}</{name}>"
+
+
+def _tooltip(text: str) -> str:
+    return _tag("title", {}, text)
+
+
+def _text_width(text: str, size: float, *, bold: bool = False) -> float:
+    """Estimated width in px: about 0.6 × size per character, narrower for i/l/., wider for M/W."""
+    units = 0.0
+    for ch in text:
+        if unicodedata.combining(ch):
+            continue
+        if ch in _NARROW:
+            units += 0.34
+        elif ch in _WIDE:
+            units += 0.88
+        elif unicodedata.east_asian_width(ch) in ("W", "F"):
+            units += 1.0
+        elif ch.isupper():
+            units += 0.7
+        elif ch.isdigit():
+            units += 0.6
+        else:
+            units += 0.58
+    return units * size * (1.08 if bold else 1.0)
+
+
+def _fit(text: str, max_px: float, size: float, *, bold: bool = False) -> str:
+    """The text, cut with an ellipsis when it is wider than max_px."""
+    if _text_width(text, size, bold=bold) <= max_px:
+        return text
+    cut = text
+    while cut and _text_width(cut + "…", size, bold=bold) > max_px:
+        cut = cut[:-1]
+    return cut.rstrip() + "…"
+
+
+def _wrap(text: str, max_px: float, size: float, *, bold: bool = False) -> list[str]:
+    """Greedy word wrap; a single word wider than a line is split."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        candidate = f"{line} {word}" if line else word
+        if _text_width(candidate, size, bold=bold) <= max_px:
+            line = candidate
+            continue
+        if line:
+            lines.append(line)
+        line = word
+        while _text_width(line, size, bold=bold) > max_px and len(line) > 1:
+            cut = len(line) - 1
+            while cut > 1 and _text_width(line[:cut], size, bold=bold) > max_px:
+                cut -= 1
+            lines.append(line[:cut])
+            line = line[cut:]
+    if line:
+        lines.append(line)
+    return lines
+
+
+def _format_value(value: float) -> str:
+    """A value for people: thousands separators, at most two decimals."""
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def _uid(*parts: object) -> str:
+    """A prefix for ids, stable for the same chart, so that charts inlined in one page differ."""
+    return "c" + hashlib.sha1(repr(parts).encode("utf-8", "replace")).hexdigest()[:8]
+
+
+def _check_number(value: float, what: str) -> None:
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{what} must be a finite number >= 0, not {value!r}")
+
+
+def _luminance(rgb: tuple[int, int, int]) -> float:
+    def channel(c: int) -> float:
+        s = c / 255
+        return s / 12.92 if s <= 0.04045 else ((s + 0.055) / 1.055) ** 2.4
+
+    r, g, b = rgb
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def _text_on(rgb: tuple[int, int, int]) -> str:
+    """White or near-black, whichever contrasts more with the background."""
+    lum = _luminance(rgb)
+    return "#ffffff" if (1.05 / (lum + 0.05)) > ((lum + 0.05) / 0.0625) else INK
+
+
+def _series_colours(series: Sequence[str]) -> list[str]:
+    colours: list[str] = []
+    index = 0
+    for name in series:
+        if name.strip().lower() == "unknown":
+            colours.append(UNKNOWN_COLOUR)
+        else:
+            colours.append(PALETTE[index % len(PALETTE)])
+            index += 1
+    return colours
+
+
+# --- Common parts: document, header, legend, value axis ----------------------------------------
+
+
+def _document(
+    title: str, width: float, height: float, defs: Sequence[str], body: Sequence[str]
+) -> str:
+    w, h = math.ceil(width), math.ceil(height)
+    head = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
+        f'viewBox="0 0 {w} {h}" role="img" font-family="{_attr_text(FONT_STACK)}" '
+        f'font-size="{LABEL_SIZE}" fill="{INK}">'
+    )
+    parts = [head, _tag("title", {}, title)]
+    if defs:
+        parts.append("<defs>" + "".join(defs) + "</defs>")
+    parts.append(_tag("rect", {"class": "background", "width": w, "height": h, "fill": "#ffffff"}))
+    parts.extend(body)
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def _canvas_width(content: float, title: str) -> float:
+    """Content width, widened a little for a long title (which wraps beyond that)."""
+    wanted = max(content, min(_text_width(title, TITLE_SIZE, bold=True) + 2 * PAD, 760.0))
+    return min(max(wanted, MIN_WIDTH), MAX_WIDTH)
+
+
+def _header(title: str, subtitle: str, width: float) -> tuple[list[str], float]:
+    """Title (bold) and subtitle lines; returns the parts and the y below them."""
+    parts: list[str] = []
+    y = 8.0
+    for line in _wrap(title, width - 2 * PAD, TITLE_SIZE, bold=True) or [""]:
+        y += 22
+        parts.append(
+            _tag(
+                "text",
+                {
+                    "class": "title",
+                    "x": PAD,
+                    "y": y,
+                    "font-size": TITLE_SIZE,
+                    "font-weight": "bold",
+                },
+                line,
+            )
+        )
+    for line in _wrap(subtitle, width - 2 * PAD, SUBTITLE_SIZE):
+        y += 18
+        parts.append(
+            _tag(
+                "text",
+                {"class": "subtitle", "x": PAD, "y": y, "font-size": SUBTITLE_SIZE, "fill": MUTED},
+                line,
+            )
+        )
+    return parts, y + 14
+
+
+Swatch = Callable[[float, float], str]  # draws a 14 × 14 (or wider) symbol at x, y (top left)
+
+
+def _legend(
+    items: Sequence[tuple[float, Swatch, str]], y0: float, width: float
+) -> tuple[list[str], float]:
+    """Legend entries flowing left to right, wrapping at the canvas width; returns parts and height."""
+    if not items:
+        return [], 0.0
+    parts: list[str] = []
+    x, y = float(PAD), y0
+    line_height = 20.0
+    right = width - PAD
+    for swatch_width, draw, label in items:
+        shown = _fit(label, right - PAD - swatch_width - 6, LABEL_SIZE)
+        item_width = swatch_width + 6 + _text_width(shown, LABEL_SIZE)
+        if x > PAD and x + item_width > right:
+            x = PAD
+            y += line_height
+        text = _tag("text", {"x": x + swatch_width + 6, "y": y + 11.5}, shown)
+        parts.append(_tag("g", {"class": "legend", "data-label": label}, inner=draw(x, y) + text))
+        x += item_width + 18
+    return parts, y - y0 + line_height + 6
+
+
+def _rect_swatch(fill: str, stroke: str | None = None) -> Swatch:
+    def draw(x: float, y: float) -> str:
+        return _tag(
+            "rect",
+            {"x": x, "y": y, "width": 14, "height": 14, "fill": fill, "stroke": stroke},
+        )
+
+    return draw
+
+
+def _nice_ticks(top: float, *, integer: bool = False) -> list[float]:
+    """4–6 ticks from 0 with a 1-2-5 step, the last one at or above `top`."""
+    if not top > 0:
+        top = 1.0
+    exponent = math.floor(math.log10(top)) - 1
+    while True:
+        for mantissa in (1, 2, 5):
+            step = mantissa * 10.0**exponent
+            if integer and step < 1:
+                continue
+            intervals = math.ceil(top / step - 1e-9)
+            if intervals <= 5:
+                intervals = max(intervals, 3)
+                return [round(i * step, 10) for i in range(intervals + 1)]
+        exponent += 1
+
+
+def _tick_labels(ticks: Sequence[float]) -> list[str]:
+    """Thousands separators, or k/M suffixes when the numbers are large."""
+    top = ticks[-1]
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+    if top >= 1e6:
+        divisor, suffix = 1e6, "M"
+    elif top >= 1e4:
+        divisor, suffix = 1e3, "k"
+    else:
+        divisor, suffix = 1.0, ""
+    decimals = max(0, -math.floor(math.log10(step / divisor) + 1e-9))
+    labels = []
+    for tick in ticks:
+        text = f"{tick / divisor:,.{decimals}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        labels.append("0" if tick == 0 else text + suffix)
+    return labels
+
+
+def _value_axis(
+    ticks: Sequence[float],
+    labels: Sequence[str],
+    left: float,
+    plot_width: float,
+    top: float,
+    bottom: float,
+    title: str,
+) -> tuple[list[str], list[str], float]:
+    """Grid lines (drawn behind) and the axis with tick labels (drawn after); returns both and the
+    height the axis takes below `bottom`."""
+    grid: list[str] = []
+    axis: list[str] = []
+    span = ticks[-1] or 1.0
+    for tick, label in zip(ticks, labels, strict=True):
+        x = left + plot_width * tick / span
+        grid.append(
+            _tag(
+                "line",
+                {"x1": x, "y1": top, "x2": x, "y2": bottom, "stroke": GRID, "stroke-width": 1},
+            )
+        )
+        axis.append(
+            _tag("line", {"x1": x, "y1": bottom, "x2": x, "y2": bottom + 4, "stroke": AXIS})
+        )
+        axis.append(
+            _tag(
+                "text",
+                {
+                    "class": "tick",
+                    "x": x,
+                    "y": bottom + 17,
+                    "text-anchor": "middle",
+                    "font-size": SMALL_SIZE,
+                    "fill": MUTED,
+                },
+                label,
+            )
+        )
+    axis.append(
+        _tag(
+            "line",
+            {"x1": left, "y1": bottom, "x2": left + plot_width, "y2": bottom, "stroke": AXIS},
+        )
+    )
+    height = 24.0
+    if title:
+        shown = _fit(title, plot_width, LABEL_SIZE)
+        axis.append(
+            _tag(
+                "text",
+                {
+                    "class": "axis-title",
+                    "x": left + plot_width / 2,
+                    "y": bottom + 36,
+                    "text-anchor": "middle",
+                },
+                shown,
+            )
+        )
+        height = 44.0
+    return grid, axis, height
+
+
+def _row_label(text: str, x: float, y: float, max_px: float) -> str:
+    shown = _fit(text, max_px, LABEL_SIZE)
+    return _tag(
+        "text",
+        {"class": "label", "x": x, "y": y, "text-anchor": "end"},
+        shown,
+        inner=_tooltip(text) if shown != text else "",
+    )
+
+
+def _no_data(x: float, y: float, text: str = "no data") -> str:
+    return _tag(
+        "text",
+        {"class": "unknown", "x": x, "y": y, "fill": MUTED, "font-style": "italic"},
+        text,
+    )
+
+
+# --- Bar chart ---------------------------------------------------------------------------------
+
+
+def bar_chart(title: str, bars: Sequence[Bar], *, unit: str = "", subtitle: str = "") -> str:
+    """Horizontal bars, one row per Bar, labels left, value text right of each bar, a value axis
+    with 4-6 round ticks (1-2-5 steps) and the unit as axis title. Unknown values get no bar but
+    the word "unknown"; hatched bars (approximate or estimated) are explained in a legend."""
+    for bar in bars:
+        if bar.style not in ("solid", "hatched"):
+            raise ValueError(f"bar style must be 'solid' or 'hatched', not {bar.style!r}")
+        if bar.value is not None:
+            _check_number(bar.value, f"value of {bar.label!r}")
+    uid = _uid("bars", title, tuple(bars), unit, subtitle)
+    known = [b.value for b in bars if b.value is not None]
+    ticks = _nice_ticks(max(known, default=0.0))
+    tick_labels = _tick_labels(ticks)
+
+    def shown_text(bar: Bar) -> str:
+        if bar.value is None:
+            return bar.text or "unknown"
+        if bar.text:
+            return bar.text
+        return _format_value(bar.value) + (f" {unit}" if unit else "")
+
+    texts = [_fit(shown_text(b), 280, LABEL_SIZE) for b in bars]
+    label_width = max(
+        (_text_width(_fit(b.label, MAX_LABEL_PX, LABEL_SIZE), LABEL_SIZE) for b in bars),
+        default=0.0,
+    )
+    value_width = max(
+        [
+            _text_width(t, LABEL_SIZE)
+            for t, b in zip(texts, bars, strict=True)
+            if b.value is not None
+        ]
+        + [_text_width(tick_labels[-1], SMALL_SIZE) / 2]
+    )
+    fixed = PAD + label_width + 10 + 6 + value_width + PAD
+    width = _canvas_width(fixed + 460, title)
+    plot_width = width - fixed
+    plot_left = PAD + label_width + 10
+
+    body, y = _header(title, subtitle, width)
+    defs: list[str] = []
+    hatch = f"{uid}-hatch"
+    if any(b.style == "hatched" for b in bars):
+        defs.append(
+            f'<pattern id="{hatch}" patternUnits="userSpaceOnUse" width="6" height="6" '
+            f'patternTransform="rotate(45)"><rect width="6" height="6" fill="#cfe3f1"/>'
+            f'<rect width="3" height="6" fill="{BAR_COLOUR}"/></pattern>'
+        )
+        legend, legend_height = _legend(
+            [
+                (14, _rect_swatch(BAR_COLOUR), "exact"),
+                (14, _rect_swatch(f"url(#{hatch})", BAR_COLOUR), "approximate or estimated"),
+            ],
+            y,
+            width,
+        )
+        body += legend
+        y += legend_height
+
+    row_height, bar_height = 28.0, 18.0
+    top = y
+    bottom = top + row_height * max(len(bars), 1)
+    grid, axis, axis_height = _value_axis(
+        ticks, tick_labels, plot_left, plot_width, top, bottom, unit
+    )
+    body += grid
+    scale = plot_width / (ticks[-1] or 1.0)
+    if not bars:
+        body.append(_no_data(plot_left + 4, top + row_height / 2 + 4))
+    for index, (bar, text) in enumerate(zip(bars, texts, strict=True)):
+        centre = top + index * row_height + row_height / 2
+        body.append(_row_label(bar.label, plot_left - 10, centre + 4, MAX_LABEL_PX))
+        if bar.value is None:
+            body.append(
+                _tag(
+                    "text",
+                    {
+                        "class": "unknown",
+                        "data-label": bar.label,
+                        "x": plot_left + 6,
+                        "y": centre + 4,
+                        "fill": MUTED,
+                        "font-style": "italic",
+                    },
+                    text,
+                )
+            )
+            continue
+        length = bar.value * scale
+        hatched = bar.style == "hatched"
+        body.append(
+            _tag(
+                "rect",
+                {
+                    "class": "bar",
+                    "data-label": bar.label,
+                    "data-value": _data_num(bar.value),
+                    "data-style": bar.style,
+                    "x": plot_left,
+                    "y": centre - bar_height / 2,
+                    "width": length,
+                    "height": bar_height,
+                    "fill": f"url(#{hatch})" if hatched else BAR_COLOUR,
+                    "stroke": BAR_COLOUR if hatched else None,
+                },
+                inner=_tooltip(f"{bar.label}: {shown_text(bar)}"),
+            )
+        )
+        body.append(
+            _tag("text", {"class": "value", "x": plot_left + length + 6, "y": centre + 4}, text)
+        )
+    body += axis
+    return _document(title, width, bottom + axis_height + 10, defs, body)
+
+
+# --- Stacked bars ------------------------------------------------------------------------------
+
+
+def stacked_bars(
+    title: str,
+    rows: Sequence[tuple[str, Sequence[float]]],
+    series: Sequence[str],
+    *,
+    percent: bool = False,
+    subtitle: str = "",
+) -> str:
+    """Horizontal stacked bars: one row per label, one segment per series (zero segments are not
+    drawn). With percent=True each row is scaled to 100% and the axis shows 0-100%. A legend has
+    one swatch per series; segments wide enough show their count inside; the row total is written
+    right of each bar."""
+    for label, values in rows:
+        if len(values) != len(series):
+            raise ValueError(f"row {label!r} has {len(values)} values for {len(series)} series")
+        for value in values:
+            _check_number(value, f"a value of {label!r}")
+    colours = _series_colours(series)
+    totals = [float(sum(values)) for _, values in rows]
+    if percent:
+        ticks = [0.0, 20.0, 40.0, 60.0, 80.0, 100.0]
+        tick_labels = [f"{t:g}%" for t in ticks]
+    else:
+        integer = all(float(v).is_integer() for _, values in rows for v in values)
+        ticks = _nice_ticks(max(totals, default=0.0), integer=integer)
+        tick_labels = _tick_labels(ticks)
+
+    def total_text(total: float) -> str:
+        return f"n = {_format_value(total)}" if percent else _format_value(total)
+
+    label_width = max(
+        (_text_width(_fit(r, MAX_LABEL_PX, LABEL_SIZE), LABEL_SIZE) for r, _ in rows), default=0.0
+    )
+    value_width = max(
+        [_text_width(total_text(t), LABEL_SIZE) for t in totals]
+        + [_text_width(tick_labels[-1], SMALL_SIZE) / 2]
+    )
+    fixed = PAD + label_width + 10 + 6 + value_width + PAD
+    width = _canvas_width(fixed + 460, title)
+    plot_width = width - fixed
+    plot_left = PAD + label_width + 10
+
+    body, y = _header(title, subtitle, width)
+    legend, legend_height = _legend(
+        [(14, _rect_swatch(colour), name) for name, colour in zip(series, colours, strict=True)],
+        y,
+        width,
+    )
+    body += legend
+    y += legend_height
+
+    row_height, bar_height = 30.0, 20.0
+    top = y
+    bottom = top + row_height * max(len(rows), 1)
+    axis_title = "share of the row (%)" if percent else ""
+    grid, axis, axis_height = _value_axis(
+        ticks, tick_labels, plot_left, plot_width, top, bottom, axis_title
+    )
+    body += grid
+    if not rows:
+        body.append(_no_data(plot_left + 4, top + row_height / 2 + 4))
+    for index, ((label, values), total) in enumerate(zip(rows, totals, strict=True)):
+        centre = top + index * row_height + row_height / 2
+        body.append(_row_label(label, plot_left - 10, centre + 4, MAX_LABEL_PX))
+        if total <= 0:
+            body.append(_no_data(plot_left + 6, centre + 4))
+            continue
+        scale = plot_width / (100.0 if percent else ticks[-1])
+        x = plot_left
+        for name, colour, value in zip(series, colours, values, strict=True):
+            if value <= 0:
+                continue
+            share = value / total * 100
+            length = (share if percent else value) * scale
+            attrs: dict[str, AttrValue] = {
+                "class": "segment",
+                "data-label": name,
+                "data-row": label,
+                "data-value": _data_num(value),
+                "data-percent": repr(round(share, 4)) if percent else None,
+                "x": x,
+                "y": centre - bar_height / 2,
+                "width": length,
+                "height": bar_height,
+                "fill": colour,
+                "stroke": "#ffffff",
+                "stroke-width": 1,
+            }
+            tip = f"{label}: {name} {_format_value(value)} ({share:.0f}%)"
+            body.append(_tag("rect", attrs, inner=_tooltip(tip)))
+            count = _format_value(value)
+            if _text_width(count, LABEL_SIZE) + 8 <= length:
+                body.append(
+                    _tag(
+                        "text",
+                        {
+                            "class": "segment-value",
+                            "x": x + length / 2,
+                            "y": centre + 4,
+                            "text-anchor": "middle",
+                            "fill": _text_on(_rgb(colour)),
+                        },
+                        count,
+                    )
+                )
+            x += length
+        body.append(
+            _tag(
+                "text",
+                {"class": "total", "x": x + 6, "y": centre + 4, "fill": MUTED},
+                total_text(total),
+            )
+        )
+    body += axis
+    return _document(title, width, bottom + axis_height + 10, [], body)
+
+
+# --- Heatmap -----------------------------------------------------------------------------------
+
+
+def _heat_colour(value: int, top: int) -> tuple[int, int, int]:
+    if top <= 0 or value <= 0:
+        return HEAT_LOW
+    # Any non-zero count is visibly darker than zero, the largest is the strongest.
+    t = 0.15 + 0.85 * (value / top)
+    low, high = HEAT_LOW, HEAT_HIGH
+    return (
+        round(low[0] + (high[0] - low[0]) * t),
+        round(low[1] + (high[1] - low[1]) * t),
+        round(low[2] + (high[2] - low[2]) * t),
+    )
+
+
+def _hex(rgb: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+def heatmap(
+    title: str,
+    row_labels: Sequence[str],
+    column_labels: Sequence[str],
+    values: Sequence[Sequence[int]],
+    *,
+    subtitle: str = "",
+) -> str:
+    """A grid of cells coloured by value (0 very light, the maximum the strongest blue), each cell
+    showing its number in a contrasting colour; row labels left, column labels on top, rotated
+    -40 degrees when they would not fit horizontally."""
+    if len(values) != len(row_labels):
+        raise ValueError(f"{len(values)} rows of values for {len(row_labels)} row labels")
+    for label, row in zip(row_labels, values, strict=True):
+        if len(row) != len(column_labels):
+            raise ValueError(
+                f"row {label!r} has {len(row)} values for {len(column_labels)} columns"
+            )
+        for value in row:
+            _check_number(value, f"a value of {label!r}")
+    top = max((int(v) for row in values for v in row), default=0)
+    columns = [_fit(c, 200, LABEL_SIZE) for c in column_labels]
+    column_widths = [_text_width(c, LABEL_SIZE) for c in columns]
+    label_width = max(
+        (_text_width(_fit(r, 240, LABEL_SIZE), LABEL_SIZE) for r in row_labels), default=0.0
+    )
+    number_width = max(
+        (_text_width(str(int(v)), LABEL_SIZE) for row in values for v in row), default=0.0
+    )
+    cell_width = max(38.0, number_width + 12)
+    widest = max(column_widths, default=0.0)
+    rotated = widest + 10 > max(cell_width, 100.0)
+    if not rotated:
+        cell_width = max(cell_width, widest + 10)
+    grid_left = PAD + label_width + 10
+    n = len(column_labels)
+    sin40, cos40 = math.sin(math.radians(40)), math.cos(math.radians(40))
+
+    def overhang(cell: float) -> float:
+        """How far rotated column labels reach right of the grid."""
+        if not rotated:
+            return 0.0
+        return max(
+            (
+                max(0.0, (j + 0.5) * cell + cos40 * w - n * cell)
+                for j, w in enumerate(column_widths)
+            ),
+            default=0.0,
+        )
+
+    content = grid_left + n * cell_width + overhang(cell_width) + PAD
+    if content > MAX_WIDTH and n:
+        smallest = max(number_width + 6, 22.0)
+        while (
+            cell_width > smallest
+            and grid_left + n * cell_width + overhang(cell_width) + PAD > MAX_WIDTH
+        ):
+            cell_width -= 1
+        content = grid_left + n * cell_width + overhang(cell_width) + PAD
+    width = max(_canvas_width(content, title), content)
+
+    body, y = _header(title, subtitle, width)
+    legend_items: list[tuple[float, Swatch, str]] = []
+    if top > 0:
+        steps = sorted({0, top // 2, top}) if top > 1 else [0, top]
+        for step in steps:
+            colour = _hex(_heat_colour(step, top))
+            legend_items.append((14, _rect_swatch(colour, "#d0d0d0"), str(step)))
+    legend, legend_height = _legend(legend_items, y, width)
+    body += legend
+    y += legend_height
+
+    header_height = sin40 * widest + 16 if rotated else 22.0
+    grid_top = y + header_height
+    cell_height = 28.0
+    for j, (column, shown) in enumerate(zip(column_labels, columns, strict=True)):
+        cx = grid_left + (j + 0.5) * cell_width
+        tip = _tooltip(column) if shown != column else ""
+        if rotated:
+            ax, ay = cx - 3, grid_top - 7
+            body.append(
+                _tag(
+                    "text",
+                    {
+                        "class": "column-label",
+                        "x": ax,
+                        "y": ay,
+                        "transform": f"rotate(-40 {_num(ax)} {_num(ay)})",
+                    },
+                    shown,
+                    inner=tip,
+                )
+            )
+        else:
+            body.append(
+                _tag(
+                    "text",
+                    {"class": "column-label", "x": cx, "y": grid_top - 8, "text-anchor": "middle"},
+                    shown,
+                    inner=tip,
+                )
+            )
+    for i, (label, row) in enumerate(zip(row_labels, values, strict=True)):
+        cy = grid_top + i * cell_height
+        body.append(_row_label(label, grid_left - 8, cy + cell_height / 2 + 4, 240))
+        for j, (column, value) in enumerate(zip(column_labels, row, strict=True)):
+            rgb = _heat_colour(int(value), top)
+            x = grid_left + j * cell_width
+            body.append(
+                _tag(
+                    "rect",
+                    {
+                        "class": "cell",
+                        "data-label": f"{label} / {column}",
+                        "data-row": label,
+                        "data-column": column,
+                        "data-value": str(int(value)),
+                        "x": x,
+                        "y": cy,
+                        "width": cell_width,
+                        "height": cell_height,
+                        "fill": _hex(rgb),
+                        "stroke": "#ffffff",
+                        "stroke-width": 2,
+                    },
+                    inner=_tooltip(f"{label}, {column}: {int(value)}"),
+                )
+            )
+            body.append(
+                _tag(
+                    "text",
+                    {
+                        "class": "cell-value",
+                        "x": x + cell_width / 2,
+                        "y": cy + cell_height / 2 + 4,
+                        "text-anchor": "middle",
+                        "fill": MUTED if value == 0 else _text_on(rgb),
+                    },
+                    str(int(value)),
+                )
+            )
+    bottom = grid_top + cell_height * len(row_labels)
+    if not row_labels or not column_labels:
+        body.append(_no_data(grid_left, grid_top + 16))
+        bottom = grid_top + 24
+    return _document(title, width, bottom + PAD, [], body)
+
+
+# --- Gantt -------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Placed:
+    marker: Marker
+    x: float
+    level: int
+    left: float  # the label's extent, including the diamond's pole
+    right: float
+    anchor_end: bool
+
+
+def _place_labels(
+    items: list[tuple[Marker, float, float]], low: float, high: float
+) -> list[_Placed]:
+    """Give each marker label a level above its row, so that no two labels at one level overlap and
+    no label crosses the pole of another. Right to left: the leftmost labels go highest, so that
+    their poles pass left of the labels below them."""
+    gap = 8.0
+    placed: list[_Placed] = []
+    for marker, x, text_width in sorted(items, key=lambda item: -item[1]):
+        anchor_end = x + 4 + text_width > high and x - 4 - text_width >= low
+        left, right = (x - 4 - text_width, x) if anchor_end else (x, x + 4 + text_width)
+
+        def clashes(
+            level: int, strict: bool, left: float = left, right: float = right, x: float = x
+        ) -> bool:
+            for other in placed:
+                if other.level == level and left < other.right + gap and other.left < right + gap:
+                    return True
+                if strict and other.level < level and other.left - 2 <= x <= other.right + 2:
+                    return True  # our pole would cross a label below ours
+                if strict and other.level > level and left - 2 <= other.x <= right + 2:
+                    return True  # our label would cross a pole rising past it
+            return False
+
+        level = 0
+        for strict in (True, False):
+            level = 0
+            while clashes(level, strict) and level < len(placed) + 1:
+                level += 1
+            if not clashes(level, strict):
+                break
+        placed.append(_Placed(marker, x, level, left, right, anchor_end))
+    return placed
+
+
+def _free_spot(text_width: float, taken: Sequence[float], low: float, high: float) -> float:
+    """Where a text of this width starts on a row without touching the diamonds at `taken`:
+    the start of the row, else just right (or left) of one of the diamonds."""
+    candidates = [low] + [x + 12 for x in sorted(taken)] + [x - 12 - text_width for x in taken]
+    for start in candidates:
+        if start < low or start + text_width > high:
+            continue
+        if all(not (start - 10 <= x <= start + text_width + 10) for x in taken):
+            return start
+    return low
+
+
+def _diamond(x: float, y: float, size: float) -> str:
+    points = [(x, y - size), (x + size, y), (x, y + size), (x - size, y)]
+    return " ".join(f"{_num(px)},{_num(py)}" for px, py in points)
+
+
+def gantt(
+    title: str,
+    spans: Sequence[Span],
+    markers: Sequence[Marker] = (),
+    *,
+    today: date | None = None,
+    subtitle: str = "",
+) -> str:
+    """One row per span on a time axis with year ticks; a bar from start to end, an unknown start
+    or end drawn as a bar fading out from the known end, "dates unknown" when neither is known;
+    markers as diamonds on their row (hollow and dashed when approximate) with staggered labels;
+    a dashed 'today' line when today is given; a legend for the symbols used."""
+    uid = _uid("gantt", title, tuple(spans), tuple(markers), today, subtitle)
+    row_names = [s.label for s in spans]
+    row_of: dict[str, int] = {}
+    for index, name in enumerate(row_names):
+        row_of.setdefault(name, index)
+    for marker in markers:  # a marker without a span gets a row of its own
+        if marker.row not in row_of:
+            row_of[marker.row] = len(row_names)
+            row_names.append(marker.row)
+    row_markers: list[list[Marker]] = [[] for _ in row_names]
+    for marker in markers:
+        row_markers[row_of[marker.row]].append(marker)
+
+    known = [d for s in spans for d in (s.start, s.end) if d is not None]
+    known += [m.when for m in markers]
+    if today is not None:
+        known.append(today)
+    if not known:
+        known = [date.today()]
+    first, last = min(known), max(known)
+    fade_days = int(min(max((last - first).days * 0.15, 180), 550))
+    fade = timedelta(days=fade_days)
+    extent = list(known)
+    for span in spans:
+        if span.start is not None and span.end is None:
+            extent.append(span.start + fade)
+        elif span.end is not None and span.start is None:
+            extent.append(span.end - fade)
+    margin = timedelta(days=max(45, int((max(extent) - min(extent)).days * 0.03)))
+    low, high = min(extent) - margin, max(extent) + margin
+    if sum(1 for y in range(low.year, high.year + 2) if low <= date(y, 1, 1) <= high) < 2:
+        low = min(low, date(min(extent).year, 1, 1))
+        high = max(high, date(max(extent).year + 1, 1, 1))
+    total_days = max((high - low).days, 1)
+
+    label_width = max(
+        (_text_width(_fit(r, 260, LABEL_SIZE), LABEL_SIZE) for r in row_names), default=0.0
+    )
+    fixed = PAD + label_width + 12 + PAD
+    width = _canvas_width(fixed + 660, title)
+    plot_width = width - fixed
+    plot_left = PAD + label_width + 12
+    plot_right = plot_left + plot_width
+
+    def xpos(day: date) -> float:
+        return plot_left + plot_width * (day - low).days / total_days
+
+    body, y = _header(title, subtitle, width)
+    fade_out, fade_in = f"{uid}-fade-out", f"{uid}-fade-in"
+    defs = [
+        f'<linearGradient id="{fade_out}" x1="0" y1="0" x2="1" y2="0">'
+        f'<stop offset="0" stop-color="{BAR_COLOUR}" stop-opacity="1"/>'
+        f'<stop offset="1" stop-color="{BAR_COLOUR}" stop-opacity="0"/></linearGradient>',
+        f'<linearGradient id="{fade_in}" x1="0" y1="0" x2="1" y2="0">'
+        f'<stop offset="0" stop-color="{BAR_COLOUR}" stop-opacity="0"/>'
+        f'<stop offset="1" stop-color="{BAR_COLOUR}" stop-opacity="1"/></linearGradient>',
+    ]
+
+    def diamond_swatch(hollow: bool) -> Swatch:
+        def draw(x: float, y: float) -> str:
+            return _marker_shape(x + 7, y + 7, hollow, {})
+
+        return draw
+
+    def bar_swatch(fill: str) -> Swatch:
+        def draw(x: float, y: float) -> str:
+            return _tag("rect", {"x": x, "y": y + 2, "width": 28, "height": 10, "fill": fill})
+
+        return draw
+
+    items: list[tuple[float, Swatch, str]] = [(28, bar_swatch(BAR_COLOUR), "start to end")]
+    if any((s.start is None) != (s.end is None) for s in spans):
+        items.append((28, bar_swatch(f"url(#{fade_out})"), "faded end: date unknown"))
+    if any(not m.approximate for m in markers):
+        items.append((14, diamond_swatch(False), "milestone"))
+    if any(m.approximate for m in markers):
+        items.append((14, diamond_swatch(True), "approximate date"))
+    legend, legend_height = _legend(items, y, width)
+    body += legend
+    y += legend_height
+    if today is not None:
+        y += 16  # room for the 'today' label above the rows
+    plot_top = y
+
+    # Rows: marker labels stacked in levels above each bar.
+    level_height, bar_height = 14.0, 14.0
+    layouts: list[tuple[float, float, list[_Placed]]] = []  # row top, bar top, labels
+    cursor = plot_top
+    for row_index in range(len(row_names)):
+        items_here = []
+        for marker in row_markers[row_index]:
+            shown = _fit(marker.label, 200, SMALL_SIZE)
+            items_here.append((marker, xpos(marker.when), _text_width(shown, SMALL_SIZE)))
+        placed = _place_labels(items_here, plot_left, width - PAD)
+        levels = 1 + max((p.level for p in placed), default=-1)
+        bar_top = cursor + 8 + levels * level_height
+        layouts.append((cursor, bar_top, placed))
+        cursor = bar_top + bar_height + 8
+    plot_bottom = cursor if row_names else plot_top + 30
+
+    # Background: zebra rows and year grid lines.
+    for row_index, (row_top, bar_top, _) in enumerate(layouts):
+        row_bottom = bar_top + bar_height + 8
+        if row_index % 2 == 0:
+            body.append(
+                _tag(
+                    "rect",
+                    {
+                        "class": "row-band",
+                        "x": PAD,
+                        "y": row_top,
+                        "width": width - 2 * PAD,
+                        "height": row_bottom - row_top,
+                        "fill": "#f5f6f7",
+                    },
+                )
+            )
+    years = [yr for yr in range(low.year, high.year + 2) if low <= date(yr, 1, 1) <= high]
+    per_year = plot_width * 365.25 / total_days
+    year_label = _text_width("2000", SMALL_SIZE) + 10
+    year_step = next(
+        s for s in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if per_year * s >= year_label
+    )
+    axis: list[str] = []
+    for yr in years:
+        x = xpos(date(yr, 1, 1))
+        body.append(
+            _tag("line", {"x1": x, "y1": plot_top, "x2": x, "y2": plot_bottom, "stroke": GRID})
+        )
+        if yr % year_step:
+            continue
+        axis.append(
+            _tag(
+                "line", {"x1": x, "y1": plot_bottom, "x2": x, "y2": plot_bottom + 4, "stroke": AXIS}
+            )
+        )
+        axis.append(
+            _tag(
+                "text",
+                {
+                    "class": "tick",
+                    "x": x,
+                    "y": plot_bottom + 17,
+                    "text-anchor": "middle",
+                    "font-size": SMALL_SIZE,
+                    "fill": MUTED,
+                },
+                str(yr),
+            )
+        )
+    axis.append(
+        _tag(
+            "line",
+            {
+                "x1": plot_left,
+                "y1": plot_bottom,
+                "x2": plot_right,
+                "y2": plot_bottom,
+                "stroke": AXIS,
+            },
+        )
+    )
+
+    # Spans.
+    fade_px = plot_width * fade_days / total_days
+    for row_index, name in enumerate(row_names):
+        _, bar_top, _ = layouts[row_index]
+        centre = bar_top + bar_height / 2
+        body.append(_row_label(name, plot_left - 12, centre + 4, 260))
+        if row_index >= len(spans):
+            continue
+        span = spans[row_index]
+        attrs: dict[str, AttrValue] = {
+            "class": "span",
+            "data-label": span.label,
+            "data-start": span.start.isoformat() if span.start else "unknown",
+            "data-end": span.end.isoformat() if span.end else "unknown",
+            "y": bar_top,
+            "height": bar_height,
+        }
+        if span.start is not None and span.end is not None:
+            a, b = sorted((xpos(span.start), xpos(span.end)))
+            attrs.update({"x": a, "width": max(b - a, 2.0), "fill": BAR_COLOUR, "rx": 2})
+            tip = f"{span.label}: {span.start.isoformat()} – {span.end.isoformat()}"
+        elif span.start is not None:
+            attrs.update({"x": xpos(span.start), "width": fade_px, "fill": f"url(#{fade_out})"})
+            tip = f"{span.label}: from {span.start.isoformat()}, end unknown"
+        elif span.end is not None:
+            attrs.update(
+                {"x": xpos(span.end) - fade_px, "width": fade_px, "fill": f"url(#{fade_in})"}
+            )
+            tip = f"{span.label}: until {span.end.isoformat()}, start unknown"
+        else:
+            body.append(
+                _tag(
+                    "text",
+                    {
+                        "class": "unknown",
+                        "data-label": span.label,
+                        "x": _free_spot(
+                            _text_width("dates unknown", LABEL_SIZE),
+                            [p.x for p in layouts[row_index][2]],
+                            plot_left + 6,
+                            plot_right,
+                        ),
+                        "y": centre + 4,
+                        "fill": MUTED,
+                        "font-style": "italic",
+                    },
+                    "dates unknown",
+                )
+            )
+            continue
+        body.append(_tag("rect", attrs, inner=_tooltip(tip)))
+
+    # Today.
+    if today is not None:
+        x = xpos(today)
+        body.append(
+            _tag(
+                "line",
+                {
+                    "class": "today",
+                    "data-value": today.isoformat(),
+                    "x1": x,
+                    "y1": plot_top - 4,
+                    "x2": x,
+                    "y2": plot_bottom,
+                    "stroke": INK,
+                    "stroke-width": 1.2,
+                    "stroke-dasharray": "5 4",
+                },
+            )
+        )
+        half = _text_width("today", SMALL_SIZE) / 2
+        anchor = "end" if x + half > width - PAD else "start" if x - half < PAD else "middle"
+        body.append(
+            _tag(
+                "text",
+                {
+                    "class": "today-label",
+                    "x": x,
+                    "y": plot_top - 7,
+                    "text-anchor": anchor,
+                    "font-size": SMALL_SIZE,
+                },
+                "today",
+            )
+        )
+
+    # Markers with their labels, drawn last so that nothing hides them.
+    for row_index, name in enumerate(row_names):
+        _, bar_top, placed = layouts[row_index]
+        centre = bar_top + bar_height / 2
+        for item in sorted(placed, key=lambda p: p.x):
+            marker = item.marker
+            baseline = bar_top - 4 - item.level * level_height
+            body.append(
+                _tag(
+                    "line",
+                    {
+                        "class": "pole",
+                        "x1": item.x,
+                        "y1": bar_top,
+                        "x2": item.x,
+                        "y2": baseline - 8,
+                        "stroke": "#555555",
+                        "stroke-width": 0.8,
+                    },
+                )
+            )
+            when = marker.when.isoformat() + (" (approximate)" if marker.approximate else "")
+            body.append(
+                _marker_shape(
+                    item.x,
+                    centre,
+                    marker.approximate,
+                    {
+                        "class": "marker",
+                        "data-label": marker.label,
+                        "data-row": name,
+                        "data-value": marker.when.isoformat(),
+                        "data-approximate": "true" if marker.approximate else "false",
+                    },
+                    tip=f"{marker.label}: {when}",
+                )
+            )
+            shown = _fit(marker.label, 200, SMALL_SIZE)
+            body.append(
+                _tag(
+                    "text",
+                    {
+                        "class": "marker-label",
+                        "data-label": marker.label,
+                        "x": item.x - 4 if item.anchor_end else item.x + 4,
+                        "y": baseline,
+                        "text-anchor": "end" if item.anchor_end else None,
+                        "font-size": SMALL_SIZE,
+                    },
+                    shown,
+                    inner=_tooltip(when),
+                )
+            )
+    body += axis
+    if not row_names:
+        body.append(_no_data(plot_left + 4, plot_top + 18))
+    return _document(title, width, plot_bottom + 24 + 10, defs, body)
+
+
+def _marker_shape(
+    x: float, y: float, hollow: bool, attrs: Mapping[str, AttrValue], tip: str = ""
+) -> str:
+    style: dict[str, AttrValue] = dict(attrs)
+    style["points"] = _diamond(x, y, 6.5)
+    if hollow:
+        style.update(
+            {
+                "fill": "#ffffff",
+                "stroke": MARKER_COLOUR,
+                "stroke-width": 1.6,
+                "stroke-dasharray": "2.5 1.5",
+            }
+        )
+    else:
+        style.update({"fill": MARKER_COLOUR, "stroke": "#ffffff", "stroke-width": 1.2})
+    return _tag("polygon", style, inner=_tooltip(tip) if tip else "")
+
+
+# --- HTML --------------------------------------------------------------------------------------
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ", ".join(_cell(item) for item in value if item is not None)
+    if isinstance(value, set | frozenset):
+        return ", ".join(sorted(_cell(item) for item in value if item is not None))
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _html(text: str) -> str:
+    return html.escape(_clean(text), quote=True)
+
+
+def html_table(
+    columns: Sequence[str], rows: Sequence[Mapping[str, object]], *, right: Collection[str] = ()
+) -> str:
+    """An HTML <table> fragment with a header row: cells escaped, None empty, lists joined with
+    ', ', the columns in `right` right-aligned."""
+
+    def cls(column: str) -> str:
+        return ' class="num"' if column in right else ""
+
+    head = "".join(f"<th{cls(c)}>{_html(c)}</th>" for c in columns)
+    lines = [f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>"]
+    for row in rows:
+        cells = "".join(f"<td{cls(c)}>{_html(_cell(row.get(c)))}</td>" for c in columns)
+        lines.append(f"<tr>{cells}</tr>")
+    lines.append("</tbody>\n</table>")
+    return "\n".join(lines)
+
+
+_PAGE_CSS = """
+body { font-family: %(font)s; color: #1a1a1a; background: #ffffff; line-height: 1.45;
+  max-width: 1140px; margin: 0 auto; padding: 24px 20px 40px; font-size: 15px; }
+h1 { font-size: 1.6em; margin: 0 0 0.8em; }
+h2 { font-size: 1.2em; margin: 1.8em 0 0.6em; padding-bottom: 0.2em; border-bottom: 1px solid #dddddd; }
+section { margin-bottom: 1.5em; }
+svg { display: block; max-width: 100%%; height: auto; margin: 0.5em 0 1em; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; font-size: 14px; margin: 0.5em 0 1em; }
+th, td { border: 1px solid #cccccc; padding: 4px 8px; text-align: left; vertical-align: top; }
+thead th { background: #eaf0f5; }
+tbody tr:nth-child(even) { background: #f6f8fa; }
+.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+footer { margin-top: 2.5em; padding-top: 0.6em; border-top: 1px solid #dddddd; }
+.note { font-size: 12px; color: #555555; }
+@page { margin: 15mm; }
+@media print {
+  body { max-width: none; padding: 0; font-size: 11pt; }
+  h2 { break-after: avoid; }
+  svg, tr { break-inside: avoid; }
+  thead { display: table-header-group; }
+  tbody tr:nth-child(even) { background: #f3f3f3; }
+}
+"""
+
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>\s*")
+
+
+def html_page(title: str, parts: Sequence[tuple[str, str]], *, note: str = "") -> str:
+    """A complete HTML5 document with inline CSS only: the title as <h1>, then for each
+    (heading, fragment) an <h2> and the fragment (tables or inline SVG, inserted as given);
+    `note` becomes a small footer paragraph."""
+    font = FONT_STACK.replace("'", '"')
+    lines = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_html(title)}</title>",
+        f"<style>{_PAGE_CSS % {'font': font}}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>{_html(title)}</h1>",
+    ]
+    for heading, fragment in parts:
+        body = _XML_DECLARATION.sub("", fragment)
+        lines.append(
+            f'<section>\n<h2>{_html(heading)}</h2>\n<div class="scroll">\n{body}\n</div>\n</section>'
+        )
+    if note:
+        lines.append(f'<footer><p class="note">{_html(note)}</p></footer>')
+    lines += ["</body>", "</html>"]
+    return "\n".join(lines) + "\n"
