@@ -9,12 +9,9 @@ from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
-
 from atmptrack.report import spread_by_year
-from conftest import BUNDLED, Cli
 
-SVG = "{http://www.w3.org/2000/svg}"
+from conftest import BUNDLED, Cli
 
 
 def rows(cli: Cli, *args: str) -> list[dict[str, object]]:
