@@ -239,7 +239,7 @@ def _rich_table(section: Section, *, header: bool) -> RenderableType:
         table.add_column(
             Text(column),
             justify="right" if column in section.right else "left",
-            min_width=longest if longest <= 12 else None,
+            min_width=max(min(len(column), 14), longest if longest <= 12 else 0),
             overflow="fold",
         )
     for line in cells:
