@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Callable
 
+    from atmptrack.query import Filters
     from atmptrack.render import Section
 
 app = typer.Typer(
@@ -272,7 +273,7 @@ def filter_cmd(
 
 def _rows(
     entity: str,
-    filters: object,
+    filters: Filters,
     expression: str | None,
     fmt: str | None,
     columns: str | None,
@@ -285,7 +286,6 @@ def _rows(
     from atmptrack import query
     from atmptrack.render import Section, write_section
 
-    assert isinstance(filters, query.Filters)
     ent = query.entity(entity)
     out_format = _format(fmt)
     if columns is not None and columns.strip().lower() in ("help", "?"):
@@ -383,20 +383,13 @@ def _report(
     from atmptrack.render import REPORT_FORMATS, default_format, write_sections
     from atmptrack.store import reading
 
-    if fmt is None:
-        out_format = (
-            "html"
-            if output and output.suffix == ".html"
-            else (
-                "svg"
-                if output and output.suffix == ".svg"
-                else default_format(sys.stdout)
-                if not output
-                else "tsv"
-            )
-        )
-    else:
+    if fmt is not None:
         out_format = _format(fmt, REPORT_FORMATS)
+    elif output is not None:
+        # A file named .svg or .html asks for that format; any other file gets TSV, as a pipe would.
+        out_format = {".svg": "svg", ".html": "html"}.get(output.suffix.lower(), "tsv")
+    else:
+        out_format = default_format(sys.stdout)
     _, store = _store()
     with reading(store) as conn:
         everything = build(conn)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import sqlite3
 import subprocess
@@ -92,15 +93,9 @@ def _git_side(spec: str, data_dir: Path, scratch: Path) -> Side | None:
         problem = archive.stderr.decode(errors="replace").strip().splitlines()
         raise UsageError(f"{spec}: {problem[-1] if problem else 'git archive failed'}")
     target = scratch / "tree"
-    with tarfile.open(fileobj=_bytes(archive.stdout)) as tar:
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(target, filter="data")
     return Side(f"{rev}:{inside}", target / inside if inside not in ("", ".") else target)
-
-
-def _bytes(data: bytes) -> Any:
-    import io
-
-    return io.BytesIO(data)
 
 
 def resolve_side(spec: str, data_dir: Path, scratch: Path) -> Side:

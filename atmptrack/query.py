@@ -65,12 +65,13 @@ class Entity:
             out[name] = Field(f"t.{name}", kind)
         return out
 
-    def sort_key(self, name: str) -> str:
+    def sort_keys(self, name: str, *, descending: bool) -> list[str]:
         column = next(c for c in self.columns if c.name == name)
+        way = " DESC" if descending else ""
         if column.kind == "date":
-            # By what the date means; dates whose year is unknown come last.
-            return f"coalesce(t.{column.lo}, '9999'), t.\"{name}\""
-        return f't."{column.compare or name}"'
+            # By what the date means; dates whose year is unknown come last either way.
+            return [f"t.{column.lo} IS NULL", f"t.{column.lo}{way}", f't."{name}"{way}']
+        return [f't."{column.compare or name}"{way}']
 
 
 def _agg(select: str) -> str:
@@ -644,8 +645,7 @@ def _order(entity: Entity, sort: Sequence[str]) -> str:
             raise UsageError(
                 f"unknown sort column '{name}' for {entity.name}; valid columns: {', '.join(entity.column_names)}"
             )
-        keys = entity.sort_key(name).split(", ")
-        parts.extend(f"{key}{' DESC' if descending else ''}" for key in keys)
+        parts.extend(entity.sort_keys(name, descending=descending))
     return ", ".join(parts)
 
 

@@ -59,6 +59,17 @@ def test_columns_sort_limit_and_no_header(bundled_cli: Cli) -> None:
 def test_sort_by_partial_date_puts_unknown_years_last(bundled_cli: Cli) -> None:
     rows = json.loads(bundled_cli.ok("list", "milestones", "--sort", "date", "-f", "json"))
     assert [r["date"] for r in rows] == ["2022", "2024-01-25", "2025-03-21", "--06-10", "--10"]
+    rows = json.loads(bundled_cli.ok("list", "milestones", "--sort", "-date", "-f", "json"))
+    assert [r["date"] for r in rows] == ["2025-03-21", "2024-01-25", "2022", "--10", "--06-10"]
+    rows = json.loads(
+        bundled_cli.ok("list", "funding", "--sort", "-amount", "--sort", "id", "-f", "json")
+    )
+    assert [r["id"] for r in rows] == [
+        "european-commission",
+        "slovenian-ministry",
+        "horizon-europe",
+        "horizon-europe-csa",
+    ]
 
 
 @pytest.mark.parametrize(
