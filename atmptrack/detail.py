@@ -10,17 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from atmptrack.errors import UsageError
 from atmptrack.query import count_words
+from atmptrack.store import fetch
 
 if TYPE_CHECKING:
     from atmptrack.render import Chart
 
 Record = dict[str, Any]
-
-
-def _rows(conn: sqlite3.Connection, sql: str, **params: Any) -> list[Record]:
-    cursor = conn.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, r, strict=True)) for r in cursor]
 
 
 class _Provenance:
@@ -83,7 +78,7 @@ def describe(conn: sqlite3.Connection, ident: str) -> tuple[Record, list[Chart]]
     kind, row_id = resolve(conn, ident)
     prov = _Provenance(conn)
     sources = {
-        r["id"]: r for r in _rows(conn, "SELECT id, title, publisher, url, published FROM source")
+        r["id"]: r for r in fetch(conn, "SELECT id, title, publisher, url, published FROM source")
     }
     record = (
         _initiative(conn, prov, row_id)
@@ -139,7 +134,7 @@ def _walk_sources(value: Any) -> list[list[str]]:
 
 
 def _initiative(conn: sqlite3.Connection, prov: _Provenance, ini_id: str) -> Record:
-    base = _rows(conn, "SELECT * FROM initiative WHERE id = :i", i=ini_id)[0]
+    base = fetch(conn, "SELECT * FROM initiative WHERE id = :i", i=ini_id)[0]
     record: Record = {
         "type": "initiative",
         "id": base["id"],
@@ -158,7 +153,7 @@ def _initiative(conn: sqlite3.Connection, prov: _Provenance, ini_id: str) -> Rec
         "note": base["note"],
     }
     prov.attach(record, "initiative", ini_id)
-    counts = _rows(
+    counts = fetch(
         conn,
         "SELECT position, count, qualifier, as_of, countries, note FROM partner_count "
         "WHERE initiative_id = :i ORDER BY position",
@@ -179,7 +174,7 @@ def _initiative(conn: sqlite3.Connection, prov: _Provenance, ini_id: str) -> Rec
         )
         for c in counts
     ]
-    members = _rows(
+    members = fetch(
         conn,
         """
         SELECT m.organisation_id AS organisation, o.name, o.country, o.sector, o.helix, m.role, m.note
@@ -188,7 +183,7 @@ def _initiative(conn: sqlite3.Connection, prov: _Provenance, ini_id: str) -> Rec
         i=ini_id,
     )
     record["members"] = [prov.attach(m, "member", f"{ini_id}/{m['organisation']}") for m in members]
-    groups = _rows(
+    groups = fetch(
         conn,
         """
         SELECT w.id, w.kind, w.number, w.name, w.goal,
@@ -201,7 +196,7 @@ def _initiative(conn: sqlite3.Connection, prov: _Provenance, ini_id: str) -> Rec
         i=ini_id,
     )
     record["workgroups"] = [prov.attach(g, "workgroup", f"{ini_id}/{g['id']}") for g in groups]
-    milestones = _rows(
+    milestones = fetch(
         conn,
         """
         SELECT ms.id, ms.kind, ms.date, ms.end_date, ms.date_qualifier, ms.place,
@@ -214,7 +209,7 @@ def _initiative(conn: sqlite3.Connection, prov: _Provenance, ini_id: str) -> Rec
         i=ini_id,
     )
     record["milestones"] = [prov.attach(m, "milestone", f"{ini_id}/{m['id']}") for m in milestones]
-    people = _rows(
+    people = fetch(
         conn,
         """
         SELECT p.id, p.name, p.role, p.organisation_id AS organisation FROM person p
@@ -222,7 +217,7 @@ def _initiative(conn: sqlite3.Connection, prov: _Provenance, ini_id: str) -> Rec
         i=ini_id,
     )
     record["people"] = [prov.attach(p, "person", f"{ini_id}/{p['id']}") for p in people]
-    funding = _rows(
+    funding = fetch(
         conn,
         """
         SELECT f.id, f.amount, f.currency, f.qualifier, f.funder, f.programme, f.instrument,
@@ -238,7 +233,7 @@ def _initiative(conn: sqlite3.Connection, prov: _Provenance, ini_id: str) -> Rec
                 "note": r["note"],
                 "sources": r["sources"].split(","),
             }
-            for r in _rows(
+            for r in fetch(
                 conn,
                 "SELECT amount, qualifier, note, sources FROM reported_amount "
                 "WHERE initiative_id = :i AND funding_id = :f ORDER BY position",
@@ -248,7 +243,7 @@ def _initiative(conn: sqlite3.Connection, prov: _Provenance, ini_id: str) -> Rec
         ]
         prov.attach(entry, "funding", f"{ini_id}/{entry['id']}")
     record["funding"] = funding
-    relations = _rows(
+    relations = fetch(
         conn,
         """
         SELECT r.kind, r.target_id AS initiative, 'outgoing' AS direction, r.initiative_id AS owner
@@ -270,7 +265,7 @@ def _initiative(conn: sqlite3.Connection, prov: _Provenance, ini_id: str) -> Rec
 
 
 def _organisation(conn: sqlite3.Connection, prov: _Provenance, org_id: str) -> Record:
-    base = _rows(conn, "SELECT * FROM organisation WHERE id = :o", o=org_id)[0]
+    base = fetch(conn, "SELECT * FROM organisation WHERE id = :o", o=org_id)[0]
     record: Record = {
         "type": "organisation",
         "id": base["id"],
@@ -297,7 +292,7 @@ def _organisation(conn: sqlite3.Connection, prov: _Provenance, org_id: str) -> R
         "note": base["note"],
     }
     prov.attach(record, "organisation", org_id)
-    memberships = _rows(
+    memberships = fetch(
         conn,
         """
         SELECT m.initiative_id AS initiative, i.acronym, m.role, m.note
@@ -308,7 +303,7 @@ def _organisation(conn: sqlite3.Connection, prov: _Provenance, org_id: str) -> R
     record["memberships"] = [
         prov.attach(m, "member", f"{m['initiative']}/{org_id}") for m in memberships
     ]
-    leads = _rows(
+    leads = fetch(
         conn,
         """
         SELECT l.initiative_id AS initiative, w.id AS workgroup, w.name
@@ -319,7 +314,7 @@ def _organisation(conn: sqlite3.Connection, prov: _Provenance, org_id: str) -> R
     record["leads"] = [
         prov.attach(x, "workgroup", f"{x['initiative']}/{x['workgroup']}") for x in leads
     ]
-    people = _rows(
+    people = fetch(
         conn,
         """
         SELECT p.initiative_id AS initiative, p.id, p.name, p.role FROM person p

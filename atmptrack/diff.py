@@ -18,6 +18,7 @@ from typing import Any
 
 from atmptrack.datadir import discover
 from atmptrack.errors import DataError, UsageError
+from atmptrack.store import fetch
 
 Record = dict[str, Any]
 Snapshot = dict[str, dict[str, Record]]  # entity → key → fields
@@ -141,13 +142,6 @@ def _on_side(diagnostic: Any, side: Side, name: str) -> Any:
 # ---------------------------------------------------------------- snapshots
 
 
-def _rows(conn: sqlite3.Connection, sql: str) -> Iterator[Record]:
-    cursor = conn.execute(sql)
-    names = [d[0] for d in cursor.description]
-    for row in cursor:
-        yield dict(zip(names, row, strict=True))
-
-
 def snapshot(store: Path) -> Snapshot:
     """Every record of a store, keyed by its stable id, without file or position."""
     conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
@@ -161,10 +155,10 @@ def snapshot(store: Path) -> Snapshot:
 
 def _snapshot(conn: sqlite3.Connection) -> Snapshot:
     cited: dict[tuple[str, str], list[str]] = {}
-    for r in _rows(conn, "SELECT entity, key, source_id FROM citation ORDER BY position"):
+    for r in fetch(conn, "SELECT entity, key, source_id FROM citation ORDER BY position"):
         cited.setdefault((r["entity"], r["key"]), []).append(r["source_id"])
     inferred: dict[tuple[str, str], dict[str, str]] = {}
-    for r in _rows(conn, "SELECT entity, key, field, reason FROM inferred"):
+    for r in fetch(conn, "SELECT entity, key, field, reason FROM inferred"):
         inferred.setdefault((r["entity"], r["key"]), {})[r["field"]] = r["reason"]
 
     def add(entity: str, key: str, record: Record, *, cites: bool = True) -> None:
@@ -190,24 +184,24 @@ def _snapshot(conn: sqlite3.Connection) -> Snapshot:
         out.setdefault(entity, {})[key] = record
 
     out: Snapshot = {}
-    for r in _rows(conn, "SELECT * FROM source"):
+    for r in fetch(conn, "SELECT * FROM source"):
         add("source", r.pop("id"), r, cites=False)
-    for r in _rows(conn, "SELECT * FROM organisation"):
+    for r in fetch(conn, "SELECT * FROM organisation"):
         r["other_names"] = json.loads(r["other_names"]) if r["other_names"] else []
         r["parent"] = r.pop("parent_id")
         add("organisation", r.pop("id"), r)
     counts: dict[str, list[Record]] = {}
-    for r in _rows(conn, "SELECT * FROM partner_count ORDER BY position"):
+    for r in fetch(conn, "SELECT * FROM partner_count ORDER BY position"):
         ini = r.pop("initiative_id")
         r.pop("position")
         counts.setdefault(ini, []).append(r)
-    for r in _rows(conn, "SELECT * FROM initiative"):
+    for r in fetch(conn, "SELECT * FROM initiative"):
         r["aims"] = json.loads(r["aims"]) if r["aims"] else []
         for derived in ("declared_partners", "declared_qualifier", "declared_countries"):
             r.pop(derived)
         r["partner_counts"] = counts.get(r["id"], [])
         add("initiative", r.pop("id"), r)
-    for r in _rows(conn, "SELECT * FROM membership"):
+    for r in fetch(conn, "SELECT * FROM membership"):
         key = f"{r['initiative_id']}/{r['organisation_id']}"
         add(
             "member",
@@ -220,7 +214,7 @@ def _snapshot(conn: sqlite3.Connection) -> Snapshot:
             },
         )
     people = {}
-    for r in _rows(conn, "SELECT * FROM person"):
+    for r in fetch(conn, "SELECT * FROM person"):
         key = f"{r['initiative_id']}/{r['id']}"
         people[key] = r["name"]
         add(
@@ -235,16 +229,16 @@ def _snapshot(conn: sqlite3.Connection) -> Snapshot:
             },
         )
     leads: dict[str, list[str]] = {}
-    for r in _rows(conn, "SELECT * FROM workgroup_lead ORDER BY position"):
+    for r in fetch(conn, "SELECT * FROM workgroup_lead ORDER BY position"):
         leads.setdefault(f"{r['initiative_id']}/{r['workgroup_id']}", []).append(
             r["organisation_id"]
         )
     coordinators: dict[str, list[str]] = {}
-    for r in _rows(conn, "SELECT * FROM workgroup_coordinator ORDER BY position"):
+    for r in fetch(conn, "SELECT * FROM workgroup_coordinator ORDER BY position"):
         coordinators.setdefault(f"{r['initiative_id']}/{r['workgroup_id']}", []).append(
             r["person_id"]
         )
-    for r in _rows(conn, "SELECT * FROM workgroup"):
+    for r in fetch(conn, "SELECT * FROM workgroup"):
         key = f"{r['initiative_id']}/{r['id']}"
         add(
             "workgroup",
@@ -261,9 +255,9 @@ def _snapshot(conn: sqlite3.Connection) -> Snapshot:
             },
         )
     speakers: dict[str, list[str]] = {}
-    for r in _rows(conn, "SELECT * FROM milestone_speaker ORDER BY position"):
+    for r in fetch(conn, "SELECT * FROM milestone_speaker ORDER BY position"):
         speakers.setdefault(f"{r['initiative_id']}/{r['milestone_id']}", []).append(r["person_id"])
-    for r in _rows(conn, "SELECT * FROM milestone"):
+    for r in fetch(conn, "SELECT * FROM milestone"):
         key = f"{r['initiative_id']}/{r['id']}"
         add(
             "milestone",
@@ -280,7 +274,7 @@ def _snapshot(conn: sqlite3.Connection) -> Snapshot:
             },
         )
     reported: dict[str, list[Record]] = {}
-    for r in _rows(conn, "SELECT * FROM reported_amount ORDER BY position"):
+    for r in fetch(conn, "SELECT * FROM reported_amount ORDER BY position"):
         reported.setdefault(f"{r['initiative_id']}/{r['funding_id']}", []).append(
             {
                 "amount": r["amount"],
@@ -289,7 +283,7 @@ def _snapshot(conn: sqlite3.Connection) -> Snapshot:
                 "note": r["note"],
             }
         )
-    for r in _rows(conn, "SELECT * FROM funding"):
+    for r in fetch(conn, "SELECT * FROM funding"):
         key = f"{r['initiative_id']}/{r['id']}"
         add(
             "funding",
@@ -308,7 +302,7 @@ def _snapshot(conn: sqlite3.Connection) -> Snapshot:
                 "also_reported": reported.get(key, []),
             },
         )
-    for r in _rows(conn, "SELECT * FROM relation"):
+    for r in fetch(conn, "SELECT * FROM relation"):
         key = f"{r['initiative_id']}/{r['kind']}/{r['target_id']}"
         add(
             "relation",

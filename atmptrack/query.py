@@ -552,7 +552,7 @@ def _kinds(entity: Entity) -> list[str]:
     )
 
 
-def _date_bound(text: str, option: str, *, low: bool) -> str:
+def date_bound(text: str, option: str, *, low: bool) -> str:
     from atmptrack.dates import PartialDate
 
     try:
@@ -616,9 +616,9 @@ def flag_tree(entity: Entity, filters: Filters, conn: sqlite3.Connection) -> lis
         if filters.year is not None:
             start, end = f"{filters.year:04d}-01-01", f"{filters.year:04d}-12-31"
         if filters.date_from:
-            start = _date_bound(filters.date_from, "--from", low=True)
+            start = date_bound(filters.date_from, "--from", low=True)
         if filters.date_to:
-            end = _date_bound(filters.date_to, "--to", low=False)
+            end = date_bound(filters.date_to, "--to", low=False)
         nodes.append(Cmp("year", "overlaps", (start, end)))
     return nodes
 

@@ -8,8 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from atmptrack.errors import UsageError
-from atmptrack.query import Row, resolve_initiatives, show_amount
+from atmptrack.query import Row, date_bound, resolve_initiatives, show_amount
 from atmptrack.render import Chart, Section
+from atmptrack.store import fetch
 from atmptrack.vocab import combine
 
 FUNDING_GROUPS = ("initiative", "programme", "funder", "country", "year")
@@ -252,17 +253,11 @@ def _funding_by_year(entries: list[Row]) -> list[Row]:
 # ---------------------------------------------------------------- helpers shared by the reports
 
 
-def _all(conn: sqlite3.Connection, sql: str, **params: Any) -> list[Row]:
-    cursor = conn.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, r, strict=True)) for r in cursor]
-
-
 HELIXES = ("academia", "industry", "government", "civil-society")
 
 
 def _members(conn: sqlite3.Connection, initiatives: list[str] | None) -> list[Row]:
-    rows = _all(
+    rows = fetch(
         conn,
         """SELECT m.initiative_id AS initiative, i.acronym, m.organisation_id AS organisation,
              o.name, o.country, o.helix, m.role, o.parent_id AS parent
@@ -382,9 +377,9 @@ def overlap(conn: sqlite3.Connection, *, roll_up: bool = False) -> list[Section]
     from atmptrack.render import Chart
 
     members = _members(conn, None)
-    names = {r["id"]: r["name"] for r in _all(conn, "SELECT id, name FROM organisation")}
+    names = {r["id"]: r["name"] for r in fetch(conn, "SELECT id, name FROM organisation")}
     parents = {
-        r["id"]: r["parent_id"] for r in _all(conn, "SELECT id, parent_id FROM organisation")
+        r["id"]: r["parent_id"] for r in fetch(conn, "SELECT id, parent_id FROM organisation")
     }
     by_org: dict[str, list[Row]] = {}
     for m in members:
@@ -458,7 +453,7 @@ def timeline(
     from atmptrack.dates import PartialDate
     from atmptrack.render import Chart
 
-    events = _all(
+    events = fetch(
         conn,
         """SELECT ms.initiative_id AS initiative, i.acronym, ms.kind, ms.date, ms.end_date,
              ms.date_qualifier, ms.precision, ms.place, ms.note, ms.date_lo AS lo,
@@ -472,8 +467,8 @@ def timeline(
            FROM initiative WHERE "end" IS NOT NULL""",
     )
     today = today or date.today()
-    low = _bound(date_from, "--from", low=True)
-    high = _bound(date_to, "--to", low=False)
+    low = date_bound(date_from, "--from", low=True) if date_from else None
+    high = date_bound(date_to, "--to", low=False) if date_to else None
     if upcoming:
         low = max(low or today.isoformat(), today.isoformat())
     kept = []
@@ -500,7 +495,7 @@ def timeline(
         }
         for e in kept
     ]
-    spans = _all(
+    spans = fetch(
         conn,
         "SELECT id, acronym, start_lo, end_hi FROM initiative ORDER BY coalesce(start_lo, end_hi, '9999'), id",
     )
@@ -543,21 +538,6 @@ def _day(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
-def _bound(text: str | None, option: str, *, low: bool) -> str | None:
-    if text is None:
-        return None
-    from atmptrack.dates import PartialDate
-
-    try:
-        when = PartialDate.parse(text)
-    except ValueError as exc:
-        raise UsageError(f"{option}: {exc}") from None
-    day = when.earliest() if low else when.latest()
-    if day is None:
-        raise UsageError(f"{option}: a date bound needs a year")
-    return day.isoformat()
-
-
 # ---------------------------------------------------------------- coverage
 
 
@@ -570,13 +550,13 @@ def coverage(conn: sqlite3.Connection) -> list[Section]:
     from atmptrack.query import count_words
     from atmptrack.render import Chart
 
-    initiatives = _all(conn, "SELECT * FROM initiative ORDER BY id")
+    initiatives = fetch(conn, "SELECT * FROM initiative ORDER BY id")
     members = _members(conn, None)
-    citations = _all(conn, "SELECT entity, key, source_id FROM citation")
-    inferred = _all(conn, "SELECT entity, key, field, reason FROM inferred")
+    citations = fetch(conn, "SELECT entity, key, source_id FROM citation")
+    inferred = fetch(conn, "SELECT entity, key, field, reason FROM inferred")
     funded = {
         r["initiative_id"]
-        for r in _all(conn, "SELECT DISTINCT initiative_id FROM funding WHERE amount IS NOT NULL")
+        for r in fetch(conn, "SELECT DISTINCT initiative_id FROM funding WHERE amount IS NOT NULL")
     }
 
     def belongs(key: str, entity: str, ini: str) -> bool:

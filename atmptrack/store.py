@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from atmptrack.datadir import fingerprint
@@ -93,6 +94,13 @@ def ensure_fresh(data_dir: Path, store: Path, *, force: bool = False) -> LoadRes
     from atmptrack.writer import load
 
     return load(data_dir, store, fingerprint=current, force=force)
+
+
+def fetch(conn: sqlite3.Connection, sql: str, **params: Any) -> list[dict[str, Any]]:
+    """Rows of a query as dicts keyed by column name."""
+    cursor = conn.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
 @contextmanager
