@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -206,31 +206,26 @@ _entity(
     )
 )
 
+_ORGANISATIONS = Entity(
+    "organisations",
+    "every organisation in the data, partner or not",
+    _org_sql(""),
+    _ORG_COLUMNS,
+    frozenset({"country", "sector", "helix", "initiative", "role"}),
+    "t.country, t.name COLLATE NOCASE",
+    brief=_ORG_BRIEF,
+    hidden={"_role_names": "list"},
+)
+# Partners are the organisations that take part in something: the same entity, one more condition.
 _entity(
-    Entity(
-        "partners",
-        "organisations taking part in at least one initiative",
-        _org_sql("WHERE EXISTS (SELECT 1 FROM membership m WHERE m.organisation_id = o.id)"),
-        _ORG_COLUMNS,
-        frozenset({"country", "sector", "helix", "initiative", "role"}),
-        "t.country, t.name COLLATE NOCASE",
-        brief=_ORG_BRIEF,
-        hidden={"_role_names": "list"},
+    replace(
+        _ORGANISATIONS,
+        name="partners",
+        help="organisations taking part in at least one initiative",
+        sql=_org_sql("WHERE EXISTS (SELECT 1 FROM membership m WHERE m.organisation_id = o.id)"),
     )
 )
-
-_entity(
-    Entity(
-        "organisations",
-        "every organisation in the data, partner or not",
-        _org_sql(""),
-        _ORG_COLUMNS,
-        frozenset({"country", "sector", "helix", "initiative", "role"}),
-        "t.country, t.name COLLATE NOCASE",
-        brief=_ORG_BRIEF,
-        hidden={"_role_names": "list"},
-    )
-)
+_entity(_ORGANISATIONS)
 
 _entity(
     Entity(

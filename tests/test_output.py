@@ -223,6 +223,11 @@ def test_report_funding_totals_are_honest(bundled_cli: Cli) -> None:
     assert known == {"DE": 3000000, "PT": 4885375, "SI": 30000000}
     table = bundled_cli.ok("report", "funding", "-f", "table")
     assert "≈ 5,000,000" in table and "4,885,375" in table and "Funding unknown for:" in table
+    # The bar chart beside the table: CTGCT's 30M is the longest bar.
+    chart = table[table.index("Funding per initiative") :].splitlines()
+    ctgct = next(line for line in chart if line.startswith("CTGCT"))
+    geneh = next(line for line in chart if line.startswith("GeneH"))
+    assert ctgct.count("█") > geneh.count("█") > 0
 
 
 def test_totals_with_an_approximate_part_are_approximate() -> None:

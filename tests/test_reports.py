@@ -195,3 +195,18 @@ def test_html_page_is_self_contained_and_written_with_output(
         "http://www.w3.org/2000/svg", ""
     )
     assert "2 of more than 50" in page
+
+
+def test_show_initiative_includes_its_timeline_partners_and_funding(bundled_cli: Cli) -> None:
+    record = json.loads(bundled_cli.ok("show", "geneh", "--format", "json"))
+    assert [(e["date"], e["kind"]) for e in record["timeline"]] == [
+        ("2025-03-21", "kick-off"),
+        ("2028-12", "end"),
+    ]
+    assert {r["country"]: r["total"] for r in record["partners_by_country_helix"]} == {
+        "PT": 7,
+        "SI": 6,
+    }
+    table = bundled_cli.ok("show", "geneh", "--format", "table")
+    assert "GeneH from start to end" in table and "◆" in table
+    assert "Funding" in table and "4,885,375" in table
