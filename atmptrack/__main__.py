@@ -2,4 +2,4 @@
 
 from atmptrack.cli import main
 
-main()
+raise SystemExit(main())

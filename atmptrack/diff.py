@@ -538,6 +538,18 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+# How people read a list of changes: what appeared, what went, what changed; with a Rich style each.
+_GROUPS = (("Added", "green", "added"), ("Removed", "red", "removed"), ("Changed", "yellow", "changed"))
+
+
+def grouped(changes: list[Change]) -> list[tuple[str, str, list[str]]]:
+    """The changes as (heading, style, sentences) groups for a table or a pull-request comment."""
+    return [
+        (heading, style, [sentence(c) for c in changes if c.group == group])
+        for heading, style, group in _GROUPS
+    ]
+
+
 def stat(changes: list[Change]) -> list[dict[str, Any]]:
     counts: dict[tuple[str, str], int] = {}
     for change in changes:

@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad option, unknown value, unknown id: the command line is wrong
     DATA = 3  # the YAML data is invalid: nothing was written
     STORE = 4  # the store cannot be opened, read or written
+    INTERNAL = 70  # a bug: an unexpected exception (EX_SOFTWARE), never a legitimate result
     INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 
@@ -37,6 +38,18 @@ class Diagnostic:
         return (
             f"{self.path}:{self.line}:{self.column}: {self.severity}: {self.message} [{self.rule}]"
         )
+
+    def row(self) -> dict[str, object]:
+        """The diagnostic as one record of `validate --format json`; the keys are a stable contract."""
+        return {
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "severity": self.severity,
+            "rule": self.rule,
+            "message": self.message,
+            "field": self.field,
+        }
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.path, self.line, self.column, self.rule)
@@ -73,3 +86,10 @@ class DataError(AtmptrackError):
         self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
         errors = sum(1 for d in self.diagnostics if d.severity == "error")
         super().__init__(f"{errors} error(s) in the data")
+
+
+class OutputClosed(Exception):
+    """The reader of stdout went away (`| head`): the command stops quietly with exit 0.
+
+    Raised in place of BrokenPipeError, which Typer would turn into exit 1.
+    """

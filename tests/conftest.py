@@ -1,7 +1,13 @@
-"""Shared fixtures: a private copy of the bundled data, a private store, and the real CLI."""
+"""Shared fixtures: a private copy of the bundled data, a private store, and the real CLI.
+
+The CLI runs in-process through `main(argv, env=..., stdout=..., stderr=...)`: the same code
+path as the console script, in milliseconds. Tests about processes (signals, pipes, imports,
+the wheel) use `Cli.process` and are marked `slow`.
+"""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -25,7 +31,7 @@ class Result:
 
 @dataclass
 class Cli:
-    """Runs `python -m atmptrack` in a subprocess with its own data directory and store."""
+    """Runs atmptrack with its own data directory, store and user data directory."""
 
     data: Path
     db: Path
@@ -46,6 +52,22 @@ class Cli:
     def __call__(
         self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
     ) -> Result:
+        """The real CLI, in-process."""
+        from atmptrack.cli import main
+
+        out, err = io.StringIO(), io.StringIO()
+        before = Path.cwd()
+        os.chdir(cwd or self.home)
+        try:
+            code = main(list(args), env=env or self.env(), stdout=out, stderr=err)
+        finally:
+            os.chdir(before)
+        return Result(code, out.getvalue(), err.getvalue())
+
+    def process(
+        self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> Result:
+        """The real CLI as `python -m atmptrack` in a subprocess, for tests about processes."""
         proc = subprocess.run(
             [sys.executable, "-m", "atmptrack", *args],
             capture_output=True,
