@@ -16,7 +16,6 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
-from atmptrack import __version__
 from atmptrack.errors import AtmptrackError, DataError, ExitCode, OutputClosed
 
 if TYPE_CHECKING:
@@ -75,6 +74,13 @@ def _interrupted(_signum: int, _frame: object) -> None:
     raise SystemExit(int(ExitCode.INTERRUPTED))
 
 
+def _interrupted_late(_signum: int, _frame: object) -> None:
+    # After main returned nothing is left to roll back, and an exception raised while the
+    # interpreter shuts down would be printed as "Exception ignored": leave at once.
+    sys.stderr.write("atmptrack: error: interrupted\n")
+    os._exit(int(ExitCode.INTERRUPTED))
+
+
 @contextmanager
 def _environment(
     env: Mapping[str, str] | None, stdout: TextIO | None, stderr: TextIO | None
@@ -100,7 +106,10 @@ def _environment(
             os.environ.clear()
             os.environ.update(saved_env)
         if in_main_thread:
-            signal.signal(signal.SIGINT, saved_handler)
+            # A caller that passed its own streams (a test) gets its handler back; a process
+            # that is about to exit keeps handling Ctrl-C quietly.
+            embedded = env is not None or stdout is not None or stderr is not None
+            signal.signal(signal.SIGINT, saved_handler if embedded else _interrupted_late)
 
 
 def _message(line: str) -> None:
@@ -123,7 +132,9 @@ def main(
         try:
             from atmptrack.commands import run
 
-            return run(args, settings)
+            code = run(args, settings)
+            sys.stdout.flush()  # here, not at exit, where a closed pipe would print a traceback
+            return code
         except AtmptrackError as exc:
             if settings.debug:
                 _traceback()
@@ -135,7 +146,7 @@ def main(
             else:
                 _message(f"atmptrack: error: {exc.message}")
             return int(exc.exit_code)
-        except OutputClosed:
+        except (OutputClosed, BrokenPipeError):
             # The reader (head, less) has gone: stop quietly, as Unix filters do.
             _silence_stdout()
             return int(ExitCode.OK)

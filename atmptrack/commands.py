@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
 from typer.core import TyperGroup
@@ -212,10 +212,13 @@ def list_cmd(
     ] = None,
     kind: Annotated[
         list[str] | None,
-        typer.Option("--kind", metavar="KIND", help="Kind(s) of initiative, milestone or work group."),
+        typer.Option(
+            "--kind", metavar="KIND", help="Kind(s) of initiative, milestone or work group."
+        ),
     ] = None,
     year: Annotated[
-        int | None, typer.Option("--year", metavar="YEAR", help="Dated things that overlap this year.")
+        int | None,
+        typer.Option("--year", metavar="YEAR", help="Dated things that overlap this year."),
     ] = None,
     date_from: Annotated[
         str | None,
@@ -288,7 +291,16 @@ def filter_cmd(
     from atmptrack import query
 
     _rows(
-        ctx, entity, query.Filters(), expression, fmt, columns, sort, limit, no_header, formula_guard
+        ctx,
+        entity,
+        query.Filters(),
+        expression,
+        fmt,
+        columns,
+        sort,
+        limit,
+        no_header,
+        formula_guard,
     )
 
 
@@ -438,13 +450,16 @@ def _report(ctx: typer.Context, build: Callable[[sqlite3.Connection], list[Secti
     if out_format == "svg" and not any(s.chart for s in sections):
         with_chart = ", ".join(s.name for s in everything if s.chart) or "none"
         raise UsageError(f"this table has no chart; sections with one: {with_chart}")
-    options = {"header": opts.header, "formula_guard": opts.formula_guard}
     if opts.output is None:
-        write_sections(sections, out_format, sys.stdout, **options)
+        write_sections(
+            sections, out_format, sys.stdout, header=opts.header, formula_guard=opts.formula_guard
+        )
         return
     try:
         with opts.output.open("w", encoding="utf-8", newline="") as handle:
-            write_sections(sections, out_format, handle, **options)
+            write_sections(
+                sections, out_format, handle, header=opts.header, formula_guard=opts.formula_guard
+            )
     except OSError as exc:
         raise UsageError(f"cannot write {opts.output}: {exc.strerror or exc}") from None
 
@@ -710,7 +725,7 @@ def _summary(function: Callable[..., Any]) -> str:
 class _LazyGroup(TyperGroup):
     """A group that builds a subcommand only when it is looked up, and lists them from docstrings."""
 
-    registry: dict[str, Callable[..., None]] = {}
+    registry: ClassVar[dict[str, Callable[..., None]]] = {}
 
     def list_commands(self, ctx: Context) -> list[str]:
         return list(self.registry)

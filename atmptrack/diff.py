@@ -539,7 +539,11 @@ def _short(value: Any) -> str:
 
 
 # How people read a list of changes: what appeared, what went, what changed; with a Rich style each.
-_GROUPS = (("Added", "green", "added"), ("Removed", "red", "removed"), ("Changed", "yellow", "changed"))
+_GROUPS = (
+    ("Added", "green", "added"),
+    ("Removed", "red", "removed"),
+    ("Changed", "yellow", "changed"),
+)
 
 
 def grouped(changes: list[Change]) -> list[tuple[str, str, list[str]]]:

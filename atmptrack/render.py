@@ -86,8 +86,14 @@ def console(stream: TextIO) -> Console:
     """A Rich console for one stream; colour follows NO_COLOR, FORCE_COLOR and TERM=dumb."""
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # Rich would exit 1; the CLI's boundary ends a closed pipe with 0, as filters do.
+            self.quiet = True
+            raise BrokenPipeError
+
     # Rich reads NO_COLOR, FORCE_COLOR and TERM itself; a pipe gets no colour unless forced.
-    return Console(file=stream, highlight=False, soft_wrap=False, emoji=False, markup=False)
+    return _Console(file=stream, highlight=False, soft_wrap=False, emoji=False, markup=False)
 
 
 # ---------------------------------------------------------------- scalar encodings

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -54,11 +52,6 @@ def test_a_python_tag_constructs_nothing(tmp_path: Path) -> None:
     (tmp_path / "evil.yaml").write_text(
         f'sources: !!python/object/apply:os.system ["touch {marker}"]\n'
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "atmptrack", "--data", str(tmp_path), "validate"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 3 and "yaml-tag" in proc.stdout
+    result = Cli(tmp_path, tmp_path / "store.sqlite", tmp_path)("validate")
+    assert result.code == 3 and "yaml-tag" in result.out
     assert not marker.exists()

@@ -12,11 +12,14 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from conftest import BUNDLED
+
+pytestmark = pytest.mark.slow  # real processes
 
 BULK = 2000  # organisations added to dataset B, so that its write transaction takes a while
 
@@ -53,8 +56,25 @@ def _content(db: Path) -> dict[str, list[tuple[object, ...]]]:
         conn.close()
 
 
+Content = dict[str, list[tuple[object, ...]]]
+
+
+@dataclass
+class Datasets:
+    """Two data directories (B much larger than A), their loaded contents and load times."""
+
+    a: Path
+    b: Path
+    home: Path
+    expected: dict[str, Content]
+    timings: dict[str, float]
+
+    def __getitem__(self, name: str) -> Path:
+        return {"a": self.a, "b": self.b}[name]
+
+
 @pytest.fixture(scope="module")
-def datasets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+def datasets(tmp_path_factory: pytest.TempPathFactory) -> Datasets:
     base = tmp_path_factory.mktemp("durability")
     a = base / "a"
     shutil.copytree(BUNDLED, a)
@@ -83,35 +103,33 @@ def datasets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
         timings[name] = time.perf_counter() - started
         expected[name] = _content(db)
-    return {"a": a, "b": b, "home": home, "expected": expected, "timings": timings}
+    return Datasets(a, b, home, expected, timings)
 
 
-def _which(db: Path, expected: dict[str, object]) -> str:
+def _which(db: Path, expected: dict[str, Content]) -> str:
     content = _content(db)
-    matches = [name for name, rows in expected.items() if rows == content]  # type: ignore[union-attr]
+    matches = [name for name, rows in expected.items() if rows == content]
     assert len(matches) == 1, "the store holds neither dataset whole"
     return matches[0]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
 def test_interrupted_loads_leave_the_previous_dataset(
-    datasets: dict[str, object], tmp_path: Path, sig: int
+    datasets: Datasets, tmp_path: Path, sig: int
 ) -> None:
     rng = random.Random(20261121 + sig)
     db = tmp_path / "store.sqlite"
-    home = datasets["home"]
-    assert isinstance(home, Path)
-    expected = datasets["expected"]
-    assert isinstance(expected, dict)
-    proc = _start(datasets["a"], db, home, "load", "-q")  # type: ignore[arg-type]
+    home = datasets.home
+    expected = datasets.expected
+    proc = _start(datasets["a"], db, home, "load", "-q")
     assert proc.wait(timeout=120) == 0
     current = "a"
-    duration = max(datasets["timings"].values())  # type: ignore[union-attr]
+    duration = max(datasets.timings.values())
     deadline = time.monotonic() + 30
     rounds = 0
     while rounds < 16 and time.monotonic() < deadline:
         target = "b" if current == "a" else "a"
-        proc = _start(datasets[target], db, home, "load", "-q")  # type: ignore[arg-type]
+        proc = _start(datasets[target], db, home, "load", "-q")
         # Half the signals land anywhere, half late, when the transaction is likely open.
         delay = (
             rng.uniform(0, duration) if rounds % 2 else rng.uniform(0.5 * duration, 1.1 * duration)
@@ -137,12 +155,11 @@ def test_interrupted_loads_leave_the_previous_dataset(
 
 
 def test_parallel_loads_and_reads_never_fail_or_show_half_a_dataset(
-    datasets: dict[str, object], tmp_path: Path
+    datasets: Datasets, tmp_path: Path
 ) -> None:
     db = tmp_path / "shared.sqlite"
-    home = datasets["home"]
-    assert isinstance(home, Path)
-    sizes = {name: len(rows["organisation"]) for name, rows in datasets["expected"].items()}  # type: ignore[union-attr]
+    home = datasets.home
+    sizes = {name: len(rows["organisation"]) for name, rows in datasets.expected.items()}
 
     def reader(index: int) -> list[int]:
         counts = []
@@ -150,7 +167,7 @@ def test_parallel_loads_and_reads_never_fail_or_show_half_a_dataset(
             data = datasets["a" if (index + round_) % 2 else "b"]
             proc = _start(
                 data, db, home, "list", "organisations", "--format", "json", "--columns", "id"
-            )  # type: ignore[arg-type]
+            )
             out, err = proc.communicate(timeout=180)
             assert proc.returncode == 0, err
             assert "locked" not in err
@@ -159,7 +176,7 @@ def test_parallel_loads_and_reads_never_fail_or_show_half_a_dataset(
 
     def loader(index: int) -> list[int]:
         for round_ in range(2):
-            proc = _start(datasets["b" if (index + round_) % 2 else "a"], db, home, "load", "-q")  # type: ignore[arg-type]
+            proc = _start(datasets["b" if (index + round_) % 2 else "a"], db, home, "load", "-q")
             _, err = proc.communicate(timeout=180)
             assert proc.returncode == 0, err
         return []
@@ -171,18 +188,17 @@ def test_parallel_loads_and_reads_never_fail_or_show_half_a_dataset(
         results = [f.result() for f in futures]
     seen = {count for counts in results for count in counts}
     assert seen <= set(sizes.values()), (seen, sizes)
-    assert _which(db, datasets["expected"]) in ("a", "b")  # type: ignore[arg-type]
+    assert _which(db, datasets.expected) in ("a", "b")
 
 
 def test_a_full_disk_fails_the_load_cleanly_and_keeps_the_store(
-    datasets: dict[str, object], tmp_path: Path
+    datasets: Datasets, tmp_path: Path
 ) -> None:
     import resource
 
-    home = datasets["home"]
-    assert isinstance(home, Path)
+    home = datasets.home
     db = tmp_path / "store.sqlite"
-    first = _start(datasets["a"], db, home, "load", "-q")  # type: ignore[arg-type]
+    first = _start(datasets["a"], db, home, "load", "-q")
     assert first.wait(timeout=120) == 0
     before = _content(db)
     limit = db.stat().st_size + 64 * 1024  # room for a little, not for dataset B

@@ -10,6 +10,8 @@ import pytest
 
 from conftest import Cli
 
+pytestmark = pytest.mark.slow  # real processes
+
 HEAVY = (
     "sqlmodel",
     "sqlalchemy",

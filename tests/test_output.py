@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -152,18 +153,59 @@ def test_empty_result_is_success_with_a_header(bundled_cli: Cli) -> None:
     )
 
 
-def test_piped_into_head_ends_quietly(bundled_cli: Cli) -> None:
-    proc = subprocess.run(
-        f"{sys.executable} -m atmptrack list partners --format tsv | head -1",
-        shell=True,
-        capture_output=True,
-        text=True,
-        env=bundled_cli.env(),
-        timeout=60,
-    )
-    assert proc.returncode == 0
-    assert proc.stdout.startswith("id\tname")
-    assert proc.stderr == ""
+PIPED_COMMANDS = [
+    *(
+        ["list", "partners", "--format", fmt]
+        for fmt in ("table", "tsv", "csv", "json", "jsonl", "yaml", "markdown")
+    ),
+    ["report", "funding", "--format", "tsv"],
+    ["report", "timeline", "--format", "svg"],
+    ["show", "geneh", "--format", "json"],
+    ["validate"],
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", PIPED_COMMANDS, ids=" ".join)
+def test_a_closed_pipe_ends_the_producer_with_status_0(bundled_cli: Cli, args: list[str]) -> None:
+    """The reader is gone before the first write: atmptrack's own status is 0, with no message."""
+    bundled_cli.ok("load", "-q")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "atmptrack", *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=bundled_cli.env(),
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
+    assert "error" not in proc.stderr or args == ["validate"], proc.stderr
+
+
+@pytest.mark.slow
+def test_piped_into_head_the_producer_exits_0_every_time(bundled_cli: Cli) -> None:
+    bundled_cli.ok("load", "-q")
+    for _ in range(10):
+        proc = subprocess.run(
+            [
+                "bash",
+                "-c",
+                f"{sys.executable} -m atmptrack list members --format tsv | head -1; "
+                'echo "status=${PIPESTATUS[0]}" >&2',
+            ],
+            capture_output=True,
+            text=True,
+            env=bundled_cli.env(),
+            timeout=60,
+        )
+        assert proc.stdout.startswith("initiative\t") or proc.stdout.startswith("id\t")
+        assert proc.stderr.strip().splitlines()[-1] == "status=0", proc.stderr
 
 
 def test_version(bundled_cli: Cli) -> None:

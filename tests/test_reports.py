@@ -8,13 +8,14 @@ import xml.etree.ElementTree as ET
 from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 from atmptrack.report import spread_by_year
 
 from conftest import BUNDLED, Cli
 
 
-def rows(cli: Cli, *args: str) -> list[dict[str, object]]:
+def rows(cli: Cli, *args: str) -> list[dict[str, Any]]:
     return list(json.loads(cli.ok("report", *args, "--format", "json")))
 
 

@@ -9,7 +9,11 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT
+
+pytestmark = pytest.mark.slow  # real processes
 
 RUN = """
 import sys
@@ -17,7 +21,7 @@ sys.path.insert(0, sys.argv[1])
 import atmptrack
 assert atmptrack.__file__.startswith(sys.argv[1]), atmptrack.__file__
 from atmptrack.cli import main
-main(sys.argv[2:])
+raise SystemExit(main(sys.argv[2:]))
 """
 
 
