@@ -20,6 +20,10 @@ from atmptrack.errors import Diagnostic, StoreError, UsageError
 # Bump when a table or column in tables.py changes: a store written with another number is rebuilt.
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 30_000
+# SQLite's `PRAGMA application_id`, stamped in the file header of every store: "ATMP" in ASCII.
+# A database without it is another application's, and is never written to.
+APPLICATION_ID = 0x41544D50
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 @dataclass(slots=True)
@@ -55,6 +59,58 @@ def resolve_store(option: str | None, data_dir: Path) -> Path:
     return user_data_path("atmptrack", appauthor=False) / "stores" / f"{data_dir.name}-{key}.sqlite"
 
 
+def check_owned(store: Path) -> None:
+    """Refuse, before anything is written, a store path that holds something not ours.
+
+    Ours: no file yet, an SQLite database stamped with our application id, or one without
+    tables at all. A store of an earlier version (no stamp, but our `meta` table) counts as
+    ours too. Everything else (another application's database, any other file, a directory)
+    raises StoreError, and its bytes are left exactly as they were.
+    """
+    if not store.exists() and not store.is_symlink():
+        return
+    if store.is_dir():
+        raise StoreError(f"{store} is a directory, not an atmptrack store; choose another --db")
+    try:
+        with store.open("rb") as handle:
+            header = handle.read(100)
+    except OSError as exc:
+        raise StoreError(f"cannot read the store {store}: {exc.strerror or exc}") from exc
+    if not header.startswith(_SQLITE_MAGIC) or len(header) < 100:
+        what = "an empty file" if not header else "not an SQLite database"
+        raise StoreError(
+            f"{store} is {what}, not an atmptrack store; it was left as it was: "
+            "remove it or choose another --db"
+        )
+    if int.from_bytes(header[68:72], "big") == APPLICATION_ID:
+        return
+    tables = _table_names(store)
+    if not tables or ("meta" in tables and "atmptrack_version" in _peek(store)):
+        return
+    shown = ", ".join(sorted(tables)[:3]) + (", ..." if len(tables) > 3 else "")
+    raise StoreError(
+        f"{store} is another application's database (tables: {shown}), not an atmptrack "
+        "store; it was left as it was: choose another --db"
+    )
+
+
+def _table_names(store: Path) -> set[str]:
+    # Read-only, so that looking at a foreign database changes none of its bytes.
+    try:
+        conn = sqlite3.connect(f"{store.as_uri()}?mode=ro", uri=True)
+        try:
+            rows = conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            ).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StoreError(
+            f"{store} is not a readable SQLite database ({exc}); choose another --db"
+        ) from exc
+    return {str(name) for (name,) in rows}
+
+
 def _peek(store: Path) -> dict[str, str]:
     if not store.exists():
         return {}
@@ -83,6 +139,7 @@ def ensure_fresh(data_dir: Path, store: Path, *, force: bool = False) -> LoadRes
     """
     if not data_dir.exists():
         raise UsageError(f"data directory {data_dir} does not exist")
+    check_owned(store)
     current = fingerprint(data_dir)
     meta = _peek(store)
     if (

@@ -22,7 +22,7 @@ from atmptrack import __version__, tables
 from atmptrack.dataset import Dataset, read_dataset
 from atmptrack.errors import StoreError
 from atmptrack.schema import Initiative, Sourced
-from atmptrack.store import BUSY_TIMEOUT_MS, SCHEMA_VERSION, LoadResult
+from atmptrack.store import APPLICATION_ID, BUSY_TIMEOUT_MS, SCHEMA_VERSION, LoadResult, check_owned
 
 Rows = dict[type[SQLModel], list[dict[str, Any]]]
 
@@ -37,6 +37,7 @@ def load(data_dir: Path, store: Path, *, fingerprint: str, force: bool) -> LoadR
     dataset = read_dataset(data_dir)  # raises DataError before anything is written
     rows = build_rows(dataset)
     store.parent.mkdir(parents=True, exist_ok=True)
+    check_owned(store)  # again: reading the data took a while, and a file may have appeared
     # Ctrl-C waits until the transaction is over and the connection closed: interrupting
     # SQLite or the pool halfway gains nothing and leaves noise. kill -9 is the journal's job.
     with _interrupts_held():
@@ -51,6 +52,8 @@ def load(data_dir: Path, store: Path, *, fingerprint: str, force: bool) -> LoadR
                 ):
                     return LoadResult(loaded=False, counts=_counts(rows), warnings=dataset.warnings)
                 _reset(conn, rebuild=meta.get("schema_version") != str(SCHEMA_VERSION))
+                # The mark that tells our stores from other databases (see store.check_owned).
+                conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
                 rows[tables.MetaRow] = [
                     {"key": "schema_version", "value": str(SCHEMA_VERSION)},
                     {"key": "fingerprint", "value": fingerprint},

@@ -7,6 +7,8 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from conftest import Cli, table_dump
 
 
@@ -112,3 +114,72 @@ def test_the_store_enforces_foreign_keys_and_records_its_dataset(cli: Cli) -> No
         pass
     else:  # pragma: no cover - the assertion is the point
         raise AssertionError("a membership of an unknown organisation was accepted")
+
+
+def _foreign_sqlite(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, amount TEXT)")
+    conn.executemany("INSERT INTO invoices (amount) VALUES (?)", [(str(n),) for n in range(100)])
+    conn.commit()
+    conn.close()
+
+
+FOREIGN = {
+    "sqlite-with-tables": _foreign_sqlite,
+    "not-sqlite": lambda p: p.write_bytes(b"PK\x03\x04 a zip archive, or anything else\n" * 50),
+    "empty-file": lambda p: p.write_bytes(b""),
+    "directory": lambda p: (p.mkdir(), (p / "inside.txt").write_text("keep me\n")),
+}
+
+
+def _snapshot_bytes(path: Path) -> dict[str, bytes]:
+    """Every file at or under path (and its -wal/-shm/-journal siblings), byte for byte."""
+    found = {}
+    for candidate in [path, *path.parent.glob(path.name + "-*")]:
+        if candidate.is_dir():
+            found.update({str(f): f.read_bytes() for f in candidate.rglob("*") if f.is_file()})
+        elif candidate.exists():
+            found[str(candidate)] = candidate.read_bytes()
+    return found
+
+
+@pytest.mark.parametrize("kind", FOREIGN)
+@pytest.mark.parametrize(
+    "command", [["load"], ["list", "partners"], ["report", "funding"]], ids=" ".join
+)
+def test_a_database_that_is_not_ours_is_refused_and_left_byte_for_byte(
+    cli: Cli, tmp_path: Path, kind: str, command: list[str]
+) -> None:
+    target = tmp_path / "other.db"
+    FOREIGN[kind](target)
+    before = _snapshot_bytes(target)
+    # The global option after the subcommand, as users type it.
+    result = cli(*command, "--db", str(target))
+    assert result.code == 4, result.err
+    assert str(target) in result.err and "not an atmptrack store" in result.err
+    assert "Traceback" not in result.err
+    assert _snapshot_bytes(target) == before
+
+
+def test_our_own_stores_and_empty_databases_are_written(cli: Cli, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).execute("VACUUM").connection.close()  # SQLite, no tables
+    for store in (empty, tmp_path / "new" / "store.db"):
+        assert cli("load", "-q", "--db", str(store)).code == 0
+        conn = sqlite3.connect(store)
+        assert conn.execute("PRAGMA application_id").fetchone() == (0x41544D50,)
+        conn.close()
+        # Ours now: a second load rebuilds it without complaint.
+        assert cli("load", "-q", "--db", str(store)).code == 0
+
+
+def test_a_store_of_the_previous_version_without_the_mark_is_still_ours(cli: Cli) -> None:
+    cli.ok("load", "-q")
+    conn = sqlite3.connect(cli.db)
+    conn.execute("PRAGMA application_id = 0")
+    conn.commit()
+    conn.close()
+    cli.ok("load", "-q")
+    conn = sqlite3.connect(cli.db)
+    assert conn.execute("PRAGMA application_id").fetchone() == (0x41544D50,)
+    conn.close()
