@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -124,11 +125,24 @@ def _foreign_sqlite(path: Path) -> None:
     conn.close()
 
 
-FOREIGN = {
+def _not_sqlite(path: Path) -> None:
+    path.write_bytes(b"PK\x03\x04 a zip archive, or anything else\n" * 50)
+
+
+def _empty_file(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def _directory(path: Path) -> None:
+    path.mkdir()
+    (path / "inside.txt").write_text("keep me\n")
+
+
+FOREIGN: dict[str, Callable[[Path], None]] = {
     "sqlite-with-tables": _foreign_sqlite,
-    "not-sqlite": lambda p: p.write_bytes(b"PK\x03\x04 a zip archive, or anything else\n" * 50),
-    "empty-file": lambda p: p.write_bytes(b""),
-    "directory": lambda p: (p.mkdir(), (p / "inside.txt").write_text("keep me\n")),
+    "not-sqlite": _not_sqlite,
+    "empty-file": _empty_file,
+    "directory": _directory,
 }
 
 
