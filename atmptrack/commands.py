@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from atmptrack.cli import Settings
     from atmptrack.query import Filters
-    from atmptrack.render import Section
+    from atmptrack.render import Format, Section
 
 _TYPER_SETTINGS: dict[str, Any] = {
     "add_completion": False,
@@ -95,16 +95,12 @@ InitiativesOpt = Annotated[
 ]
 
 
-def _format(value: str | None, allowed: tuple[str, ...] | None = None) -> str:
-    from atmptrack.render import FORMATS, default_format
+def _format(value: str | None, allowed: tuple[Format, ...] | None = None) -> Format:
+    from atmptrack.render import FORMATS, default_format, parse_format
 
     if value is None:
         return default_format(sys.stdout)
-    fmt = value.lower()
-    valid = allowed or FORMATS
-    if fmt not in valid:
-        raise UsageError(f"unknown format '{value}'; valid formats: {', '.join(valid)}")
-    return fmt
+    return parse_format(value, allowed or FORMATS)
 
 
 # ---------------------------------------------------------------- the root and its options
@@ -426,17 +422,15 @@ def _report_output(
 
 def _report(ctx: typer.Context, build: Callable[[sqlite3.Connection], list[Section]]) -> None:
     """The body shared by every report: read, pick the section, write to stdout or a file."""
-    from atmptrack.render import REPORT_FORMATS, default_format, write_sections
+    from atmptrack.render import REPORT_FORMATS, format_for_file, parse_format, write_sections
     from atmptrack.store import reading
 
     opts: ReportOutput = ctx.meta["report_output"]
-    if opts.fmt is not None:
-        out_format = _format(opts.fmt, REPORT_FORMATS)
-    elif opts.output is not None:
-        # A file named .svg or .html asks for that format; any other file gets TSV, as a pipe would.
-        out_format = {".svg": "svg", ".html": "html"}.get(opts.output.suffix.lower(), "tsv")
+    asked = parse_format(opts.fmt, REPORT_FORMATS) if opts.fmt is not None else None
+    if opts.output is not None:
+        out_format = format_for_file(opts.output, asked)
     else:
-        out_format = default_format(sys.stdout)
+        out_format = asked or _format(None)
     _, store = _settings(ctx).store()
     with reading(store) as conn:
         everything = build(conn)

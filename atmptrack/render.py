@@ -13,13 +13,88 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from rich.console import Console, RenderableType
 
-FORMATS = ("table", "tsv", "csv", "json", "jsonl", "yaml", "markdown")
-REPORT_FORMATS = (*FORMATS, "svg", "html")
+
+class Format(StrEnum):
+    """Every output format. Each table format has one writer in `_TABLE_WRITERS`."""
+
+    TABLE = "table"
+    TSV = "tsv"
+    CSV = "csv"
+    JSON = "json"
+    JSONL = "jsonl"
+    YAML = "yaml"
+    MARKDOWN = "markdown"
+    SVG = "svg"  # a report's chart
+    HTML = "html"  # a page with a report's tables and charts
+
+
+# The formats that write a table; reports also draw (`svg`, `html`).
+FORMATS: tuple[Format, ...] = tuple(f for f in Format if f not in (Format.SVG, Format.HTML))
+REPORT_FORMATS: tuple[Format, ...] = tuple(Format)
+
+
+# What a file name says about its format: `-o funding.svg` asks for svg.
+_SUFFIXES = {
+    ".txt": Format.TABLE,
+    ".tsv": Format.TSV,
+    ".csv": Format.CSV,
+    ".json": Format.JSON,
+    ".jsonl": Format.JSONL,
+    ".ndjson": Format.JSONL,
+    ".yaml": Format.YAML,
+    ".yml": Format.YAML,
+    ".md": Format.MARKDOWN,
+    ".svg": Format.SVG,
+    ".html": Format.HTML,
+    ".htm": Format.HTML,
+}
+# Pictures and documents atmptrack does not write: named so, a file would be misread.
+_FOREIGN_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".pdf", ".xlsx", ".docx"})
+
+
+def format_for_file(path: Path, fmt: Format | None) -> Format:
+    """The format for `-o name`: the one asked for, else the one the suffix names, else TSV.
+
+    A suffix that names another format (or a picture atmptrack cannot draw) is a usage error
+    rather than, say, SVG written into a `.png`.
+    """
+    from atmptrack.errors import UsageError
+
+    suffix = path.suffix.lower()
+    named = _SUFFIXES.get(suffix)
+    if suffix in _FOREIGN_SUFFIXES:
+        raise UsageError(
+            f"{path}: atmptrack does not write {suffix[1:].upper()}; "
+            "name the file .svg or .html (a browser prints HTML to PDF)"
+        )
+    if fmt is not None and named is not None and named != fmt:
+        raise UsageError(f"{path}: the file name says {named}, but --format asks for {fmt}")
+    return fmt or named or Format.TSV
+
+
+def parse_format(value: str, allowed: Sequence[Format] = FORMATS) -> Format:
+    """A --format value, case-insensitive; an unknown one is a usage error with a suggestion."""
+    from difflib import get_close_matches
+
+    from atmptrack.errors import UsageError
+
+    wanted = value.strip().lower()
+    for fmt in allowed:
+        if fmt.value == wanted:
+            return fmt
+    close = get_close_matches(wanted, [f.value for f in allowed], n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise UsageError(f"unknown format '{value}'{hint}; valid formats: {', '.join(allowed)}")
+
+
 Row = dict[str, Any]
 
 # C0 and C1 controls and the bidi overrides: they could move the cursor, recolour or disguise text.
@@ -71,8 +146,8 @@ class Section:
     chart: Chart | None = None
 
 
-def default_format(stream: TextIO) -> str:
-    return "table" if _isatty(stream) else "tsv"
+def default_format(stream: TextIO) -> Format:
+    return Format.TABLE if _isatty(stream) else Format.TSV
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -167,51 +242,79 @@ def write_section(
     header: bool = True,
     formula_guard: bool = True,
 ) -> None:
-    """Write one table in one format."""
-    columns, rows = section.columns, section.rows
-    if fmt == "tsv":
-        if header:
-            out.write("\t".join(columns) + "\n")
-        for row in rows:
-            out.write("\t".join(_tsv_cell(row.get(c)) for c in columns) + "\n")
-    elif fmt == "csv":
-        import csv
+    """Write one table in one table format."""
+    writer = _TABLE_WRITERS.get(Format(fmt))
+    if writer is None:
+        raise ValueError(f"{fmt} does not write a table")
+    writer(section, out, header, formula_guard)
 
-        writer = csv.writer(out, lineterminator="\n")
-        if header:
-            writer.writerow(columns)
-        for row in rows:
-            writer.writerow([_guard(_text(row.get(c)), row.get(c), formula_guard) for c in columns])
-    elif fmt == "json":
-        if not rows:
-            out.write("[]\n")
-        else:
-            out.write("[\n")
-            out.write(",\n".join("  " + _json({c: row.get(c) for c in columns}) for row in rows))
-            out.write("\n]\n")
-    elif fmt == "jsonl":
-        for row in rows:
-            out.write(_json({c: row.get(c) for c in columns}) + "\n")
-    elif fmt == "yaml":
-        import yaml
 
-        data = [_yaml_ready({c: row.get(c) for c in columns}) for row in rows]
-        yaml.safe_dump(data, out, allow_unicode=True, sort_keys=False, default_flow_style=False)
-    elif fmt == "markdown":
-        if header:
-            out.write("| " + " | ".join(columns) + " |\n")
-            out.write(
-                "|" + "|".join("---:" if c in section.right else "---" for c in columns) + "|\n"
-            )
-        for row in rows:
-            out.write("| " + " | ".join(_md_cell(row.get(c)) for c in columns) + " |\n")
-    elif fmt == "table":
-        con = console(out)
-        con.print(_rich_table(section, header=header))
-        for line in section.footer:
-            con.print(clean(line), style="dim")
-    else:
-        raise ValueError(f"unknown format {fmt}")
+def _write_tsv(section: Section, out: TextIO, header: bool, _guarded: bool) -> None:
+    if header:
+        out.write("\t".join(section.columns) + "\n")
+    for row in section.rows:
+        out.write("\t".join(_tsv_cell(row.get(c)) for c in section.columns) + "\n")
+
+
+def _write_csv(section: Section, out: TextIO, header: bool, guarded: bool) -> None:
+    import csv
+
+    writer = csv.writer(out, lineterminator="\n")
+    if header:
+        writer.writerow(section.columns)
+    for row in section.rows:
+        writer.writerow([_guard(_text(row.get(c)), row.get(c), guarded) for c in section.columns])
+
+
+def _write_json(section: Section, out: TextIO, _header: bool, _guarded: bool) -> None:
+    if not section.rows:
+        out.write("[]\n")
+        return
+    out.write("[\n")
+    out.write(
+        ",\n".join("  " + _json({c: row.get(c) for c in section.columns}) for row in section.rows)
+    )
+    out.write("\n]\n")
+
+
+def _write_jsonl(section: Section, out: TextIO, _header: bool, _guarded: bool) -> None:
+    for row in section.rows:
+        out.write(_json({c: row.get(c) for c in section.columns}) + "\n")
+
+
+def _write_yaml(section: Section, out: TextIO, _header: bool, _guarded: bool) -> None:
+    import yaml
+
+    data = [_yaml_ready({c: row.get(c) for c in section.columns}) for row in section.rows]
+    yaml.safe_dump(data, out, allow_unicode=True, sort_keys=False, default_flow_style=False)
+
+
+def _write_markdown(section: Section, out: TextIO, header: bool, _guarded: bool) -> None:
+    columns = section.columns
+    if header:
+        out.write("| " + " | ".join(columns) + " |\n")
+        out.write("|" + "|".join("---:" if c in section.right else "---" for c in columns) + "|\n")
+    for row in section.rows:
+        out.write("| " + " | ".join(_md_cell(row.get(c)) for c in columns) + " |\n")
+
+
+def _write_table(section: Section, out: TextIO, header: bool, _guarded: bool) -> None:
+    con = console(out)
+    con.print(_rich_table(section, header=header))
+    for line in section.footer:
+        con.print(clean(line), style="dim")
+
+
+# One writer per table format: (section, stream, header, formula guard).
+_TABLE_WRITERS: dict[Format, Callable[[Section, TextIO, bool, bool], None]] = {
+    Format.TABLE: _write_table,
+    Format.TSV: _write_tsv,
+    Format.CSV: _write_csv,
+    Format.JSON: _write_json,
+    Format.JSONL: _write_jsonl,
+    Format.YAML: _write_yaml,
+    Format.MARKDOWN: _write_markdown,
+}
 
 
 def _human(section: Section, row: Row, column: str) -> str:

@@ -8,6 +8,8 @@ import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -296,3 +298,56 @@ def test_colour_follows_the_environment(
     result = bundled_cli("list", "sources", "-f", "table", env=env)
     assert result.code == 0
     assert ("\x1b[" in result.out) is coloured
+
+
+def test_every_format_has_exactly_one_writer() -> None:
+    from atmptrack.render import _TABLE_WRITERS, FORMATS, REPORT_FORMATS, Format
+
+    assert set(_TABLE_WRITERS) == set(FORMATS)
+    assert set(REPORT_FORMATS) == set(Format)
+    section = Section(
+        "s", "S", ["a", "b"], [{"a": ["x", "y"], "b": Decimal("4885375.50")}, {"a": None}]
+    )
+    for fmt in FORMATS:
+        out = io.StringIO()
+        write_section(section, fmt, out)
+        assert "4885375.5" in out.getvalue(), fmt
+
+
+REPORTS = ["funding", "partners", "overlap", "timeline", "coverage"]
+
+
+@pytest.mark.parametrize(
+    "fmt", ["table", "tsv", "csv", "json", "jsonl", "yaml", "markdown", "svg", "html"]
+)
+@pytest.mark.parametrize("report", REPORTS)
+def test_every_report_writes_every_format(bundled_cli: Cli, report: str, fmt: str) -> None:
+    out = bundled_cli.ok("report", report, "--format", fmt)
+    assert out.strip()
+    if fmt == "json":
+        assert isinstance(json.loads(out), list)
+    elif fmt == "jsonl":
+        assert all(isinstance(json.loads(line), dict) for line in out.splitlines())
+    elif fmt == "svg":
+        import xml.etree.ElementTree as ET
+
+        assert ET.fromstring(out).tag.endswith("svg")
+    elif fmt == "html":
+        assert out.lstrip().lower().startswith("<!doctype html>")
+
+
+def test_output_file_format_follows_its_name_and_refuses_what_it_cannot_write(
+    bundled_cli: Cli, tmp_path: Path
+) -> None:
+    table = tmp_path / "funding.csv"
+    bundled_cli.ok("report", "funding", "-o", str(table))
+    assert next(csv.reader(table.open()))[0] == "initiative"
+    picture = tmp_path / "funding.png"
+    picture.write_bytes(b"\x89PNG old picture")
+    result = bundled_cli("report", "funding", "--format", "svg", "-o", str(picture))
+    assert result.code == 2 and "does not write PNG" in result.err
+    assert picture.read_bytes() == b"\x89PNG old picture"
+    result = bundled_cli("report", "funding", "--format", "csv", "-o", str(tmp_path / "f.json"))
+    assert result.code == 2 and "says json" in result.err
+    result = bundled_cli("list", "partners", "--format", "jsn")
+    assert result.code == 2 and "did you mean 'json'" in result.err
