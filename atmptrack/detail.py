@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import difflib
-import json
 import sqlite3
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from atmptrack import shape
 from atmptrack.errors import UsageError
 from atmptrack.query import count_words
 from atmptrack.store import fetch
@@ -16,29 +16,6 @@ if TYPE_CHECKING:
     from atmptrack.render import Chart
 
 Record = dict[str, Any]
-
-
-class _Provenance:
-    """Citations and inferred fields, fetched once and handed out per record."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.cited: dict[tuple[str, str], list[str]] = {}
-        for entity, key, source in conn.execute(
-            "SELECT entity, key, source_id FROM citation ORDER BY entity, key, position"
-        ):
-            self.cited.setdefault((entity, key), []).append(source)
-        self.inferred: dict[tuple[str, str], dict[str, str]] = {}
-        for entity, key, name, reason in conn.execute(
-            "SELECT entity, key, field, reason FROM inferred ORDER BY field"
-        ):
-            self.inferred.setdefault((entity, key), {})[name] = reason
-
-    def attach(self, record: Record, entity: str, key: str) -> Record:
-        record["sources"] = self.cited.get((entity, key), [])
-        inferred = self.inferred.get((entity, key))
-        if inferred:
-            record["inferred"] = inferred
-        return record
 
 
 def resolve(conn: sqlite3.Connection, ident: str) -> tuple[str, str]:
@@ -76,7 +53,7 @@ def resolve(conn: sqlite3.Connection, ident: str) -> tuple[str, str]:
 def describe(conn: sqlite3.Connection, ident: str) -> tuple[Record, list[Chart]]:
     """The record, and for an initiative the charts of its timeline, partners and funding."""
     kind, row_id = resolve(conn, ident)
-    prov = _Provenance(conn)
+    prov = shape.Provenance(conn)
     sources = {
         r["id"]: r for r in fetch(conn, "SELECT id, title, publisher, url, published FROM source")
     }
@@ -86,6 +63,7 @@ def describe(conn: sqlite3.Connection, ident: str) -> tuple[Record, list[Chart]]
         else _organisation(conn, prov, row_id)
     )
     charts = _initiative_views(conn, record) if kind == "initiative" else []
+    _drop_empty_inferred(record)
     cited = sorted({s for part in _walk_sources(record) for s in part})
     record["source_list"] = [sources[s] for s in cited if s in sources]
     return record, charts
@@ -119,6 +97,18 @@ def _initiative_views(conn: sqlite3.Connection, record: Record) -> list[Chart]:
     return charts
 
 
+def _drop_empty_inferred(value: Any) -> None:
+    # People read "inferred" only where something is; an empty one is noise in every table.
+    if isinstance(value, dict):
+        if value.get("inferred") == {}:
+            del value["inferred"]
+        for item in value.values():
+            _drop_empty_inferred(item)
+    elif isinstance(value, list):
+        for item in value:
+            _drop_empty_inferred(item)
+
+
 def _walk_sources(value: Any) -> list[list[str]]:
     found: list[list[str]] = []
     if isinstance(value, dict):
@@ -133,116 +123,71 @@ def _walk_sources(value: Any) -> list[list[str]]:
     return found
 
 
-def _initiative(conn: sqlite3.Connection, prov: _Provenance, ini_id: str) -> Record:
-    base = fetch(conn, "SELECT * FROM initiative WHERE id = :i", i=ini_id)[0]
-    record: Record = {
-        "type": "initiative",
-        "id": base["id"],
-        "title": " — ".join(p for p in (base["acronym"], base["name"]) if p),
-        "acronym": base["acronym"],
-        "name": base["name"],
-        "kind": base["kind"],
-        "summary": base["summary"],
-        "aims": json.loads(base["aims"]) if base["aims"] else [],
-        "therapy_areas": base["therapy_areas"].split(",") if base["therapy_areas"] else [],
-        "status": base["status"],
-        "start": base["start"],
-        "end": base["end"],
-        "website": base["website"],
-        "cordis_id": base["cordis_id"],
-        "note": base["note"],
-    }
-    prov.attach(record, "initiative", ini_id)
-    counts = fetch(
-        conn,
-        "SELECT position, count, qualifier, as_of, countries, note FROM partner_count "
-        "WHERE initiative_id = :i ORDER BY position",
-        i=ini_id,
-    )
+def _initiative(conn: sqlite3.Connection, prov: shape.Provenance, ini_id: str) -> Record:
+    # Every stored field comes from the declared shape; what follows only adds words for people.
+    base = shape.records(conn, shape.INITIATIVE, prov, where={"id": ini_id})[ini_id]
+    title = " — ".join(p for p in (base["acronym"], base["name"]) if p)
+    record: Record = {"type": "initiative", "id": ini_id, "title": title, **base}
     record["partner_counts"] = [
-        prov.attach(
-            {
-                "declared": count_words(c["count"], c["qualifier"]),
-                "count": c["count"],
-                "qualifier": c["qualifier"],
-                "as_of": c["as_of"],
-                "countries": c["countries"],
-                "note": c["note"],
-            },
-            "partner_count",
-            f"{ini_id}/{c['position']}",
-        )
-        for c in counts
+        {"declared": count_words(c["count"], c["qualifier"]), **c} for c in record["partner_counts"]
     ]
-    members = fetch(
-        conn,
-        """
-        SELECT m.organisation_id AS organisation, o.name, o.country, o.sector, o.helix, m.role, m.note
-        FROM membership m JOIN organisation o ON o.id = m.organisation_id
-        WHERE m.initiative_id = :i ORDER BY m.position""",
-        i=ini_id,
-    )
-    record["members"] = [prov.attach(m, "member", f"{ini_id}/{m['organisation']}") for m in members]
-    groups = fetch(
-        conn,
-        """
-        SELECT w.id, w.kind, w.number, w.name, w.goal,
-          (SELECT group_concat(organisation_id, ',') FROM workgroup_lead l
-           WHERE l.initiative_id = w.initiative_id AND l.workgroup_id = w.id) AS leads,
-          (SELECT group_concat(p.name, ', ') FROM workgroup_coordinator c JOIN person p
-           ON p.initiative_id = c.initiative_id AND p.id = c.person_id
-           WHERE c.initiative_id = w.initiative_id AND c.workgroup_id = w.id) AS coordinators
-        FROM workgroup w WHERE w.initiative_id = :i ORDER BY w.position""",
-        i=ini_id,
-    )
-    record["workgroups"] = [prov.attach(g, "workgroup", f"{ini_id}/{g['id']}") for g in groups]
-    milestones = fetch(
-        conn,
-        """
-        SELECT ms.id, ms.kind, ms.date, ms.end_date, ms.date_qualifier, ms.place,
-          (SELECT group_concat(p.name, ', ') FROM milestone_speaker s JOIN person p
-           ON p.initiative_id = s.initiative_id AND p.id = s.person_id
-           WHERE s.initiative_id = ms.initiative_id AND s.milestone_id = ms.id) AS speakers,
-          ms.note
-        FROM milestone ms WHERE ms.initiative_id = :i
-        ORDER BY coalesce(ms.date_lo, '9999'), ms.position""",
-        i=ini_id,
-    )
-    record["milestones"] = [prov.attach(m, "milestone", f"{ini_id}/{m['id']}") for m in milestones]
-    people = fetch(
-        conn,
-        """
-        SELECT p.id, p.name, p.role, p.organisation_id AS organisation FROM person p
-        WHERE p.initiative_id = :i ORDER BY p.position""",
-        i=ini_id,
-    )
-    record["people"] = [prov.attach(p, "person", f"{ini_id}/{p['id']}") for p in people]
-    funding = fetch(
-        conn,
-        """
-        SELECT f.id, f.amount, f.currency, f.qualifier, f.funder, f.programme, f.instrument,
-          f.start, f."end", f.note FROM funding f WHERE f.initiative_id = :i ORDER BY f.position""",
-        i=ini_id,
-    )
-    for entry in funding:
+    for name, child in shape.INITIATIVE.children:
+        found = shape.records(conn, child, prov, where={"initiative_id": ini_id}).values()
+        record[name] = [_without(item, "initiative") for item in found]
+    organisations = {
+        r["id"]: r
+        for r in fetch(
+            conn,
+            "SELECT o.id, o.name, o.country, o.sector, o.helix FROM organisation o "
+            "JOIN membership m ON m.organisation_id = o.id WHERE m.initiative_id = :i",
+            i=ini_id,
+        )
+    }
+    record["members"] = [
+        {
+            "organisation": m["organisation"],
+            **{k: organisations.get(m["organisation"], {}).get(k) for k in _ORG_SHOWN},
+            **m,
+        }
+        for m in record["members"]
+    ]
+    names = {person["id"]: person["name"] for person in _people(conn, ini_id)}
+    for group in record["workgroups"]:
+        group["coordinators"] = [names.get(p, p) for p in group["coordinators"]]
+    for milestone in record["milestones"]:
+        milestone["speakers"] = [names.get(p, p) for p in milestone["speakers"]]
+    record["milestones"].sort(key=lambda m: _date_order(conn, ini_id, m["id"]))
+    for entry in record["funding"]:
         entry["amount"] = Decimal(entry["amount"]) if entry["amount"] is not None else None
-        entry["also_reported"] = [
-            {
-                "amount": Decimal(r["amount"]),
-                "qualifier": r["qualifier"],
-                "note": r["note"],
-                "sources": r["sources"].split(","),
-            }
-            for r in fetch(
-                conn,
-                "SELECT amount, qualifier, note, sources FROM reported_amount "
-                "WHERE initiative_id = :i AND funding_id = :f ORDER BY position",
-                i=ini_id,
-                f=entry["id"],
-            )
-        ]
-        prov.attach(entry, "funding", f"{ini_id}/{entry['id']}")
-    record["funding"] = funding
+        for reported in entry["also_reported"]:
+            reported["amount"] = Decimal(reported["amount"])
+    record["relations"] = _relations(conn, prov, ini_id)
+    return record
+
+
+# What `show` tells of each member organisation besides its id.
+_ORG_SHOWN = ("name", "country", "sector", "helix")
+
+
+def _without(record: Record, *names: str) -> Record:
+    return {k: v for k, v in record.items() if k not in names}
+
+
+def _people(conn: sqlite3.Connection, ini_id: str) -> list[Record]:
+    return fetch(conn, "SELECT id, name FROM person WHERE initiative_id = :i", i=ini_id)
+
+
+def _date_order(conn: sqlite3.Connection, ini_id: str, milestone: str) -> tuple[str, int]:
+    row = conn.execute(
+        "SELECT coalesce(date_lo, '9999'), position FROM milestone "
+        "WHERE initiative_id = :i AND id = :m",
+        {"i": ini_id, "m": milestone},
+    ).fetchone()
+    return (str(row[0]), int(row[1]))
+
+
+def _relations(conn: sqlite3.Connection, prov: shape.Provenance, ini_id: str) -> list[Record]:
+    """Relations both ways: this initiative's own and those that name it."""
     relations = fetch(
         conn,
         """
@@ -253,45 +198,32 @@ def _initiative(conn: sqlite3.Connection, prov: _Provenance, ini_id: str) -> Rec
         FROM relation r WHERE r.target_id = :i""",
         i=ini_id,
     )
-    record["relations"] = [
+    return [
         prov.attach(
             {"kind": r["kind"], "initiative": r["initiative"], "direction": r["direction"]},
             "relation",
-            f"{r['owner']}/{r['kind']}/{ini_id if r['direction'] == 'incoming' else r['initiative']}",
+            shape.provenance_key(
+                (r["owner"], r["kind"], ini_id if r["direction"] == "incoming" else r["initiative"])
+            ),
         )
         for r in relations
     ]
-    return record
 
 
-def _organisation(conn: sqlite3.Connection, prov: _Provenance, org_id: str) -> Record:
-    base = fetch(conn, "SELECT * FROM organisation WHERE id = :o", o=org_id)[0]
-    record: Record = {
-        "type": "organisation",
-        "id": base["id"],
-        "title": base["name"] + (f" ({base['short_name']})" if base["short_name"] else ""),
-        "name": base["name"],
-        "short_name": base["short_name"],
-        "other_names": json.loads(base["other_names"]) if base["other_names"] else [],
-        "country": base["country"],
-        "sector": base["sector"],
-        "helix": base["helix"],
-        "helix_from": ("stated" if base["helix_stated"] else "sector") if base["helix"] else None,
-        "helix_reason": base["helix_reason"],
-        "city": base["city"],
-        "website": base["website"],
-        "parent": base["parent_id"],
-        "hosts": [
-            r[0]
-            for r in conn.execute(
-                "SELECT id FROM organisation WHERE parent_id = :o ORDER BY id", {"o": org_id}
-            )
-        ],
-        "pic": base["pic"],
-        "ror": base["ror"],
-        "note": base["note"],
-    }
-    prov.attach(record, "organisation", org_id)
+def _organisation(conn: sqlite3.Connection, prov: shape.Provenance, org_id: str) -> Record:
+    base = shape.records(conn, shape.ORGANISATION, prov, where={"id": org_id})[org_id]
+    title = base["name"] + (f" ({base['short_name']})" if base["short_name"] else "")
+    record: Record = {"type": "organisation", "id": org_id, "title": title, **base}
+    stated = conn.execute(
+        "SELECT helix_stated FROM organisation WHERE id = :o", {"o": org_id}
+    ).fetchone()[0]
+    record["helix_from"] = ("stated" if stated else "sector") if base["helix"] else None
+    record["hosts"] = [
+        r[0]
+        for r in conn.execute(
+            "SELECT id FROM organisation WHERE parent_id = :o ORDER BY id", {"o": org_id}
+        )
+    ]
     memberships = fetch(
         conn,
         """

@@ -16,9 +16,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from atmptrack import shape
 from atmptrack.datadir import discover
 from atmptrack.errors import DataError, UsageError
-from atmptrack.store import fetch
 
 Record = dict[str, Any]
 Snapshot = dict[str, dict[str, Record]]  # entity → key → fields
@@ -154,183 +154,15 @@ def snapshot(store: Path) -> Snapshot:
 
 
 def _snapshot(conn: sqlite3.Connection) -> Snapshot:
-    cited: dict[tuple[str, str], list[str]] = {}
-    for r in fetch(conn, "SELECT entity, key, source_id FROM citation ORDER BY position"):
-        cited.setdefault((r["entity"], r["key"]), []).append(r["source_id"])
-    inferred: dict[tuple[str, str], dict[str, str]] = {}
-    for r in fetch(conn, "SELECT entity, key, field, reason FROM inferred"):
-        inferred.setdefault((r["entity"], r["key"]), {})[r["field"]] = r["reason"]
-
-    def add(entity: str, key: str, record: Record, *, cites: bool = True) -> None:
-        # Where a record sits in which file, and derived columns, are not part of what it says.
-        for dropped in (
-            "file",
-            "line",
-            "position",
-            "start_lo",
-            "start_hi",
-            "end_lo",
-            "end_hi",
-            "date_lo",
-            "date_hi",
-            "published_lo",
-            "published_hi",
-            "helix_stated",
-        ):
-            record.pop(dropped, None)
-        if cites:
-            record["sources"] = cited.get((entity, key), [])
-            record["inferred"] = inferred.get((entity, key), {})
-        out.setdefault(entity, {})[key] = record
-
-    out: Snapshot = {}
-    for r in fetch(conn, "SELECT * FROM source"):
-        add("source", r.pop("id"), r, cites=False)
-    for r in fetch(conn, "SELECT * FROM organisation"):
-        r["other_names"] = json.loads(r["other_names"]) if r["other_names"] else []
-        r["parent"] = r.pop("parent_id")
-        add("organisation", r.pop("id"), r)
-    counts: dict[str, list[Record]] = {}
-    for r in fetch(conn, "SELECT * FROM partner_count ORDER BY position"):
-        ini = r.pop("initiative_id")
-        r.pop("position")
-        counts.setdefault(ini, []).append(r)
-    for r in fetch(conn, "SELECT * FROM initiative"):
-        r["aims"] = json.loads(r["aims"]) if r["aims"] else []
-        for derived in ("declared_partners", "declared_qualifier", "declared_countries"):
-            r.pop(derived)
-        r["partner_counts"] = counts.get(r["id"], [])
-        add("initiative", r.pop("id"), r)
-    for r in fetch(conn, "SELECT * FROM membership"):
-        key = f"{r['initiative_id']}/{r['organisation_id']}"
-        add(
-            "member",
-            key,
-            {
-                "initiative": r["initiative_id"],
-                "organisation": r["organisation_id"],
-                "role": r["role"],
-                "note": r["note"],
-            },
-        )
-    people = {}
-    for r in fetch(conn, "SELECT * FROM person"):
-        key = f"{r['initiative_id']}/{r['id']}"
-        people[key] = r["name"]
-        add(
-            "person",
-            key,
-            {
-                "initiative": r["initiative_id"],
-                "name": r["name"],
-                "role": r["role"],
-                "organisation": r["organisation_id"],
-                "note": r["note"],
-            },
-        )
-    leads: dict[str, list[str]] = {}
-    for r in fetch(conn, "SELECT * FROM workgroup_lead ORDER BY position"):
-        leads.setdefault(f"{r['initiative_id']}/{r['workgroup_id']}", []).append(
-            r["organisation_id"]
-        )
-    coordinators: dict[str, list[str]] = {}
-    for r in fetch(conn, "SELECT * FROM workgroup_coordinator ORDER BY position"):
-        coordinators.setdefault(f"{r['initiative_id']}/{r['workgroup_id']}", []).append(
-            r["person_id"]
-        )
-    for r in fetch(conn, "SELECT * FROM workgroup"):
-        key = f"{r['initiative_id']}/{r['id']}"
-        add(
-            "workgroup",
-            key,
-            {
-                "initiative": r["initiative_id"],
-                "kind": r["kind"],
-                "number": r["number"],
-                "name": r["name"],
-                "goal": r["goal"],
-                "leads": leads.get(key, []),
-                "coordinators": coordinators.get(key, []),
-                "note": r["note"],
-            },
-        )
-    speakers: dict[str, list[str]] = {}
-    for r in fetch(conn, "SELECT * FROM milestone_speaker ORDER BY position"):
-        speakers.setdefault(f"{r['initiative_id']}/{r['milestone_id']}", []).append(r["person_id"])
-    for r in fetch(conn, "SELECT * FROM milestone"):
-        key = f"{r['initiative_id']}/{r['id']}"
-        add(
-            "milestone",
-            key,
-            {
-                "initiative": r["initiative_id"],
-                "kind": r["kind"],
-                "date": r["date"],
-                "end_date": r["end_date"],
-                "date_qualifier": r["date_qualifier"],
-                "place": r["place"],
-                "speakers": speakers.get(key, []),
-                "note": r["note"],
-            },
-        )
-    reported: dict[str, list[Record]] = {}
-    for r in fetch(conn, "SELECT * FROM reported_amount ORDER BY position"):
-        reported.setdefault(f"{r['initiative_id']}/{r['funding_id']}", []).append(
-            {
-                "amount": r["amount"],
-                "qualifier": r["qualifier"],
-                "sources": r["sources"],
-                "note": r["note"],
-            }
-        )
-    for r in fetch(conn, "SELECT * FROM funding"):
-        key = f"{r['initiative_id']}/{r['id']}"
-        add(
-            "funding",
-            key,
-            {
-                "initiative": r["initiative_id"],
-                "amount": r["amount"],
-                "currency": r["currency"],
-                "qualifier": r["qualifier"],
-                "funder": r["funder"],
-                "programme": r["programme"],
-                "instrument": r["instrument"],
-                "start": r["start"],
-                "end": r["end"],
-                "note": r["note"],
-                "also_reported": reported.get(key, []),
-            },
-        )
-    for r in fetch(conn, "SELECT * FROM relation"):
-        key = f"{r['initiative_id']}/{r['kind']}/{r['target_id']}"
-        add(
-            "relation",
-            key,
-            {
-                "initiative": r["initiative_id"],
-                "kind": r["kind"],
-                "target": r["target_id"],
-                "note": r["note"],
-            },
-        )
-    return out
+    # Every entity as the store's declared shape reads it back: no file, line or derived column.
+    provenance = shape.Provenance(conn)
+    return {entity.entity: shape.records(conn, entity, provenance) for entity in shape.ENTITIES}
 
 
 # ---------------------------------------------------------------- comparing
 
 
-_ORDER = (
-    "source",
-    "organisation",
-    "initiative",
-    "member",
-    "workgroup",
-    "milestone",
-    "person",
-    "funding",
-    "relation",
-)
+_ORDER = tuple(entity.entity for entity in shape.ENTITIES)
 
 
 def compare(old: Snapshot, new: Snapshot) -> list[Change]:

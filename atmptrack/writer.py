@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,13 +17,14 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
-from atmptrack import __version__, tables
+from atmptrack import __version__, shape, tables
 from atmptrack.dataset import Dataset, read_dataset
 from atmptrack.errors import StoreError
-from atmptrack.schema import Initiative, Sourced
+from atmptrack.schema import Sourced
+from atmptrack.shape import Shape, provenance_key, row_of
 from atmptrack.store import APPLICATION_ID, BUSY_TIMEOUT_MS, SCHEMA_VERSION, LoadResult, check_owned
 
-Rows = dict[type[SQLModel], list[dict[str, Any]]]
+Rows = dict[str, list[dict[str, Any]]]  # table name -> rows
 
 
 def load(data_dir: Path, store: Path, *, fingerprint: str, force: bool) -> LoadResult:
@@ -54,7 +54,7 @@ def load(data_dir: Path, store: Path, *, fingerprint: str, force: bool) -> LoadR
                 _reset(conn, rebuild=meta.get("schema_version") != str(SCHEMA_VERSION))
                 # The mark that tells our stores from other databases (see store.check_owned).
                 conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
-                rows[tables.MetaRow] = [
+                rows["meta"] = [
                     {"key": "schema_version", "value": str(SCHEMA_VERSION)},
                     {"key": "fingerprint", "value": fingerprint},
                     {"key": "data_dir", "value": str(data_dir)},
@@ -62,11 +62,10 @@ def load(data_dir: Path, store: Path, *, fingerprint: str, force: bool) -> LoadR
                     {"key": "loaded_at", "value": datetime.now(UTC).isoformat(timespec="seconds")},
                 ]
                 for table in tables.TABLES:
-                    if rows.get(table):
+                    name = str(table.__tablename__)
+                    if rows.get(name):
                         # One executemany per table: row-at-a-time ORM inserts are ~40x slower.
-                        conn.execute(
-                            SQLModel.metadata.tables[str(table.__tablename__)].insert(), rows[table]
-                        )
+                        conn.execute(SQLModel.metadata.tables[name].insert(), rows[name])
         except OperationalError as exc:
             raise StoreError(f"cannot write the store {store}: {exc.orig}") from exc
         except SQLAlchemyError as exc:
@@ -142,209 +141,54 @@ def _reset(conn: Connection, *, rebuild: bool) -> None:
 
 def _counts(rows: Rows) -> dict[str, int]:
     return {
-        "sources": len(rows.get(tables.SourceRow, [])),
-        "organisations": len(rows.get(tables.OrganisationRow, [])),
-        "initiatives": len(rows.get(tables.InitiativeRow, [])),
-        "members": len(rows.get(tables.MembershipRow, [])),
+        "sources": len(rows.get("source", [])),
+        "organisations": len(rows.get("organisation", [])),
+        "initiatives": len(rows.get("initiative", [])),
+        "members": len(rows.get("membership", [])),
     }
 
 
-def _lo(value: Any) -> str | None:
-    day = value.earliest() if value is not None else None
-    return day.isoformat() if day else None
-
-
-def _hi(value: Any) -> str | None:
-    day = value.latest() if value is not None else None
-    return day.isoformat() if day else None
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _json(values: Iterable[str]) -> str | None:
-    items = list(values)
-    return json.dumps(items, ensure_ascii=False) if items else None
+def _columns(table: str) -> list[str]:
+    return [column.name for column in SQLModel.metadata.tables[table].columns]
 
 
 class _Builder:
+    """Rows of every table, built by walking the declared shapes (see `shape`)."""
+
     def __init__(self) -> None:
-        self.rows: Rows = {table: [] for table in tables.TABLES}
+        self.rows: Rows = {str(table.__tablename__): [] for table in tables.TABLES}
+        self.columns = {name: _columns(name) for name in self.rows}
 
-    def add(self, table: type[SQLModel], **values: Any) -> None:
-        self.rows[table].append(values)
+    def add(self, entity: Shape, record: Any, context: dict[str, Any]) -> None:
+        row = row_of(entity, record, self.columns[entity.table], context)
+        self.rows[entity.table].append(row)
+        key = [row[c] for c in entity.key]
+        if entity.cited:
+            self._provenance(entity.entity, provenance_key(key), record)
+        for link in entity.links:
+            for position, item in enumerate(getattr(record, link.field)):
+                self.rows[link.table].append(
+                    {
+                        **dict(zip(link.keys, key, strict=True)),
+                        link.column: item,
+                        "position": position,
+                    }
+                )
+        for name, child in (*entity.nested, *entity.children):
+            for position, item in enumerate(getattr(record, name)):
+                self.add(
+                    child, item, {**dict(zip(child.parent, key, strict=True)), "position": position}
+                )
 
-    def provenance(self, entity: str, key: str, record: Sourced) -> None:
-        for position, source in enumerate(record.sources):
-            self.add(
-                tables.CitationRow, entity=entity, key=key, source_id=source, position=position
-            )
-        for field, reason in record.inferred.items():
-            self.add(tables.InferredRow, entity=entity, key=key, field=field, reason=reason)
-
-    def initiative(self, ini: Initiative, file: str, line: int) -> None:
-        declared = ini.partner_counts[-1] if ini.partner_counts else None
-        self.add(
-            tables.InitiativeRow,
-            id=ini.id,
-            acronym=ini.acronym,
-            name=ini.name,
-            kind=ini.kind.value,
-            summary=ini.summary,
-            aims=_json(ini.aims),
-            therapy_areas=",".join(a.value for a in ini.therapy_areas) or None,
-            status=_str(ini.status and ini.status.value),
-            start=_str(ini.start),
-            start_lo=_lo(ini.start),
-            start_hi=_hi(ini.start),
-            end=_str(ini.end),
-            end_lo=_lo(ini.end),
-            end_hi=_hi(ini.end),
-            website=ini.website,
-            cordis_id=ini.ids.cordis,
-            declared_partners=declared.count if declared else None,
-            declared_qualifier=declared.qualifier.value if declared else None,
-            declared_countries=declared.countries if declared else None,
-            note=ini.note,
-            file=file,
-            line=line,
+    def _provenance(self, entity: str, key: str, record: Sourced) -> None:
+        self.rows["citation"].extend(
+            {"entity": entity, "key": key, "source_id": source, "position": position}
+            for position, source in enumerate(record.sources)
         )
-        self.provenance("initiative", ini.id, ini)
-        for pos, count in enumerate(ini.partner_counts):
-            self.add(
-                tables.PartnerCountRow,
-                initiative_id=ini.id,
-                position=pos,
-                count=count.count,
-                qualifier=count.qualifier.value,
-                as_of=_str(count.as_of),
-                countries=count.countries,
-                note=count.note,
-            )
-            self.provenance("partner_count", f"{ini.id}/{pos}", count)
-        for pos, member in enumerate(ini.members):
-            self.add(
-                tables.MembershipRow,
-                initiative_id=ini.id,
-                organisation_id=member.organisation,
-                role=member.role.value,
-                position=pos,
-                note=member.note,
-            )
-            self.provenance("member", f"{ini.id}/{member.organisation}", member)
-        for pos, person in enumerate(ini.people):
-            self.add(
-                tables.PersonRow,
-                initiative_id=ini.id,
-                id=person.id,
-                position=pos,
-                name=person.name,
-                role=person.role,
-                organisation_id=person.organisation,
-                note=person.note,
-            )
-            self.provenance("person", f"{ini.id}/{person.id}", person)
-        for pos, group in enumerate(ini.workgroups):
-            self.add(
-                tables.WorkGroupRow,
-                initiative_id=ini.id,
-                id=group.id,
-                position=pos,
-                kind=group.kind.value,
-                number=group.number,
-                name=group.name,
-                goal=group.goal,
-                note=group.note,
-            )
-            self.provenance("workgroup", f"{ini.id}/{group.id}", group)
-            for lead_pos, lead in enumerate(group.leads):
-                self.add(
-                    tables.WorkGroupLeadRow,
-                    initiative_id=ini.id,
-                    workgroup_id=group.id,
-                    organisation_id=lead,
-                    position=lead_pos,
-                )
-            for c_pos, person_id in enumerate(group.coordinators):
-                self.add(
-                    tables.WorkGroupCoordinatorRow,
-                    initiative_id=ini.id,
-                    workgroup_id=group.id,
-                    person_id=person_id,
-                    position=c_pos,
-                )
-        for pos, ms in enumerate(ini.milestones):
-            self.add(
-                tables.MilestoneRow,
-                initiative_id=ini.id,
-                id=ms.id,
-                position=pos,
-                kind=ms.kind.value,
-                date=str(ms.date),
-                date_lo=_lo(ms.date),
-                date_hi=_hi(ms.date),
-                precision=ms.date.precision,
-                end_date=_str(ms.end_date),
-                end_lo=_lo(ms.end_date),
-                end_hi=_hi(ms.end_date),
-                date_qualifier=ms.date_qualifier.value,
-                place=ms.place,
-                note=ms.note,
-            )
-            self.provenance("milestone", f"{ini.id}/{ms.id}", ms)
-            for s_pos, speaker in enumerate(ms.speakers):
-                self.add(
-                    tables.MilestoneSpeakerRow,
-                    initiative_id=ini.id,
-                    milestone_id=ms.id,
-                    person_id=speaker,
-                    position=s_pos,
-                )
-        for pos, fund in enumerate(ini.funding):
-            self.add(
-                tables.FundingRow,
-                initiative_id=ini.id,
-                id=fund.id,
-                position=pos,
-                amount=_str(fund.amount),
-                currency=fund.currency,
-                qualifier=fund.qualifier.value,
-                funder=fund.funder,
-                programme=fund.programme,
-                instrument=fund.instrument,
-                start=_str(fund.start),
-                start_lo=_lo(fund.start),
-                start_hi=_hi(fund.start),
-                end=_str(fund.end),
-                end_lo=_lo(fund.end),
-                end_hi=_hi(fund.end),
-                note=fund.note,
-            )
-            self.provenance("funding", f"{ini.id}/{fund.id}", fund)
-            for r_pos, reported in enumerate(fund.also_reported):
-                self.add(
-                    tables.ReportedAmountRow,
-                    initiative_id=ini.id,
-                    funding_id=fund.id,
-                    position=r_pos,
-                    amount=str(reported.amount),
-                    qualifier=reported.qualifier.value,
-                    sources=",".join(reported.sources),
-                    note=reported.note,
-                )
-        for pos, relation in enumerate(ini.relations):
-            self.add(
-                tables.RelationRow,
-                initiative_id=ini.id,
-                kind=relation.kind.value,
-                target_id=relation.initiative,
-                position=pos,
-                note=relation.note,
-            )
-            self.provenance(
-                "relation", f"{ini.id}/{relation.kind.value}/{relation.initiative}", relation
-            )
+        self.rows["inferred"].extend(
+            {"entity": entity, "key": key, "field": field, "reason": reason}
+            for field, reason in record.inferred.items()
+        )
 
 
 def build_rows(dataset: Dataset) -> Rows:
@@ -354,43 +198,11 @@ def build_rows(dataset: Dataset) -> Rows:
         doc = loaded.document
         # Recorded relative to the data directory, so the store does not depend on the cwd.
         file = Path(os.path.relpath(Path(doc.path).resolve(), dataset.root)).as_posix()
-        for index, src in enumerate(loaded.model.sources):
-            builder.add(
-                tables.SourceRow,
-                id=src.id,
-                title=src.title,
-                publisher=src.publisher,
-                url=src.url,
-                published=_str(src.published),
-                published_lo=_lo(src.published),
-                published_hi=_hi(src.published),
-                note=src.note,
-                file=file,
-                line=doc.mark(("sources", index)).line,
-            )
-        for index, org in enumerate(loaded.model.organisations):
-            helix = org.effective_helix
-            builder.add(
-                tables.OrganisationRow,
-                id=org.id,
-                name=org.name,
-                short_name=org.short_name,
-                other_names=_json(org.other_names),
-                country=org.country,
-                sector=org.sector.value,
-                helix=helix.value if helix else None,
-                helix_stated=org.helix is not None,
-                helix_reason=org.helix_reason,
-                city=org.city,
-                website=org.website,
-                parent_id=org.parent,
-                pic=org.ids.pic,
-                ror=org.ids.ror,
-                note=org.note,
-                file=file,
-                line=doc.mark(("organisations", index)).line,
-            )
-            builder.provenance("organisation", org.id, org)
-        for index, ini in enumerate(loaded.model.initiatives):
-            builder.initiative(ini, file, doc.mark(("initiatives", index)).line)
+        for entity, kind, items in (
+            (shape.SOURCE, "sources", loaded.model.sources),
+            (shape.ORGANISATION, "organisations", loaded.model.organisations),
+            (shape.INITIATIVE, "initiatives", loaded.model.initiatives),
+        ):
+            for index, item in enumerate(items):
+                builder.add(entity, item, {"file": file, "line": doc.mark((kind, index)).line})
     return builder.rows
