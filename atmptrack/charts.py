@@ -14,9 +14,9 @@ import html
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import MAXYEAR, MINYEAR, date, timedelta
 from xml.sax.saxutils import escape
 
 __all__ = [
@@ -331,6 +331,16 @@ def _legend(
     return parts, y - y0 + line_height + 6
 
 
+def _header_and_legend(
+    title: str, subtitle: str, width: float, items: Sequence[tuple[float, Swatch, str]]
+) -> tuple[list[str], float]:
+    """The header, then the legend (nothing when `items` is empty); returns the parts and the y
+    below them."""
+    body, y = _header(title, subtitle, width)
+    legend, legend_height = _legend(items, y, width)
+    return body + legend, y + legend_height
+
+
 def _rect_swatch(fill: str, stroke: str | None = None) -> Swatch:
     def draw(x: float, y: float) -> str:
         return _tag(
@@ -378,6 +388,29 @@ def _tick_labels(ticks: Sequence[float]) -> list[str]:
     return labels
 
 
+def _tick(x: float, axis_y: float, label: str) -> list[str]:
+    """A tick mark below the axis at x and its label."""
+    return [
+        _tag("line", {"x1": x, "y1": axis_y, "x2": x, "y2": axis_y + 4, "stroke": AXIS}),
+        _tag(
+            "text",
+            {
+                "class": "tick",
+                "x": x,
+                "y": axis_y + 17,
+                "text-anchor": "middle",
+                "font-size": SMALL_SIZE,
+                "fill": MUTED,
+            },
+            label,
+        ),
+    ]
+
+
+def _axis_line(left: float, right: float, y: float) -> str:
+    return _tag("line", {"x1": left, "y1": y, "x2": right, "y2": y, "stroke": AXIS})
+
+
 def _value_axis(
     ticks: Sequence[float],
     labels: Sequence[str],
@@ -400,29 +433,8 @@ def _value_axis(
                 {"x1": x, "y1": top, "x2": x, "y2": bottom, "stroke": GRID, "stroke-width": 1},
             )
         )
-        axis.append(
-            _tag("line", {"x1": x, "y1": bottom, "x2": x, "y2": bottom + 4, "stroke": AXIS})
-        )
-        axis.append(
-            _tag(
-                "text",
-                {
-                    "class": "tick",
-                    "x": x,
-                    "y": bottom + 17,
-                    "text-anchor": "middle",
-                    "font-size": SMALL_SIZE,
-                    "fill": MUTED,
-                },
-                label,
-            )
-        )
-    axis.append(
-        _tag(
-            "line",
-            {"x1": left, "y1": bottom, "x2": left + plot_width, "y2": bottom, "stroke": AXIS},
-        )
-    )
+        axis += _tick(x, bottom, label)
+    axis.append(_axis_line(left, left + plot_width, bottom))
     height = 24.0
     if title:
         shown = _fit(title, plot_width, LABEL_SIZE)
@@ -442,6 +454,11 @@ def _value_axis(
     return grid, axis, height
 
 
+def _label_width(labels: Iterable[str], max_px: float) -> float:
+    """The width of the widest row label once cut to max_px."""
+    return max((_text_width(_fit(t, max_px, LABEL_SIZE), LABEL_SIZE) for t in labels), default=0.0)
+
+
 def _row_label(text: str, x: float, y: float, max_px: float) -> str:
     shown = _fit(text, max_px, LABEL_SIZE)
     return _tag(
@@ -452,12 +469,80 @@ def _row_label(text: str, x: float, y: float, max_px: float) -> str:
     )
 
 
-def _no_data(x: float, y: float, text: str = "no data") -> str:
+def _no_data(x: float, y: float, text: str = "no data", *, label: str | None = None) -> str:
+    """Muted italic text where data is missing; `label` names the row it stands for."""
     return _tag(
         "text",
-        {"class": "unknown", "x": x, "y": y, "fill": MUTED, "font-style": "italic"},
+        {
+            "class": "unknown",
+            "data-label": label,
+            "x": x,
+            "y": y,
+            "fill": MUTED,
+            "font-style": "italic",
+        },
         text,
     )
+
+
+# --- Horizontal bars: the frame shared by bar charts and stacked bars --------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _BarLayout:
+    """Row labels at the left, then the plot, then room for the widest value text."""
+
+    width: float
+    plot_left: float
+    plot_width: float
+
+
+def _bar_layout(
+    title: str, labels: Sequence[str], value_texts: Sequence[str], last_tick: str
+) -> _BarLayout:
+    label_width = _label_width(labels, MAX_LABEL_PX)
+    # The last tick label is centred on the plot's right end: half of it sticks out.
+    value_width = max(
+        [_text_width(t, LABEL_SIZE) for t in value_texts] + [_text_width(last_tick, SMALL_SIZE) / 2]
+    )
+    fixed = PAD + label_width + 10 + 6 + value_width + PAD
+    width = _canvas_width(fixed + 460, title)
+    return _BarLayout(width, PAD + label_width + 10, width - fixed)
+
+
+RowDrawer = Callable[[int, float], list[str]]  # the parts of row `index` centred on y
+
+
+def _bar_rows_document(
+    title: str,
+    subtitle: str,
+    layout: _BarLayout,
+    labels: Sequence[str],
+    draw_row: RowDrawer,
+    *,
+    row_height: float,
+    ticks: Sequence[float],
+    tick_labels: Sequence[str],
+    axis_title: str,
+    legend: Sequence[tuple[float, Swatch, str]] = (),
+    defs: Sequence[str] = (),
+) -> str:
+    """Header, legend, value grid, one labelled row per label with its content from `draw_row`,
+    and the value axis below the rows."""
+    body, top = _header_and_legend(title, subtitle, layout.width, legend)
+    bottom = top + row_height * max(len(labels), 1)
+    grid, axis, axis_height = _value_axis(
+        ticks, tick_labels, layout.plot_left, layout.plot_width, top, bottom, axis_title
+    )
+    body += grid
+    if not labels:
+        body.append(_no_data(layout.plot_left + 4, top + row_height / 2 + 4))
+    for index, label in enumerate(labels):
+        centre = top + index * row_height + row_height / 2
+        body.append(_row_label(label, layout.plot_left - 10, centre + 4, MAX_LABEL_PX))
+        body += draw_row(index, centre)
+    body += axis
+    return _document(title, layout.width, bottom + axis_height + 10, defs, body)
 
 
 # --- Bar chart ---------------------------------------------------------------------------------
@@ -485,97 +570,66 @@ def bar_chart(title: str, bars: Sequence[Bar], *, unit: str = "", subtitle: str 
         return _format_value(bar.value) + (f" {unit}" if unit else "")
 
     texts = [_fit(shown_text(b), 280, LABEL_SIZE) for b in bars]
-    label_width = max(
-        (_text_width(_fit(b.label, MAX_LABEL_PX, LABEL_SIZE), LABEL_SIZE) for b in bars),
-        default=0.0,
+    layout = _bar_layout(
+        title,
+        [b.label for b in bars],
+        [t for t, b in zip(texts, bars, strict=True) if b.value is not None],
+        tick_labels[-1],
     )
-    value_width = max(
-        [
-            _text_width(t, LABEL_SIZE)
-            for t, b in zip(texts, bars, strict=True)
-            if b.value is not None
-        ]
-        + [_text_width(tick_labels[-1], SMALL_SIZE) / 2]
-    )
-    fixed = PAD + label_width + 10 + 6 + value_width + PAD
-    width = _canvas_width(fixed + 460, title)
-    plot_width = width - fixed
-    plot_left = PAD + label_width + 10
-
-    body, y = _header(title, subtitle, width)
-    defs: list[str] = []
     hatch = f"{uid}-hatch"
+    defs: list[str] = []
+    legend: list[tuple[float, Swatch, str]] = []
     if any(b.style == "hatched" for b in bars):
         defs.append(
             f'<pattern id="{hatch}" patternUnits="userSpaceOnUse" width="6" height="6" '
             f'patternTransform="rotate(45)"><rect width="6" height="6" fill="#cfe3f1"/>'
             f'<rect width="3" height="6" fill="{BAR_COLOUR}"/></pattern>'
         )
-        legend, legend_height = _legend(
-            [
-                (14, _rect_swatch(BAR_COLOUR), "exact"),
-                (14, _rect_swatch(f"url(#{hatch})", BAR_COLOUR), "approximate or estimated"),
-            ],
-            y,
-            width,
-        )
-        body += legend
-        y += legend_height
+        legend = [
+            (14, _rect_swatch(BAR_COLOUR), "exact"),
+            (14, _rect_swatch(f"url(#{hatch})", BAR_COLOUR), "approximate or estimated"),
+        ]
+    scale = layout.plot_width / (ticks[-1] or 1.0)
+    plot_left, bar_height = layout.plot_left, 18.0
 
-    row_height, bar_height = 28.0, 18.0
-    top = y
-    bottom = top + row_height * max(len(bars), 1)
-    grid, axis, axis_height = _value_axis(
-        ticks, tick_labels, plot_left, plot_width, top, bottom, unit
-    )
-    body += grid
-    scale = plot_width / (ticks[-1] or 1.0)
-    if not bars:
-        body.append(_no_data(plot_left + 4, top + row_height / 2 + 4))
-    for index, (bar, text) in enumerate(zip(bars, texts, strict=True)):
-        centre = top + index * row_height + row_height / 2
-        body.append(_row_label(bar.label, plot_left - 10, centre + 4, MAX_LABEL_PX))
+    def draw_row(index: int, centre: float) -> list[str]:
+        bar, text = bars[index], texts[index]
         if bar.value is None:
-            body.append(
-                _tag(
-                    "text",
-                    {
-                        "class": "unknown",
-                        "data-label": bar.label,
-                        "x": plot_left + 6,
-                        "y": centre + 4,
-                        "fill": MUTED,
-                        "font-style": "italic",
-                    },
-                    text,
-                )
-            )
-            continue
+            return [_no_data(plot_left + 6, centre + 4, text, label=bar.label)]
         length = bar.value * scale
         hatched = bar.style == "hatched"
-        body.append(
-            _tag(
-                "rect",
-                {
-                    "class": "bar",
-                    "data-label": bar.label,
-                    "data-value": _data_num(bar.value),
-                    "data-style": bar.style,
-                    "x": plot_left,
-                    "y": centre - bar_height / 2,
-                    "width": length,
-                    "height": bar_height,
-                    "fill": f"url(#{hatch})" if hatched else BAR_COLOUR,
-                    "stroke": BAR_COLOUR if hatched else None,
-                },
-                inner=_tooltip(f"{bar.label}: {shown_text(bar)}"),
-            )
+        rect = _tag(
+            "rect",
+            {
+                "class": "bar",
+                "data-label": bar.label,
+                "data-value": _data_num(bar.value),
+                "data-style": bar.style,
+                "x": plot_left,
+                "y": centre - bar_height / 2,
+                "width": length,
+                "height": bar_height,
+                "fill": f"url(#{hatch})" if hatched else BAR_COLOUR,
+                "stroke": BAR_COLOUR if hatched else None,
+            },
+            inner=_tooltip(f"{bar.label}: {shown_text(bar)}"),
         )
-        body.append(
-            _tag("text", {"class": "value", "x": plot_left + length + 6, "y": centre + 4}, text)
-        )
-    body += axis
-    return _document(title, width, bottom + axis_height + 10, defs, body)
+        value = _tag("text", {"class": "value", "x": plot_left + length + 6, "y": centre + 4}, text)
+        return [rect, value]
+
+    return _bar_rows_document(
+        title,
+        subtitle,
+        layout,
+        [b.label for b in bars],
+        draw_row,
+        row_height=28.0,
+        ticks=ticks,
+        tick_labels=tick_labels,
+        axis_title=unit,
+        legend=legend,
+        defs=defs,
+    )
 
 
 # --- Stacked bars ------------------------------------------------------------------------------
@@ -611,45 +665,17 @@ def stacked_bars(
     def total_text(total: float) -> str:
         return f"n = {_format_value(total)}" if percent else _format_value(total)
 
-    label_width = max(
-        (_text_width(_fit(r, MAX_LABEL_PX, LABEL_SIZE), LABEL_SIZE) for r, _ in rows), default=0.0
-    )
-    value_width = max(
-        [_text_width(total_text(t), LABEL_SIZE) for t in totals]
-        + [_text_width(tick_labels[-1], SMALL_SIZE) / 2]
-    )
-    fixed = PAD + label_width + 10 + 6 + value_width + PAD
-    width = _canvas_width(fixed + 460, title)
-    plot_width = width - fixed
-    plot_left = PAD + label_width + 10
+    labels = [label for label, _ in rows]
+    layout = _bar_layout(title, labels, [total_text(t) for t in totals], tick_labels[-1])
+    scale = layout.plot_width / (100.0 if percent else ticks[-1])
+    bar_height = 20.0
 
-    body, y = _header(title, subtitle, width)
-    legend, legend_height = _legend(
-        [(14, _rect_swatch(colour), name) for name, colour in zip(series, colours, strict=True)],
-        y,
-        width,
-    )
-    body += legend
-    y += legend_height
-
-    row_height, bar_height = 30.0, 20.0
-    top = y
-    bottom = top + row_height * max(len(rows), 1)
-    axis_title = "share of the row (%)" if percent else ""
-    grid, axis, axis_height = _value_axis(
-        ticks, tick_labels, plot_left, plot_width, top, bottom, axis_title
-    )
-    body += grid
-    if not rows:
-        body.append(_no_data(plot_left + 4, top + row_height / 2 + 4))
-    for index, ((label, values), total) in enumerate(zip(rows, totals, strict=True)):
-        centre = top + index * row_height + row_height / 2
-        body.append(_row_label(label, plot_left - 10, centre + 4, MAX_LABEL_PX))
+    def draw_row(index: int, centre: float) -> list[str]:
+        (label, values), total = rows[index], totals[index]
         if total <= 0:
-            body.append(_no_data(plot_left + 6, centre + 4))
-            continue
-        scale = plot_width / (100.0 if percent else ticks[-1])
-        x = plot_left
+            return [_no_data(layout.plot_left + 6, centre + 4)]
+        parts: list[str] = []
+        x = layout.plot_left
         for name, colour, value in zip(series, colours, values, strict=True):
             if value <= 0:
                 continue
@@ -670,10 +696,10 @@ def stacked_bars(
                 "stroke-width": 1,
             }
             tip = f"{label}: {name} {_format_value(value)} ({share:.0f}%)"
-            body.append(_tag("rect", attrs, inner=_tooltip(tip)))
+            parts.append(_tag("rect", attrs, inner=_tooltip(tip)))
             count = _format_value(value)
             if _text_width(count, LABEL_SIZE) + 8 <= length:
-                body.append(
+                parts.append(
                     _tag(
                         "text",
                         {
@@ -687,15 +713,29 @@ def stacked_bars(
                     )
                 )
             x += length
-        body.append(
+        parts.append(
             _tag(
                 "text",
                 {"class": "total", "x": x + 6, "y": centre + 4, "fill": MUTED},
                 total_text(total),
             )
         )
-    body += axis
-    return _document(title, width, bottom + axis_height + 10, [], body)
+        return parts
+
+    return _bar_rows_document(
+        title,
+        subtitle,
+        layout,
+        labels,
+        draw_row,
+        row_height=30.0,
+        ticks=ticks,
+        tick_labels=tick_labels,
+        axis_title="share of the row (%)" if percent else "",
+        legend=[
+            (14, _rect_swatch(colour), name) for name, colour in zip(series, colours, strict=True)
+        ],
+    )
 
 
 # --- Heatmap -----------------------------------------------------------------------------------
@@ -741,9 +781,7 @@ def heatmap(
     top = max((int(v) for row in values for v in row), default=0)
     columns = [_fit(c, 200, LABEL_SIZE) for c in column_labels]
     column_widths = [_text_width(c, LABEL_SIZE) for c in columns]
-    label_width = max(
-        (_text_width(_fit(r, 240, LABEL_SIZE), LABEL_SIZE) for r in row_labels), default=0.0
-    )
+    label_width = _label_width(row_labels, 240)
     number_width = max(
         (_text_width(str(int(v)), LABEL_SIZE) for row in values for v in row), default=0.0
     )
@@ -779,16 +817,13 @@ def heatmap(
         content = grid_left + n * cell_width + overhang(cell_width) + PAD
     width = max(_canvas_width(content, title), content)
 
-    body, y = _header(title, subtitle, width)
     legend_items: list[tuple[float, Swatch, str]] = []
     if top > 0:
         steps = sorted({0, top // 2, top}) if top > 1 else [0, top]
         for step in steps:
             colour = _hex(_heat_colour(step, top))
             legend_items.append((14, _rect_swatch(colour, "#d0d0d0"), str(step)))
-    legend, legend_height = _legend(legend_items, y, width)
-    body += legend
-    y += legend_height
+    body, y = _header_and_legend(title, subtitle, width, legend_items)
 
     header_height = sin40 * widest + 16 if rotated else 22.0
     grid_top = y + header_height
@@ -868,6 +903,11 @@ def heatmap(
 
 # --- Gantt -------------------------------------------------------------------------------------
 
+GANTT_LABEL_PX = 260.0
+MARKER_LABEL_PX = 200.0
+SPAN_HEIGHT = 14.0
+LEVEL_HEIGHT = 14.0  # one level of marker labels stacked above a row's bar
+
 
 @dataclass(slots=True)
 class _Placed:
@@ -931,31 +971,53 @@ def _diamond(x: float, y: float, size: float) -> str:
     return " ".join(f"{_num(px)},{_num(py)}" for px, py in points)
 
 
-def gantt(
-    title: str,
-    spans: Sequence[Span],
-    markers: Sequence[Marker] = (),
-    *,
-    today: date | None = None,
-    subtitle: str = "",
-) -> str:
-    """One row per span on a time axis with year ticks; a bar from start to end, an unknown start
-    or end drawn as a bar fading out from the known end, "dates unknown" when neither is known;
-    markers as diamonds on their row (hollow and dashed when approximate) with staggered labels;
-    a dashed 'today' line when today is given; a legend for the symbols used."""
-    uid = _uid("gantt", title, tuple(spans), tuple(markers), today, subtitle)
-    row_names = [s.label for s in spans]
-    row_of: dict[str, int] = {}
-    for index, name in enumerate(row_names):
-        row_of.setdefault(name, index)
-    for marker in markers:  # a marker without a span gets a row of its own
-        if marker.row not in row_of:
-            row_of[marker.row] = len(row_names)
-            row_names.append(marker.row)
-    row_markers: list[list[Marker]] = [[] for _ in row_names]
-    for marker in markers:
-        row_markers[row_of[marker.row]].append(marker)
+@dataclass(frozen=True, slots=True)
+class _GanttRow:
+    name: str
+    span: Span | None  # None for a row that only holds markers
+    markers: tuple[Marker, ...]
 
+
+def _gantt_rows(spans: Sequence[Span], markers: Sequence[Marker]) -> list[_GanttRow]:
+    """One row per span in the given order; a marker goes on the first row with its label, or on
+    a row of its own after the spans when no span has that label."""
+    names = [s.label for s in spans]
+    row_of: dict[str, int] = {}
+    for index, name in enumerate(names):
+        row_of.setdefault(name, index)
+    for marker in markers:
+        if marker.row not in row_of:
+            row_of[marker.row] = len(names)
+            names.append(marker.row)
+    on_row: list[list[Marker]] = [[] for _ in names]
+    for marker in markers:
+        on_row[row_of[marker.row]].append(marker)
+    return [
+        _GanttRow(name, spans[i] if i < len(spans) else None, tuple(on_row[i]))
+        for i, name in enumerate(names)
+    ]
+
+
+def _shift(day: date, delta: timedelta) -> date:
+    """day + delta, held at date.min or date.max: data may sit at either end of the calendar."""
+    try:
+        return day + delta
+    except OverflowError:
+        return date.max if delta > timedelta(0) else date.min
+
+
+def _year_starts(low: date, high: date) -> list[int]:
+    """The years whose 1 January lies in low..high."""
+    # 1 January of high.year + 1 is always past high, and does not exist after 9999.
+    return [yr for yr in range(low.year, high.year + 1) if low <= date(yr, 1, 1) <= high]
+
+
+def _date_range(
+    spans: Sequence[Span], markers: Sequence[Marker], today: date | None
+) -> tuple[date, date, int]:
+    """The dates at the plot's left and right ends, and how many days a bar with an unknown start
+    or end fades over. The range takes in the faded bars and a margin, and at least two 1 Januaries
+    so that the axis has year ticks; it never leaves date.min..date.max."""
     known = [d for s in spans for d in (s.start, s.end) if d is not None]
     known += [m.when for m in markers]
     if today is not None:
@@ -968,31 +1030,86 @@ def gantt(
     extent = list(known)
     for span in spans:
         if span.start is not None and span.end is None:
-            extent.append(span.start + fade)
+            extent.append(_shift(span.start, fade))
         elif span.end is not None and span.start is None:
-            extent.append(span.end - fade)
+            extent.append(_shift(span.end, -fade))
     margin = timedelta(days=max(45, int((max(extent) - min(extent)).days * 0.03)))
-    low, high = min(extent) - margin, max(extent) + margin
-    if sum(1 for y in range(low.year, high.year + 2) if low <= date(y, 1, 1) <= high) < 2:
-        low = min(low, date(min(extent).year, 1, 1))
-        high = max(high, date(max(extent).year + 1, 1, 1))
-    total_days = max((high - low).days, 1)
+    low, high = _shift(min(extent), -margin), _shift(max(extent), margin)
+    if len(_year_starts(low, high)) < 2:
+        first_year, next_year = min(extent).year, max(extent).year + 1
+        if next_year > MAXYEAR:
+            # No 1 January after 9999: the one of the year before the data is the second tick.
+            first_year, next_year = max(first_year - 1, MINYEAR), MAXYEAR
+        low = min(low, date(first_year, 1, 1))
+        high = max(high, date(next_year, 1, 1))
+    return low, high, fade_days
 
-    label_width = max(
-        (_text_width(_fit(r, 260, LABEL_SIZE), LABEL_SIZE) for r in row_names), default=0.0
-    )
-    fixed = PAD + label_width + 12 + PAD
-    width = _canvas_width(fixed + 660, title)
-    plot_width = width - fixed
-    plot_left = PAD + label_width + 12
-    plot_right = plot_left + plot_width
 
-    def xpos(day: date) -> float:
-        return plot_left + plot_width * (day - low).days / total_days
+@dataclass(frozen=True, slots=True)
+class _TimeScale:
+    """The horizontal layout of a Gantt chart: `low` at the plot's left end, `high` at its right."""
 
-    body, y = _header(title, subtitle, width)
-    fade_out, fade_in = f"{uid}-fade-out", f"{uid}-fade-in"
-    defs = [
+    low: date
+    high: date
+    fade_days: int
+    left: float
+    width: float
+
+    @property
+    def right(self) -> float:
+        return self.left + self.width
+
+    @property
+    def total_days(self) -> int:
+        return max((self.high - self.low).days, 1)
+
+    @property
+    def fade_px(self) -> float:
+        return self.width * self.fade_days / self.total_days
+
+    def x(self, day: date) -> float:
+        return self.left + self.width * (day - self.low).days / self.total_days
+
+
+@dataclass(frozen=True, slots=True)
+class _RowLayout:
+    """Where a row sits: its top, the top of its bar, and its marker labels above the bar."""
+
+    row: _GanttRow
+    top: float
+    bar_top: float
+    labels: tuple[_Placed, ...]
+
+    @property
+    def centre(self) -> float:
+        return self.bar_top + SPAN_HEIGHT / 2
+
+    @property
+    def bottom(self) -> float:
+        return self.bar_top + SPAN_HEIGHT + 8
+
+
+def _layout_rows(
+    rows: Sequence[_GanttRow], scale: _TimeScale, top: float, width: float
+) -> list[_RowLayout]:
+    """Rows top to bottom, each as tall as the levels its marker labels need."""
+    layouts: list[_RowLayout] = []
+    cursor = top
+    for row in rows:
+        items = []
+        for marker in row.markers:
+            shown = _fit(marker.label, MARKER_LABEL_PX, SMALL_SIZE)
+            items.append((marker, scale.x(marker.when), _text_width(shown, SMALL_SIZE)))
+        placed = _place_labels(items, scale.left, width - PAD)
+        levels = 1 + max((p.level for p in placed), default=-1)
+        layout = _RowLayout(row, cursor, cursor + 8 + levels * LEVEL_HEIGHT, tuple(placed))
+        layouts.append(layout)
+        cursor = layout.bottom
+    return layouts
+
+
+def _fade_gradients(fade_out: str, fade_in: str) -> list[str]:
+    return [
         f'<linearGradient id="{fade_out}" x1="0" y1="0" x2="1" y2="0">'
         f'<stop offset="0" stop-color="{BAR_COLOUR}" stop-opacity="1"/>'
         f'<stop offset="1" stop-color="{BAR_COLOUR}" stop-opacity="0"/></linearGradient>',
@@ -1001,255 +1118,257 @@ def gantt(
         f'<stop offset="1" stop-color="{BAR_COLOUR}" stop-opacity="1"/></linearGradient>',
     ]
 
-    def diamond_swatch(hollow: bool) -> Swatch:
-        def draw(x: float, y: float) -> str:
-            return _marker_shape(x + 7, y + 7, hollow, {})
 
-        return draw
+def _diamond_swatch(hollow: bool) -> Swatch:
+    def draw(x: float, y: float) -> str:
+        return _marker_shape(x + 7, y + 7, hollow, {})
 
-    def bar_swatch(fill: str) -> Swatch:
-        def draw(x: float, y: float) -> str:
-            return _tag("rect", {"x": x, "y": y + 2, "width": 28, "height": 10, "fill": fill})
+    return draw
 
-        return draw
 
-    items: list[tuple[float, Swatch, str]] = [(28, bar_swatch(BAR_COLOUR), "start to end")]
+def _bar_swatch(fill: str) -> Swatch:
+    def draw(x: float, y: float) -> str:
+        return _tag("rect", {"x": x, "y": y + 2, "width": 28, "height": 10, "fill": fill})
+
+    return draw
+
+
+def _gantt_legend(
+    spans: Sequence[Span], markers: Sequence[Marker], fade_out: str
+) -> list[tuple[float, Swatch, str]]:
+    """The symbols this chart uses, and only those (a plain bar always)."""
+    items: list[tuple[float, Swatch, str]] = [(28, _bar_swatch(BAR_COLOUR), "start to end")]
     if any((s.start is None) != (s.end is None) for s in spans):
-        items.append((28, bar_swatch(f"url(#{fade_out})"), "faded end: date unknown"))
+        items.append((28, _bar_swatch(f"url(#{fade_out})"), "faded end: date unknown"))
     if any(not m.approximate for m in markers):
-        items.append((14, diamond_swatch(False), "milestone"))
+        items.append((14, _diamond_swatch(False), "milestone"))
     if any(m.approximate for m in markers):
-        items.append((14, diamond_swatch(True), "approximate date"))
-    legend, legend_height = _legend(items, y, width)
-    body += legend
-    y += legend_height
-    if today is not None:
-        y += 16  # room for the 'today' label above the rows
-    plot_top = y
+        items.append((14, _diamond_swatch(True), "approximate date"))
+    return items
 
-    # Rows: marker labels stacked in levels above each bar.
-    level_height, bar_height = 14.0, 14.0
-    layouts: list[tuple[float, float, list[_Placed]]] = []  # row top, bar top, labels
-    cursor = plot_top
-    for row_index in range(len(row_names)):
-        items_here = []
-        for marker in row_markers[row_index]:
-            shown = _fit(marker.label, 200, SMALL_SIZE)
-            items_here.append((marker, xpos(marker.when), _text_width(shown, SMALL_SIZE)))
-        placed = _place_labels(items_here, plot_left, width - PAD)
-        levels = 1 + max((p.level for p in placed), default=-1)
-        bar_top = cursor + 8 + levels * level_height
-        layouts.append((cursor, bar_top, placed))
-        cursor = bar_top + bar_height + 8
-    plot_bottom = cursor if row_names else plot_top + 30
 
-    # Background: zebra rows and year grid lines.
-    for row_index, (row_top, bar_top, _) in enumerate(layouts):
-        row_bottom = bar_top + bar_height + 8
-        if row_index % 2 == 0:
-            body.append(
-                _tag(
-                    "rect",
-                    {
-                        "class": "row-band",
-                        "x": PAD,
-                        "y": row_top,
-                        "width": width - 2 * PAD,
-                        "height": row_bottom - row_top,
-                        "fill": "#f5f6f7",
-                    },
-                )
-            )
-    years = [yr for yr in range(low.year, high.year + 2) if low <= date(yr, 1, 1) <= high]
-    per_year = plot_width * 365.25 / total_days
+def _row_bands(layouts: Sequence[_RowLayout], width: float) -> list[str]:
+    """Zebra bands behind every other row, so that a label can be followed to its bar."""
+    return [
+        _tag(
+            "rect",
+            {
+                "class": "row-band",
+                "x": PAD,
+                "y": layout.top,
+                "width": width - 2 * PAD,
+                "height": layout.bottom - layout.top,
+                "fill": "#f5f6f7",
+            },
+        )
+        for index, layout in enumerate(layouts)
+        if index % 2 == 0
+    ]
+
+
+def _year_axis(scale: _TimeScale, top: float, bottom: float) -> tuple[list[str], list[str]]:
+    """Grid lines at 1 January (drawn behind) and the axis with year labels (drawn last),
+    labelling every 1, 2, 5, 10, ... years so that the labels do not touch."""
+    per_year = scale.width * 365.25 / scale.total_days
     year_label = _text_width("2000", SMALL_SIZE) + 10
     year_step = next(
         s for s in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if per_year * s >= year_label
     )
+    # Yearly lines closer than this merge into a grey wash, and over millennia into thousands of
+    # elements: then only the labelled years get one.
+    every_year = per_year >= 4
+    grid: list[str] = []
     axis: list[str] = []
-    for yr in years:
-        x = xpos(date(yr, 1, 1))
-        body.append(
-            _tag("line", {"x1": x, "y1": plot_top, "x2": x, "y2": plot_bottom, "stroke": GRID})
-        )
-        if yr % year_step:
+    for yr in _year_starts(scale.low, scale.high):
+        labelled = yr % year_step == 0
+        if not (labelled or every_year):
             continue
-        axis.append(
-            _tag(
-                "line", {"x1": x, "y1": plot_bottom, "x2": x, "y2": plot_bottom + 4, "stroke": AXIS}
-            )
+        x = scale.x(date(yr, 1, 1))
+        grid.append(_tag("line", {"x1": x, "y1": top, "x2": x, "y2": bottom, "stroke": GRID}))
+        if labelled:
+            axis += _tick(x, bottom, str(yr))
+    axis.append(_axis_line(scale.left, scale.right, bottom))
+    return grid, axis
+
+
+def _span_row(layout: _RowLayout, scale: _TimeScale, fade_out: str, fade_in: str) -> list[str]:
+    """The row's label and its bar: solid between known dates, fading towards an unknown end,
+    or the words "dates unknown" where the bar would be."""
+    row = layout.row
+    parts = [_row_label(row.name, scale.left - 12, layout.centre + 4, GANTT_LABEL_PX)]
+    span = row.span
+    if span is None:
+        return parts
+    attrs: dict[str, AttrValue] = {
+        "class": "span",
+        "data-label": span.label,
+        "data-start": span.start.isoformat() if span.start else "unknown",
+        "data-end": span.end.isoformat() if span.end else "unknown",
+        "y": layout.bar_top,
+        "height": SPAN_HEIGHT,
+    }
+    if span.start is not None and span.end is not None:
+        a, b = sorted((scale.x(span.start), scale.x(span.end)))
+        attrs.update({"x": a, "width": max(b - a, 2.0), "fill": BAR_COLOUR, "rx": 2})
+        tip = f"{span.label}: {span.start.isoformat()} – {span.end.isoformat()}"
+    elif span.start is not None:
+        x = scale.x(span.start)
+        # Shorter than a whole fade only where the calendar ends within it.
+        fade = min(scale.fade_px, scale.right - x)
+        attrs.update({"x": x, "width": fade, "fill": f"url(#{fade_out})"})
+        tip = f"{span.label}: from {span.start.isoformat()}, end unknown"
+    elif span.end is not None:
+        end = scale.x(span.end)
+        x = end - scale.fade_px
+        fade = scale.fade_px
+        if x < scale.left:  # the calendar begins within the fade
+            x, fade = scale.left, end - scale.left
+        attrs.update({"x": x, "width": fade, "fill": f"url(#{fade_in})"})
+        tip = f"{span.label}: until {span.end.isoformat()}, start unknown"
+    else:
+        x = _free_spot(
+            _text_width("dates unknown", LABEL_SIZE),
+            [p.x for p in layout.labels],
+            scale.left + 6,
+            scale.right,
         )
-        axis.append(
-            _tag(
-                "text",
-                {
-                    "class": "tick",
-                    "x": x,
-                    "y": plot_bottom + 17,
-                    "text-anchor": "middle",
-                    "font-size": SMALL_SIZE,
-                    "fill": MUTED,
-                },
-                str(yr),
-            )
-        )
-    axis.append(
-        _tag(
-            "line",
-            {
-                "x1": plot_left,
-                "y1": plot_bottom,
-                "x2": plot_right,
-                "y2": plot_bottom,
-                "stroke": AXIS,
-            },
-        )
+        parts.append(_no_data(x, layout.centre + 4, "dates unknown", label=span.label))
+        return parts
+    parts.append(_tag("rect", attrs, inner=_tooltip(tip)))
+    return parts
+
+
+def _today_line(x: float, today: date, top: float, bottom: float, width: float) -> list[str]:
+    """A dashed line through the rows at x, labelled 'today' above them."""
+    line = _tag(
+        "line",
+        {
+            "class": "today",
+            "data-value": today.isoformat(),
+            "x1": x,
+            "y1": top - 4,
+            "x2": x,
+            "y2": bottom,
+            "stroke": INK,
+            "stroke-width": 1.2,
+            "stroke-dasharray": "5 4",
+        },
     )
+    half = _text_width("today", SMALL_SIZE) / 2
+    anchor = "end" if x + half > width - PAD else "start" if x - half < PAD else "middle"
+    label = _tag(
+        "text",
+        {
+            "class": "today-label",
+            "x": x,
+            "y": top - 7,
+            "text-anchor": anchor,
+            "font-size": SMALL_SIZE,
+        },
+        "today",
+    )
+    return [line, label]
 
-    # Spans.
-    fade_px = plot_width * fade_days / total_days
-    for row_index, name in enumerate(row_names):
-        _, bar_top, _ = layouts[row_index]
-        centre = bar_top + bar_height / 2
-        body.append(_row_label(name, plot_left - 12, centre + 4, 260))
-        if row_index >= len(spans):
-            continue
-        span = spans[row_index]
-        attrs: dict[str, AttrValue] = {
-            "class": "span",
-            "data-label": span.label,
-            "data-start": span.start.isoformat() if span.start else "unknown",
-            "data-end": span.end.isoformat() if span.end else "unknown",
-            "y": bar_top,
-            "height": bar_height,
-        }
-        if span.start is not None and span.end is not None:
-            a, b = sorted((xpos(span.start), xpos(span.end)))
-            attrs.update({"x": a, "width": max(b - a, 2.0), "fill": BAR_COLOUR, "rx": 2})
-            tip = f"{span.label}: {span.start.isoformat()} – {span.end.isoformat()}"
-        elif span.start is not None:
-            attrs.update({"x": xpos(span.start), "width": fade_px, "fill": f"url(#{fade_out})"})
-            tip = f"{span.label}: from {span.start.isoformat()}, end unknown"
-        elif span.end is not None:
-            attrs.update(
-                {"x": xpos(span.end) - fade_px, "width": fade_px, "fill": f"url(#{fade_in})"}
-            )
-            tip = f"{span.label}: until {span.end.isoformat()}, start unknown"
-        else:
-            body.append(
-                _tag(
-                    "text",
-                    {
-                        "class": "unknown",
-                        "data-label": span.label,
-                        "x": _free_spot(
-                            _text_width("dates unknown", LABEL_SIZE),
-                            [p.x for p in layouts[row_index][2]],
-                            plot_left + 6,
-                            plot_right,
-                        ),
-                        "y": centre + 4,
-                        "fill": MUTED,
-                        "font-style": "italic",
-                    },
-                    "dates unknown",
-                )
-            )
-            continue
-        body.append(_tag("rect", attrs, inner=_tooltip(tip)))
 
-    # Today.
-    if today is not None:
-        x = xpos(today)
-        body.append(
+def _row_markers(layout: _RowLayout) -> list[str]:
+    """Each marker of the row, left to right: a pole up to its label's level, the diamond on the
+    bar, and the label."""
+    parts: list[str] = []
+    for item in sorted(layout.labels, key=lambda p: p.x):
+        marker = item.marker
+        baseline = layout.bar_top - 4 - item.level * LEVEL_HEIGHT
+        parts.append(
             _tag(
                 "line",
                 {
-                    "class": "today",
-                    "data-value": today.isoformat(),
-                    "x1": x,
-                    "y1": plot_top - 4,
-                    "x2": x,
-                    "y2": plot_bottom,
-                    "stroke": INK,
-                    "stroke-width": 1.2,
-                    "stroke-dasharray": "5 4",
+                    "class": "pole",
+                    "x1": item.x,
+                    "y1": layout.bar_top,
+                    "x2": item.x,
+                    "y2": baseline - 8,
+                    "stroke": "#555555",
+                    "stroke-width": 0.8,
                 },
             )
         )
-        half = _text_width("today", SMALL_SIZE) / 2
-        anchor = "end" if x + half > width - PAD else "start" if x - half < PAD else "middle"
-        body.append(
+        when = marker.when.isoformat() + (" (approximate)" if marker.approximate else "")
+        parts.append(
+            _marker_shape(
+                item.x,
+                layout.centre,
+                marker.approximate,
+                {
+                    "class": "marker",
+                    "data-label": marker.label,
+                    "data-row": layout.row.name,
+                    "data-value": marker.when.isoformat(),
+                    "data-approximate": "true" if marker.approximate else "false",
+                },
+                tip=f"{marker.label}: {when}",
+            )
+        )
+        parts.append(
             _tag(
                 "text",
                 {
-                    "class": "today-label",
-                    "x": x,
-                    "y": plot_top - 7,
-                    "text-anchor": anchor,
+                    "class": "marker-label",
+                    "data-label": marker.label,
+                    "x": item.x - 4 if item.anchor_end else item.x + 4,
+                    "y": baseline,
+                    "text-anchor": "end" if item.anchor_end else None,
                     "font-size": SMALL_SIZE,
                 },
-                "today",
+                _fit(marker.label, MARKER_LABEL_PX, SMALL_SIZE),
+                inner=_tooltip(when),
             )
         )
+    return parts
 
-    # Markers with their labels, drawn last so that nothing hides them.
-    for row_index, name in enumerate(row_names):
-        _, bar_top, placed = layouts[row_index]
-        centre = bar_top + bar_height / 2
-        for item in sorted(placed, key=lambda p: p.x):
-            marker = item.marker
-            baseline = bar_top - 4 - item.level * level_height
-            body.append(
-                _tag(
-                    "line",
-                    {
-                        "class": "pole",
-                        "x1": item.x,
-                        "y1": bar_top,
-                        "x2": item.x,
-                        "y2": baseline - 8,
-                        "stroke": "#555555",
-                        "stroke-width": 0.8,
-                    },
-                )
-            )
-            when = marker.when.isoformat() + (" (approximate)" if marker.approximate else "")
-            body.append(
-                _marker_shape(
-                    item.x,
-                    centre,
-                    marker.approximate,
-                    {
-                        "class": "marker",
-                        "data-label": marker.label,
-                        "data-row": name,
-                        "data-value": marker.when.isoformat(),
-                        "data-approximate": "true" if marker.approximate else "false",
-                    },
-                    tip=f"{marker.label}: {when}",
-                )
-            )
-            shown = _fit(marker.label, 200, SMALL_SIZE)
-            body.append(
-                _tag(
-                    "text",
-                    {
-                        "class": "marker-label",
-                        "data-label": marker.label,
-                        "x": item.x - 4 if item.anchor_end else item.x + 4,
-                        "y": baseline,
-                        "text-anchor": "end" if item.anchor_end else None,
-                        "font-size": SMALL_SIZE,
-                    },
-                    shown,
-                    inner=_tooltip(when),
-                )
-            )
+
+def gantt(
+    title: str,
+    spans: Sequence[Span],
+    markers: Sequence[Marker] = (),
+    *,
+    today: date | None = None,
+    subtitle: str = "",
+) -> str:
+    """One row per span on a time axis with year ticks; a bar from start to end, an unknown start
+    or end drawn as a bar fading out from the known end, "dates unknown" when neither is known;
+    markers as diamonds on their row (hollow and dashed when approximate) with staggered labels;
+    a dashed 'today' line when today is given; a legend for the symbols used. Any date from
+    0001-01-01 to 9999-12-31 can be drawn."""
+    uid = _uid("gantt", title, tuple(spans), tuple(markers), today, subtitle)
+    rows = _gantt_rows(spans, markers)
+    low, high, fade_days = _date_range(spans, markers, today)
+    label_width = _label_width([r.name for r in rows], GANTT_LABEL_PX)
+    fixed = PAD + label_width + 12 + PAD
+    width = _canvas_width(fixed + 660, title)
+    scale = _TimeScale(low, high, fade_days, PAD + label_width + 12, width - fixed)
+    fade_out, fade_in = f"{uid}-fade-out", f"{uid}-fade-in"
+
+    body, plot_top = _header_and_legend(
+        title, subtitle, width, _gantt_legend(spans, markers, fade_out)
+    )
+    if today is not None:
+        plot_top += 16  # room for the 'today' label above the rows
+    layouts = _layout_rows(rows, scale, plot_top, width)
+    plot_bottom = layouts[-1].bottom if layouts else plot_top + 30
+
+    # Back to front: bands and grid, bars, the today line, then markers so that nothing hides them.
+    body += _row_bands(layouts, width)
+    grid, axis = _year_axis(scale, plot_top, plot_bottom)
+    body += grid
+    for layout in layouts:
+        body += _span_row(layout, scale, fade_out, fade_in)
+    if today is not None:
+        body += _today_line(scale.x(today), today, plot_top, plot_bottom, width)
+    for layout in layouts:
+        body += _row_markers(layout)
     body += axis
-    if not row_names:
-        body.append(_no_data(plot_left + 4, plot_top + 18))
-    return _document(title, width, plot_bottom + 24 + 10, defs, body)
+    if not rows:
+        body.append(_no_data(scale.left + 4, plot_top + 18))
+    return _document(title, width, plot_bottom + 24 + 10, _fade_gradients(fade_out, fade_in), body)
 
 
 def _marker_shape(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import math
 import re
@@ -23,6 +24,7 @@ from atmptrack.charts import (
     html_table,
     stacked_bars,
 )
+from atmptrack.render import Chart, Section, svg_chart, write_sections
 
 NS = "{http://www.w3.org/2000/svg}"
 TRICKY = 'R&D <"lab">'
@@ -743,3 +745,96 @@ def test_dates_unknown_text_does_not_cover_a_marker_on_its_row() -> None:
     (marker,) = by_class(root, "marker")
     left, _, right, _ = estimated_box(text)
     assert not left - 7 <= marker_x(marker) <= right + 7
+
+
+# --- Dates at the ends of the calendar -----------------------------------------------------------
+
+LAST = date(9999, 12, 31)
+NEAR_LAST = date(9998, 6, 1)
+FIRST = date(1, 1, 1)
+
+# (spans, markers, today) as a render.Chart holds them
+EDGE_CASES: dict[
+    str,
+    tuple[
+        list[tuple[str, date | None, date | None]],
+        list[tuple[str, date, str, bool]],
+        date | None,
+    ],
+] = {
+    "end": (
+        [
+            ("A", NEAR_LAST, None),
+            ("B", NEAR_LAST, LAST),
+            ("C", None, LAST),
+            ("D", LAST, LAST),
+            ("E", LAST, None),
+        ],
+        [("B", LAST, "last day", False), ("A", NEAR_LAST, "about here", True)],
+        LAST,
+    ),
+    "start": (
+        [("A", None, FIRST), ("B", FIRST, date(1, 3, 1)), ("C", FIRST, None)],
+        [("B", FIRST, "first day", False)],
+        FIRST,
+    ),
+    "whole calendar": (
+        [("A", FIRST, LAST), ("B", NEAR_LAST, None), ("C", None, FIRST)],
+        [("A", NEAR_LAST, "m", False), ("elsewhere", LAST, "own row", True)],
+        date(2026, 11, 21),
+    ),
+    "only a marker": ([], [("X", LAST, "x", False)], None),
+    "only today": ([("A", None, None)], [], NEAR_LAST),
+}
+
+
+def edge_chart(name: str) -> Chart:
+    spans, markers, today = EDGE_CASES[name]
+    return Chart("gantt", f"Timeline: {name}", spans=spans, markers=markers, today=today)
+
+
+@pytest.mark.parametrize("name", list(EDGE_CASES))
+def test_gantt_draws_dates_at_both_ends_of_the_calendar(name: str) -> None:
+    chart = edge_chart(name)
+    root = parse(svg_chart(chart))
+    width, height = float(root.get("width", "0")), float(root.get("height", "0"))
+    drawn = by_class(root, "span")
+    assert [s.get("data-label") for s in drawn] == [
+        label for label, start, end in chart.spans if start or end
+    ]
+    for span in drawn:  # bars stay on the canvas, even those fading past the end of the calendar
+        x, w = float(span.get("x", "0")), float(span.get("width", "0"))
+        assert x >= 0 and w >= 0 and x + w <= width - 10, span.get("data-label")
+    assert sorted(m.get("data-value") or "" for m in by_class(root, "marker")) == sorted(
+        when.isoformat() for _, when, _, _ in chart.markers
+    )
+    years = [int(t.text or "0") for t in by_class(root, "tick")]
+    assert len(years) >= 2 and years == sorted(years) and 1 <= years[0] <= years[-1] <= 9999
+    assert len(by_class(root, "today")) == (chart.today is not None)
+    for element in root.iter(f"{NS}text"):
+        x, y = float(element.get("x", "0")), float(element.get("y", "0"))
+        assert 0 <= x <= width and 0 < y <= height, element.text
+
+
+@pytest.mark.parametrize("name", list(EDGE_CASES))
+def test_a_page_with_a_timeline_at_the_ends_of_the_calendar_is_well_formed(name: str) -> None:
+    chart = edge_chart(name)
+    section = Section("timeline", "Timeline", ["when"], [{"when": "9999-12-31"}], chart=chart)
+    out = io.StringIO()
+    write_sections([section], "html", out)
+    page = out.getvalue()
+    check_html(page)
+    # The page is HTML5, not XML; the chart inside it is an SVG document of its own.
+    svg = page[page.index("<svg") : page.index("</svg>") + len("</svg>")]
+    assert by_class(parse(svg), "title")[0].text == chart.title
+    direct = html_page("Timeline", [("Timeline", svg_chart(chart))])
+    check_html(direct)
+    assert svg_chart(chart).strip() in direct
+
+
+def test_a_timeline_over_millennia_has_grid_lines_at_the_labelled_years_only() -> None:
+    root = parse(svg_chart(edge_chart("whole calendar")))
+    ticks = by_class(root, "tick")
+    assert [t.text for t in ticks] == [str(y) for y in range(1000, 10000, 1000)]
+    grid = [e for e in root.iter(f"{NS}line") if e.get("stroke") == "#e2e2e2"]
+    assert sorted(float(g.get("x1", "0")) for g in grid) == [float(t.get("x", "0")) for t in ticks]
