@@ -33,7 +33,8 @@ class Settings:
     def store(self) -> tuple[Path, Path]:
         """The data directory and its store, refreshed when the YAML changed."""
         from atmptrack.datadir import resolve_data_dir
-        from atmptrack.store import ensure_fresh, resolve_store
+        from atmptrack.refresh import ensure_fresh
+        from atmptrack.store import resolve_store
 
         data_dir = resolve_data_dir(self.data)
         store = resolve_store(self.db, data_dir)

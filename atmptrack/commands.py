@@ -163,8 +163,9 @@ def load_cmd(
     Example: atmptrack --data ./data load
     """
     from atmptrack.datadir import resolve_data_dir
+    from atmptrack.refresh import ensure_fresh
     from atmptrack.render import write_messages
-    from atmptrack.store import ensure_fresh, resolve_store
+    from atmptrack.store import resolve_store
 
     settings = _settings(ctx)
     data_dir = resolve_data_dir(settings.data)

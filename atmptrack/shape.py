@@ -16,6 +16,9 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+# Bump when a table or column in `tables` changes: a store written with another number is rebuilt.
+SCHEMA_VERSION = 2
+
 Record = dict[str, Any]
 Row = dict[str, Any]
 

@@ -1,7 +1,7 @@
-"""Where the store lives, whether it is up to date, and read connections through stdlib sqlite3.
+"""Where the store lives, whether a database is ours, and read connections through stdlib sqlite3.
 
-The write side (SQLModel, SQLAlchemy) is imported only when the YAML changed: a read command
-on a fresh store pays for sqlite3 alone.
+Nothing here imports the write side (SQLModel, SQLAlchemy): `refresh` does that, and only when
+the YAML changed, so a read command on a fresh store pays for sqlite3 alone.
 """
 
 from __future__ import annotations
@@ -9,29 +9,17 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from atmptrack.datadir import fingerprint
-from atmptrack.errors import Diagnostic, StoreError, UsageError
+from atmptrack.errors import StoreError, UsageError
 
-# Bump when a table or column in tables.py changes: a store written with another number is rebuilt.
-SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 30_000
 # SQLite's `PRAGMA application_id`, stamped in the file header of every store: "ATMP" in ASCII.
 # A database without it is another application's, and is never written to.
 APPLICATION_ID = 0x41544D50
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-
-
-@dataclass(slots=True)
-class LoadResult:
-    loaded: bool
-    counts: dict[str, int]
-    warnings: list[Diagnostic] = field(default_factory=list)
-    seconds: float = 0.0
 
 
 def resolve_store(option: str | None, data_dir: Path) -> Path:
@@ -85,7 +73,7 @@ def check_owned(store: Path) -> None:
     if int.from_bytes(header[68:72], "big") == APPLICATION_ID:
         return
     tables = _table_names(store)
-    if not tables or ("meta" in tables and "atmptrack_version" in _peek(store)):
+    if not tables or ("meta" in tables and "atmptrack_version" in peek(store)):
         return
     shown = ", ".join(sorted(tables)[:3]) + (", ..." if len(tables) > 3 else "")
     raise StoreError(
@@ -111,7 +99,7 @@ def _table_names(store: Path) -> set[str]:
     return {str(name) for (name,) in rows}
 
 
-def _peek(store: Path) -> dict[str, str]:
+def peek(store: Path) -> dict[str, str]:
     if not store.exists():
         return {}
     try:
@@ -129,28 +117,6 @@ def _peek(store: Path) -> dict[str, str]:
             f"{store} is not an atmptrack store ({exc}); remove it or choose another --db"
         ) from exc
     return {str(k): str(v) for k, v in rows}
-
-
-def ensure_fresh(data_dir: Path, store: Path, *, force: bool = False) -> LoadResult | None:
-    """Load the data into the store when any YAML file changed since the last load.
-
-    Returns None when the store was already up to date. Raises DataError, leaving the store
-    as it was, when the data is invalid.
-    """
-    if not data_dir.exists():
-        raise UsageError(f"data directory {data_dir} does not exist")
-    check_owned(store)
-    current = fingerprint(data_dir)
-    meta = _peek(store)
-    if (
-        not force
-        and meta.get("fingerprint") == current
-        and meta.get("schema_version") == str(SCHEMA_VERSION)
-    ):
-        return None
-    from atmptrack.writer import load
-
-    return load(data_dir, store, fingerprint=current, force=force)
 
 
 def fetch(conn: sqlite3.Connection, sql: str, **params: Any) -> list[dict[str, Any]]:

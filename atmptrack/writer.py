@@ -8,6 +8,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,20 @@ from sqlmodel import SQLModel, create_engine
 
 from atmptrack import __version__, shape, tables
 from atmptrack.dataset import Dataset, read_dataset
-from atmptrack.errors import StoreError
+from atmptrack.errors import Diagnostic, StoreError
 from atmptrack.schema import Sourced
-from atmptrack.shape import Shape, provenance_key, row_of
-from atmptrack.store import APPLICATION_ID, BUSY_TIMEOUT_MS, SCHEMA_VERSION, LoadResult, check_owned
+from atmptrack.shape import SCHEMA_VERSION, Shape, provenance_key, row_of
+from atmptrack.store import APPLICATION_ID, BUSY_TIMEOUT_MS, check_owned
 
 Rows = dict[str, list[dict[str, Any]]]  # table name -> rows
+
+
+@dataclass(slots=True)
+class LoadResult:
+    loaded: bool
+    counts: dict[str, int]
+    warnings: list[Diagnostic] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 def load(data_dir: Path, store: Path, *, fingerprint: str, force: bool) -> LoadResult:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from atmptrack.errors import DataError
-from atmptrack.store import ensure_fresh
+from atmptrack.refresh import ensure_fresh
 
 from conftest import BUNDLED
 

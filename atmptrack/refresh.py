@@ -1,0 +1,41 @@
+"""Keeping the store current: reload it when a data file changed since the last load.
+
+The write side is imported only when a load is due; this module sits above both `store` and
+`writer`, so neither imports the other's caller.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from atmptrack.datadir import fingerprint
+from atmptrack.errors import UsageError
+from atmptrack.shape import SCHEMA_VERSION
+from atmptrack.store import check_owned, peek
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from atmptrack.writer import LoadResult
+
+
+def ensure_fresh(data_dir: Path, store: Path, *, force: bool = False) -> LoadResult | None:
+    """Load the data into the store when any YAML file changed since the last load.
+
+    Returns None when the store was already up to date. Raises DataError, leaving the store
+    as it was, when the data is invalid.
+    """
+    if not data_dir.exists():
+        raise UsageError(f"data directory {data_dir} does not exist")
+    check_owned(store)
+    current = fingerprint(data_dir)
+    meta = peek(store)
+    if (
+        not force
+        and meta.get("fingerprint") == current
+        and meta.get("schema_version") == str(SCHEMA_VERSION)
+    ):
+        return None
+    from atmptrack.writer import load
+
+    return load(data_dir, store, fingerprint=current, force=force)
