@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
     from atmptrack.cli import Settings
     from atmptrack.query import Filters
-    from atmptrack.render import Format, Section
+    from atmptrack.render import Format
+    from atmptrack.results import Section
 
 _TYPER_SETTINGS: dict[str, Any] = {
     "add_completion": False,
@@ -315,7 +316,8 @@ def _rows(
 ) -> None:
     """The body shared by `list` and `filter`: one query, one table."""
     from atmptrack import query
-    from atmptrack.render import Section, write_section
+    from atmptrack.render import write_section
+    from atmptrack.results import Section
 
     ent = query.entity(entity)
     out_format = _format(fmt)
@@ -616,7 +618,8 @@ def diff_cmd(
     """
     from atmptrack import diff
     from atmptrack.datadir import resolve_data_dir
-    from atmptrack.render import Section, write_grouped, write_section
+    from atmptrack.render import write_grouped, write_section
+    from atmptrack.results import Section
 
     out_format = _format(fmt)
     data_dir = resolve_data_dir(_settings(ctx).data)
@@ -679,7 +682,8 @@ def validate_cmd(
     errors = sum(d.severity == "error" for d in diagnostics)
     warnings = len(diagnostics) - errors
     if out_format == "json":
-        from atmptrack.render import Section, write_section
+        from atmptrack.render import write_section
+        from atmptrack.results import Section
 
         rows = [d.row() for d in diagnostics]
         write_section(

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 from atmptrack import shape
 from atmptrack.errors import UsageError
 from atmptrack.query import count_words
+from atmptrack.results import BarChart, Gantt
 from atmptrack.store import fetch
 
 if TYPE_CHECKING:
-    from atmptrack.render import Chart
+    from atmptrack.results import Chart
 
 Record = dict[str, Any]
 
@@ -81,17 +82,17 @@ def _initiative_views(conn: sqlite3.Connection, record: Record) -> list[Chart]:
     record["partners_by_country_helix"] = list(matrix.rows)
     charts: list[Chart] = []
     gantt = events.chart
-    if gantt is not None:
+    if isinstance(gantt, Gantt):
         label = record["acronym"] or ident
-        gantt.spans = [s for s in gantt.spans if s[0] == label]
-        gantt.markers = [m for m in gantt.markers if m[0] == label]
+        gantt.spans = [s for s in gantt.spans if s.label == label]
+        gantt.markers = [m for m in gantt.markers if m.row == label]
         gantt.title = f"{label} from start to end"
         if gantt.spans or gantt.markers:
             charts.append(gantt)
     if matrix.chart is not None and matrix.rows:
         charts.append(matrix.chart)
     funding = report.funding(conn, initiatives=[ident])[0]
-    if funding.chart is not None and any(value for _, value, _, _ in funding.chart.bars):
+    if isinstance(funding.chart, BarChart) and any(bar.value for bar in funding.chart.bars):
         funding.chart.title = "Funding"
         charts.append(funding.chart)
     return charts

@@ -10,11 +10,12 @@ import json
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TextIO
+
+from atmptrack.results import BarChart, Chart, Gantt, Heatmap, Row, Section, StackedChart
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -95,8 +96,6 @@ def parse_format(value: str, allowed: Sequence[Format] = FORMATS) -> Format:
     raise UsageError(f"unknown format '{value}'{hint}; valid formats: {', '.join(allowed)}")
 
 
-Row = dict[str, Any]
-
 # C0 and C1 controls and the bidi overrides: they could move the cursor, recolour or disguise text.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -105,45 +104,6 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def clean(text: str) -> str:
     """Strip terminal control characters from a value meant for a terminal or a text table."""
     return _CONTROL.sub("", text)
-
-
-@dataclass(slots=True)
-class Chart:
-    """A picture of a section: bars, stacked bars, a heatmap or a Gantt timeline.
-
-    Drawn with Rich on a terminal, as SVG with `--format svg`, inside the page with `html`.
-    """
-
-    kind: str  # bars | stacked | heatmap | gantt
-    title: str
-    unit: str = ""
-    # bars: (label, value or None when unknown, text for people, estimated?)
-    bars: list[tuple[str, float | None, str, bool]] = field(default_factory=list)
-    # stacked and heatmap: a label and one number per series (column)
-    series: list[str] = field(default_factory=list)
-    rows: list[tuple[str, list[float]]] = field(default_factory=list)
-    percent: bool = False
-    # gantt: (label, start, end) with None for unknown, and (row, day, label, approximate)
-    spans: list[tuple[str, date | None, date | None]] = field(default_factory=list)
-    markers: list[tuple[str, date, str, bool]] = field(default_factory=list)
-    today: date | None = None
-
-
-@dataclass(slots=True)
-class Section:
-    """One table of output: a name for `--section`, a title for people, columns and rows."""
-
-    name: str
-    title: str
-    columns: list[str]
-    rows: Sequence[Row]
-    # How a column reads in a table for people (e.g. `≈ 5,000,000`); machine formats ignore it.
-    human: Mapping[str, Callable[[Row], str]] = field(default_factory=dict)
-    right: set[str] = field(default_factory=set)
-    footer: list[str] = field(default_factory=list)
-    # The narrower set of columns a table for people shows; machine formats get all columns.
-    table_columns: list[str] | None = None
-    chart: Chart | None = None
 
 
 def default_format(stream: TextIO) -> Format:
@@ -413,36 +373,42 @@ def svg_chart(chart: Chart) -> str:
     """One chart as a standalone SVG document."""
     from atmptrack import charts
 
-    if chart.kind == "bars":
-        bars = [
-            charts.Bar(clean(label), value, clean(text), "hatched" if estimated else "solid")
-            for label, value, text, estimated in chart.bars
-        ]
-        return charts.bar_chart(
-            chart.title,
-            bars,
-            unit=chart.unit,
-            subtitle="hatched: approximate or spread"
-            if any(b.style == "hatched" for b in bars)
-            else "",
-        )
-    if chart.kind == "stacked":
-        return charts.stacked_bars(
-            chart.title, [(clean(r), v) for r, v in chart.rows], chart.series, percent=chart.percent
-        )
-    if chart.kind == "heatmap":
-        return charts.heatmap(
-            chart.title,
-            [clean(r) for r, _ in chart.rows],
-            chart.series,
-            [[int(v) for v in values] for _, values in chart.rows],
-        )
-    spans = [charts.Span(clean(label), start, end) for label, start, end in chart.spans]
-    markers = [
-        charts.Marker(clean(row), when, clean(label), approximate)
-        for row, when, label, approximate in chart.markers
-    ]
-    return charts.gantt(chart.title, spans, markers, today=chart.today)
+    match chart:
+        case BarChart():
+            bars = [
+                charts.Bar(
+                    clean(b.label), b.value, clean(b.text), "hatched" if b.estimated else "solid"
+                )
+                for b in chart.bars
+            ]
+            hatched = any(b.style == "hatched" for b in bars)
+            return charts.bar_chart(
+                chart.title,
+                bars,
+                unit=chart.unit,
+                subtitle="hatched: approximate or spread" if hatched else "",
+            )
+        case StackedChart():
+            return charts.stacked_bars(
+                chart.title,
+                [(clean(r.label), r.values) for r in chart.rows],
+                chart.series,
+                percent=chart.percent,
+            )
+        case Heatmap():
+            return charts.heatmap(
+                chart.title,
+                [clean(r.label) for r in chart.rows],
+                chart.series,
+                [[int(v) for v in r.values] for r in chart.rows],
+            )
+        case Gantt():
+            spans = [charts.Span(clean(s.label), s.start, s.end) for s in chart.spans]
+            markers = [
+                charts.Marker(clean(m.row), m.day, clean(m.label), m.approximate)
+                for m in chart.markers
+            ]
+            return charts.gantt(chart.title, spans, markers, today=chart.today)
 
 
 _SHADES = ("cyan", "magenta", "yellow", "green", "blue", "red")
@@ -460,22 +426,24 @@ def _rich_chart(chart: Chart) -> RenderableType | None:
 
     width = 40
     grid = Table.grid(padding=(0, 1))
-    if chart.kind == "bars":
-        top = max((v for _, v, _, _ in chart.bars if v), default=0.0)
+    if isinstance(chart, BarChart):
+        top = max((b.value for b in chart.bars if b.value), default=0.0)
         grid.add_column(no_wrap=True)
         grid.add_column(no_wrap=True)
         grid.add_column(no_wrap=True)
-        for label, value, text, estimated in chart.bars:
+        for label, value, text, estimated in (
+            (b.label, b.value, b.text, b.estimated) for b in chart.bars
+        ):
             length = round(width * value / top) if value and top else 0
             bar = Text(("▒" if estimated else "█") * length, style="cyan")
             grid.add_row(
                 Text(clean(label)), bar, Text(clean(text), style="dim" if value is None else "")
             )
-        caption = "▒ approximate or spread" if any(e for *_, e in chart.bars) else ""
-    elif chart.kind == "stacked":
+        caption = "▒ approximate or spread" if any(b.estimated for b in chart.bars) else ""
+    elif isinstance(chart, StackedChart):
         grid.add_column(no_wrap=True)
         grid.add_column(no_wrap=True)
-        for label, values in chart.rows:
+        for label, values in ((r.label, r.values) for r in chart.rows):
             total = sum(values) or 1
             bar = Text()
             for index, value in enumerate(values):
@@ -490,8 +458,10 @@ def _rich_chart(chart: Chart) -> RenderableType | None:
             )
         grid.add_row(Text(""), legend)
         caption = ""
-    elif chart.kind == "gantt":
-        days = [d for _, a, b in chart.spans for d in (a, b) if d] + [m[1] for m in chart.markers]
+    elif isinstance(chart, Gantt):
+        days = [d for s in chart.spans for d in (s.start, s.end) if d] + [
+            m.day for m in chart.markers
+        ]
         if not days:
             return None
         first, last = min(days).year, max(days).year
@@ -503,7 +473,7 @@ def _rich_chart(chart: Chart) -> RenderableType | None:
 
         grid.add_column(no_wrap=True)
         grid.add_column(no_wrap=True)
-        for label, start, end in chart.spans:
+        for label, start, end in ((s.label, s.start, s.end) for s in chart.spans):
             cells = [" "] * width
             if start or end:
                 a = column(start) if start else max(0, column(end) - 4) if end else 0
@@ -514,9 +484,9 @@ def _rich_chart(chart: Chart) -> RenderableType | None:
                     cells[a] = "░"
                 if not end:
                     cells[b] = "░"
-            for row, when, _name, approximate in chart.markers:
-                if row == label:
-                    cells[column(when)] = "◇" if approximate else "◆"
+            for marker in chart.markers:
+                if marker.row == label:
+                    cells[column(marker.day)] = "◇" if marker.approximate else "◆"
             grid.add_row(Text(clean(label)), Text("".join(cells), style="cyan"))
         axis = [" "] * width
         free = 0  # year labels are written only where the previous one has ended

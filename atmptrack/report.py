@@ -9,7 +9,18 @@ from typing import Any
 
 from atmptrack.errors import UsageError
 from atmptrack.query import Row, date_bound, resolve_initiatives, show_amount
-from atmptrack.render import Chart, Section
+from atmptrack.results import (
+    Bar,
+    BarChart,
+    Chart,
+    Gantt,
+    Heatmap,
+    Marker,
+    Section,
+    Span,
+    StackedChart,
+    Values,
+)
 from atmptrack.store import fetch
 from atmptrack.vocab import combine
 
@@ -146,12 +157,11 @@ def funding(
 def _bars(title: str, rows: list[Row], key: str, labels: dict[str, str]) -> Chart:
     currencies = {r["currency"] for r in rows if r["currency"]}
     unit = currencies.pop() if len(currencies) == 1 else ""
-    return Chart(
-        "bars",
+    return BarChart(
         title + (f" ({unit})" if unit else ""),
         unit=unit,
         bars=[
-            (
+            Bar(
                 (labels.get(str(r[key]), str(r[key])) if r[key] is not None else "unknown")
                 + (f" {r['currency']}" if not unit and r["currency"] else ""),
                 float(r["total"]) if r["total"] is not None else None,
@@ -279,7 +289,6 @@ def _label(row: Row) -> str:
 
 def partners(conn: sqlite3.Connection, *, initiatives: list[str] | None = None) -> list[Section]:
     """Country × helix matrix, the helix balance of each initiative, countries per initiative."""
-    from atmptrack.render import Chart
 
     members = _members(conn, initiatives)
     columns = [*HELIXES, "unknown"]
@@ -305,11 +314,10 @@ def partners(conn: sqlite3.Connection, *, initiatives: list[str] | None = None) 
         ["country", *keys, "total"],
         matrix_rows,
         right={*keys, "total"},
-        chart=Chart(
-            "heatmap",
+        chart=Heatmap(
             "Organisations by country and helix",
             series=columns,
-            rows=[(r["country"], [float(r[k]) for k in keys]) for r in matrix_rows],
+            rows=[Values(r["country"], [float(r[k]) for k in keys]) for r in matrix_rows],
         ),
     )
     by_initiative: dict[str, list[Row]] = {}
@@ -341,11 +349,10 @@ def partners(conn: sqlite3.Connection, *, initiatives: list[str] | None = None) 
         right={*keys, "total", *(f"{k}_share" for k in keys)},
         human={"initiative": _label},
         table_columns=["initiative", *keys, "total"],
-        chart=Chart(
-            "stacked",
+        chart=StackedChart(
             "Quadruple-helix balance (share of partners)",
             series=columns,
-            rows=[(_label(r), [float(r[k]) for k in keys]) for r in balance_rows],
+            rows=[Values(_label(r), [float(r[k]) for k in keys]) for r in balance_rows],
             percent=True,
         ),
     )
@@ -374,7 +381,6 @@ def _top(org: str, parents: dict[str, str | None]) -> str:
 
 def overlap(conn: sqlite3.Connection, *, roll_up: bool = False) -> list[Section]:
     """Organisations in two or more initiatives with their roles, and shared partners per pair."""
-    from atmptrack.render import Chart
 
     members = _members(conn, None)
     names = {r["id"]: r["name"] for r in fetch(conn, "SELECT id, name FROM organisation")}
@@ -428,11 +434,10 @@ def overlap(conn: sqlite3.Connection, *, roll_up: bool = False) -> list[Section]
             ["initiative", *ids],
             matrix_rows,
             right=set(ids),
-            chart=Chart(
-                "heatmap",
+            chart=Heatmap(
                 "Shared partners between initiatives",
                 series=ids,
-                rows=[(r["initiative"], [float(r[b]) for b in ids]) for r in matrix_rows],
+                rows=[Values(r["initiative"], [float(r[b]) for b in ids]) for r in matrix_rows],
             ),
         ),
     ]
@@ -451,7 +456,6 @@ def timeline(
 ) -> list[Section]:
     """Every milestone and every initiative's start and end, in date order, as precisely as known."""
     from atmptrack.dates import PartialDate
-    from atmptrack.render import Chart
 
     events = fetch(
         conn,
@@ -499,23 +503,22 @@ def timeline(
         conn,
         "SELECT id, acronym, start_lo, end_hi FROM initiative ORDER BY coalesce(start_lo, end_hi, '9999'), id",
     )
-    chart = Chart(
-        "gantt",
+    chart = Gantt(
         "Initiatives from start to end, with milestones",
         spans=[
-            (str(s["acronym"] or s["id"]), _day(s["start_lo"]), _day(s["end_hi"]))
+            Span(str(s["acronym"] or s["id"]), _day(s["start_lo"]), _day(s["end_hi"]))
             for s in spans
             if s["start_lo"]
             or s["end_hi"]
             or any(e["initiative"] == s["id"] and e["lo"] for e in kept)
         ],
         markers=[
-            (
+            Marker(
                 str(e["acronym"] or e["initiative"]),
-                _day(e["lo"]),
+                _day(e["lo"]),  # type: ignore[arg-type]  # the filter below keeps dated events
                 e["kind"],
                 e["precision"] != "day" or e["date_qualifier"] == "approximately",
-            )  # type: ignore[misc]
+            )
             for e in kept
             if e["lo"] and e["kind"] not in ("start", "end")
         ],
@@ -548,7 +551,6 @@ _CORE_FIELDS = ("acronym", "start", "end", "website")
 def coverage(conn: sqlite3.Connection) -> list[Section]:
     """How complete the data is: counts declared against known, sourced against inferred, gaps."""
     from atmptrack.query import count_words
-    from atmptrack.render import Chart
 
     initiatives = fetch(conn, "SELECT * FROM initiative ORDER BY id")
     members = _members(conn, None)
@@ -628,12 +630,11 @@ def coverage(conn: sqlite3.Connection) -> list[Section]:
                     "detail": f"inferred: {guess['reason']}",
                 }
             )
-    chart = Chart(
-        "stacked",
+    chart = StackedChart(
         "Members in the data against the declared count",
         series=["known", "missing"],
         rows=[
-            (_label(r), [float(r["known_members"]), float(r["missing_members"] or 0)])
+            Values(_label(r), [float(r["known_members"]), float(r["missing_members"] or 0)])
             for r in rows
             if r["declared_partners"] is not None
         ],

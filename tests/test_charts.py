@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from atmptrack import results
 from atmptrack.charts import (
     Bar,
     Marker,
@@ -24,7 +25,8 @@ from atmptrack.charts import (
     html_table,
     stacked_bars,
 )
-from atmptrack.render import Chart, Section, svg_chart, write_sections
+from atmptrack.render import svg_chart, write_sections
+from atmptrack.results import Section
 
 NS = "{http://www.w3.org/2000/svg}"
 TRICKY = 'R&D <"lab">'
@@ -788,9 +790,14 @@ EDGE_CASES: dict[
 }
 
 
-def edge_chart(name: str) -> Chart:
+def edge_chart(name: str) -> results.Gantt:
     spans, markers, today = EDGE_CASES[name]
-    return Chart("gantt", f"Timeline: {name}", spans=spans, markers=markers, today=today)
+    return results.Gantt(
+        f"Timeline: {name}",
+        spans=[results.Span(*span) for span in spans],
+        markers=[results.Marker(*marker) for marker in markers],
+        today=today,
+    )
 
 
 @pytest.mark.parametrize("name", list(EDGE_CASES))
@@ -800,13 +807,13 @@ def test_gantt_draws_dates_at_both_ends_of_the_calendar(name: str) -> None:
     width, height = float(root.get("width", "0")), float(root.get("height", "0"))
     drawn = by_class(root, "span")
     assert [s.get("data-label") for s in drawn] == [
-        label for label, start, end in chart.spans if start or end
+        span.label for span in chart.spans if span.start or span.end
     ]
     for span in drawn:  # bars stay on the canvas, even those fading past the end of the calendar
         x, w = float(span.get("x", "0")), float(span.get("width", "0"))
         assert x >= 0 and w >= 0 and x + w <= width - 10, span.get("data-label")
     assert sorted(m.get("data-value") or "" for m in by_class(root, "marker")) == sorted(
-        when.isoformat() for _, when, _, _ in chart.markers
+        marker.day.isoformat() for marker in chart.markers
     )
     years = [int(t.text or "0") for t in by_class(root, "tick")]
     assert len(years) >= 2 and years == sorted(years) and 1 <= years[0] <= years[-1] <= 9999

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from atmptrack.render import Section, clean, write_section
+from atmptrack.render import clean, write_section
+from atmptrack.results import Section
 
 from conftest import Cli
 
