@@ -57,6 +57,8 @@ def fingerprint(root: Path) -> str:
     """Changes whenever a YAML file is added, removed, renamed or rewritten; costs one stat per file.
 
     The listing itself is the fingerprint: exact, and cheaper than importing a hash function.
+    The change time is in it because a rewrite that keeps size and modification time (`cp -p`,
+    some editors and sync tools) still moves it.
     """
     lines = []
     for path in discover(root):
@@ -65,5 +67,7 @@ def fingerprint(root: Path) -> str:
         except OSError:
             continue
         rel = path.relative_to(root).as_posix() if root.is_dir() else path.name
-        lines.append(f"{rel}\t{info.st_size}\t{info.st_mtime_ns}\t{info.st_ino}")
+        lines.append(
+            f"{rel}\t{info.st_size}\t{info.st_mtime_ns}\t{info.st_ctime_ns}\t{info.st_ino}"
+        )
     return "\n".join(lines)

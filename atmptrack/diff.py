@@ -14,7 +14,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from atmptrack import shape
 from atmptrack.datadir import discover
@@ -25,12 +25,28 @@ Snapshot = dict[str, dict[str, Record]]  # entity → key → fields
 
 COLUMNS = ["entity", "id", "change", "field", "old", "new", "initiative", "detail"]
 
+# Every kind of change, in the words the output uses; `group` sorts them for people.
+ChangeKind = Literal[
+    "added",
+    "removed",
+    "changed",
+    "joined",
+    "left",
+    "role-changed",
+    "coordinator-changed",
+    "renamed",
+    "moved",
+    "moved-country",
+    "funding-changed",
+]
+Group = Literal["added", "removed", "changed"]
+
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    entity: str  # initiative, organisation, source, member, workgroup, milestone, person, funding, relation
+    entity: str  # one of the declared shapes' entities (`shape.ENTITIES`)
     id: str
-    change: str  # added, removed, changed, joined, left, role-changed, coordinator-changed, renamed, moved, ...
+    change: ChangeKind
     field: str | None = None
     old: Any = None
     new: Any = None
@@ -41,7 +57,7 @@ class Change:
         return {name: getattr(self, name) for name in COLUMNS}
 
     @property
-    def group(self) -> str:
+    def group(self) -> Group:
         if self.change in ("added", "joined"):
             return "added"
         if self.change in ("removed", "left"):
@@ -371,7 +387,7 @@ def _short(value: Any) -> str:
 
 
 # How people read a list of changes: what appeared, what went, what changed; with a Rich style each.
-_GROUPS = (
+_GROUPS: tuple[tuple[str, str, Group], ...] = (
     ("Added", "green", "added"),
     ("Removed", "red", "removed"),
     ("Changed", "yellow", "changed"),

@@ -11,14 +11,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
-from atmptrack import __version__, shape, tables
+from atmptrack import __version__, datadir, shape, tables
 from atmptrack.dataset import Dataset, read_dataset
 from atmptrack.errors import Diagnostic, StoreError
 from atmptrack.schema import Sourced
@@ -40,11 +40,44 @@ def load(data_dir: Path, store: Path, *, fingerprint: str, force: bool) -> LoadR
     """Validate every file, then replace the store's contents in one immediate transaction.
 
     With force=False the load is skipped when another process brought the store up to date
-    while this one waited for the write lock, so parallel refreshes never load twice.
+    while this one waited for the write lock, so parallel refreshes never load twice. When the
+    data changed while it was being read, it is read again: a load never commits data older
+    than the files, nor over a newer dataset another process committed meanwhile.
     """
     started = time.perf_counter()
-    dataset = read_dataset(data_dir)  # raises DataError before anything is written
-    rows = build_rows(dataset)
+    for _attempt in range(_READ_ATTEMPTS):
+        dataset = read_dataset(data_dir)  # raises DataError before anything is written
+        rows = build_rows(dataset)
+        outcome = write_rows(store, rows, data_dir=data_dir, fingerprint=fingerprint, force=force)
+        if outcome != "stale":
+            break
+        fingerprint = datadir.fingerprint(data_dir)
+    else:
+        raise StoreError(
+            f"the data in {data_dir} kept changing while it was read; load again when it is still"
+        )
+    return LoadResult(
+        loaded=outcome == "written",
+        counts=_counts(rows),
+        warnings=dataset.warnings,
+        seconds=time.perf_counter() - started,
+    )
+
+
+# A data directory rewritten this many times during one load is being edited: stop and say so.
+_READ_ATTEMPTS = 3
+Outcome = Literal["written", "current", "stale"]
+
+
+def write_rows(
+    store: Path, rows: Rows, *, data_dir: Path, fingerprint: str, force: bool
+) -> Outcome:
+    """Replace the store's contents with rows read from data with this fingerprint.
+
+    "current": the store already holds this data (and force is off), or a newer dataset that
+    matches the files as they are now; "stale": the files changed since they were read, so
+    these rows must not be written; "written": done, in one transaction.
+    """
     store.parent.mkdir(parents=True, exist_ok=True)
     check_owned(store)  # again: reading the data took a while, and a file may have appeared
     # Ctrl-C waits until the transaction is over and the connection closed: interrupting
@@ -54,13 +87,14 @@ def load(data_dir: Path, store: Path, *, fingerprint: str, force: bool) -> LoadR
         try:
             with engine.begin() as conn:
                 meta = _meta(conn)
-                if (
-                    not force
-                    and meta.get("fingerprint") == fingerprint
-                    and meta.get("schema_version") == str(SCHEMA_VERSION)
-                ):
-                    return LoadResult(loaded=False, counts=_counts(rows), warnings=dataset.warnings)
-                _reset(conn, rebuild=meta.get("schema_version") != str(SCHEMA_VERSION))
+                same_version = meta.get("schema_version") == str(SCHEMA_VERSION)
+                if not force and same_version and meta.get("fingerprint") == fingerprint:
+                    return "current"
+                # Under the write lock: did the files change since they were read?
+                now = datadir.fingerprint(data_dir)
+                if now != fingerprint:
+                    return "current" if same_version and meta.get("fingerprint") == now else "stale"
+                _reset(conn, rebuild=not same_version)
                 # The mark that tells our stores from other databases (see store.check_owned).
                 conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
                 rows["meta"] = [
@@ -81,12 +115,7 @@ def load(data_dir: Path, store: Path, *, fingerprint: str, force: bool) -> LoadR
             raise StoreError(f"cannot write the store {store}: {exc}") from exc
         finally:
             engine.dispose()
-    return LoadResult(
-        loaded=True,
-        counts=_counts(rows),
-        warnings=dataset.warnings,
-        seconds=time.perf_counter() - started,
-    )
+    return "written"
 
 
 @contextmanager

@@ -1,0 +1,198 @@
+"""The write side on small inline datasets: rows built from the declared shapes, and writes that
+refuse what a store must never hold."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlmodel import SQLModel
+
+from atmptrack import datadir, shape, tables, writer
+from atmptrack.dataset import read_dataset
+from atmptrack.errors import StoreError
+
+from conftest import table_dump
+
+DATA = """\
+sources:
+  - {id: s1, title: One, url: "https://example.org/one", published: 2024-05}
+  - {id: s2, title: Two, url: "https://example.org/two"}
+organisations:
+  - id: lab
+    name: Lab
+    other_names: [The Lab, Laboratory]
+    country: PT
+    sector: university
+    sources: [s1]
+    inferred: {country: the city is in Portugal}
+  - {id: spinout, name: Spinout, country: SI, sector: company, parent: lab, sources: [s2]}
+initiatives:
+  - id: net
+    acronym: NET
+    name: The Network
+    kind: network
+    aims: [one aim, another aim]
+    therapy_areas: [gene, cell]
+    start: 2024-03
+    ids: {cordis: "101137206"}
+    sources: [s1]
+    partner_counts:
+      - {count: 40, qualifier: more-than, sources: [s2]}
+    members:
+      - {organisation: lab, role: coordinator, sources: [s1, s2]}
+      - {organisation: spinout, role: partner, sources: [s2]}
+    people:
+      - {id: ana, name: Ana, organisation: lab, sources: [s1]}
+    workgroups:
+      - {id: wp1, kind: work-package, number: 1, name: Data, leads: [lab, spinout], coordinators: [ana], sources: [s1]}
+    milestones:
+      - {id: kick-off, kind: kick-off, date: 2024-03-05, speakers: [ana], sources: [s1]}
+    funding:
+      - id: grant
+        amount: "3000000"
+        currency: EUR
+        start: 2024
+        sources: [s1]
+        also_reported:
+          - {amount: "3000000", qualifier: approximately, sources: [s1, s2]}
+    relations:
+      - {kind: grew-out-of, initiative: seed, sources: [s2]}
+  - {id: seed, name: The Seed Project, kind: project, sources: [s2]}
+"""
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "all.yaml").write_text(DATA, encoding="utf-8")
+    return root
+
+
+def test_every_table_gets_rows_with_exactly_its_columns(data: Path) -> None:
+    rows = writer.build_rows(read_dataset(data))
+    for table in tables.TABLES:
+        name = str(table.__tablename__)
+        columns = {c.name for c in SQLModel.metadata.tables[name].columns}
+        if name != "meta":
+            assert rows[name], f"no rows for {name}: a shape or link is not declared"
+        for row in rows[name]:
+            assert set(row) == columns, name
+
+
+def test_rows_carry_values_bounds_lists_links_and_provenance_keys(data: Path) -> None:
+    rows = writer.build_rows(read_dataset(data))
+    net = next(r for r in rows["initiative"] if r["id"] == "net")
+    assert (net["cordis_id"], net["start"], net["start_lo"], net["start_hi"]) == (
+        "101137206",
+        "2024-03",
+        "2024-03-01",
+        "2024-03-31",
+    )
+    assert (net["declared_partners"], net["declared_qualifier"]) == (40, "more-than")
+    assert net["aims"] == '["one aim", "another aim"]' and net["therapy_areas"] == "gene,cell"
+    assert {
+        (r["workgroup_id"], r["organisation_id"], r["position"]) for r in rows["workgroup_lead"]
+    } == {
+        ("wp1", "lab", 0),
+        ("wp1", "spinout", 1),
+    }
+    assert [r["person_id"] for r in rows["milestone_speaker"]] == ["ana"]
+    (reported,) = rows["reported_amount"]
+    assert (reported["funding_id"], reported["sources"]) == ("grant", "s1,s2")
+    spinout = next(r for r in rows["organisation"] if r["id"] == "spinout")
+    assert (spinout["parent_id"], spinout["helix"], spinout["helix_stated"]) == (
+        "lab",
+        "industry",
+        False,
+    )
+    cited = {(r["entity"], r["key"], r["source_id"]) for r in rows["citation"]}
+    assert ("member", "net/lab", "s2") in cited and ("partner_count", "net/0", "s2") in cited
+    assert ("workgroup", "net/wp1", "s1") in cited and ("organisation", "lab", "s1") in cited
+    assert {(r["entity"], r["key"], r["field"]) for r in rows["inferred"]} == {
+        ("organisation", "lab", "country")
+    }
+
+
+def test_rows_read_back_through_the_shapes_give_the_records_again(
+    data: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "store.sqlite"
+    assert writer.load(data, store, fingerprint=datadir.fingerprint(data), force=True).loaded
+    conn = sqlite3.connect(store)
+    provenance = shape.Provenance(conn)
+    members = shape.records(conn, shape.MEMBER, provenance)
+    assert members["net/lab"] == {
+        "initiative": "net",
+        "organisation": "lab",
+        "role": "coordinator",
+        "note": None,
+        "sources": ["s1", "s2"],
+        "inferred": {},
+    }
+    initiative = shape.records(conn, shape.INITIATIVE, provenance)["net"]
+    assert initiative["aims"] == ["one aim", "another aim"]
+    assert initiative["therapy_areas"] == ["gene", "cell"]
+    assert initiative["partner_counts"][0]["count"] == 40
+    assert "start_lo" not in initiative and "declared_partners" not in initiative
+    (group,) = shape.records(conn, shape.WORKGROUP, provenance).values()
+    assert (group["leads"], group["coordinators"]) == (["lab", "spinout"], ["ana"])
+    (funding,) = shape.records(conn, shape.FUNDING, provenance).values()
+    assert funding["also_reported"][0]["sources"] == ["s1", "s2"]
+    conn.close()
+
+
+def test_atmptracks_own_writes_enforce_foreign_keys(data: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store.sqlite"
+    fingerprint = datadir.fingerprint(data)
+    writer.load(data, store, fingerprint=fingerprint, force=True)
+    before = table_dump(store)
+    rows = writer.build_rows(read_dataset(data))
+    rows["membership"][0]["organisation_id"] = "no-such-organisation"
+    with pytest.raises(StoreError, match="FOREIGN KEY"):
+        writer.write_rows(store, rows, data_dir=data, fingerprint=fingerprint, force=True)
+    assert table_dump(store) == before
+
+
+def test_a_load_never_commits_data_older_than_the_files(data: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store.sqlite"
+    old_fingerprint = datadir.fingerprint(data)
+    old_rows = writer.build_rows(read_dataset(data))  # read, then held up (a stopped process)
+    yaml_file = data / "all.yaml"
+    yaml_file.write_text(DATA.replace("name: The Network", "name: The Newer Network"))
+    new_fingerprint = datadir.fingerprint(data)
+    writer.load(data, store, fingerprint=new_fingerprint, force=False)  # another process
+    newer = table_dump(store)
+    outcome = writer.write_rows(
+        store, old_rows, data_dir=data, fingerprint=old_fingerprint, force=False
+    )
+    assert outcome == "current"
+    assert table_dump(store) == newer
+    # The files changed again and nobody loaded them: the old rows are stale, not written.
+    yaml_file.write_text(DATA.replace("name: The Network", "name: The Newest Network"))
+    outcome = writer.write_rows(
+        store, old_rows, data_dir=data, fingerprint=old_fingerprint, force=False
+    )
+    assert outcome == "stale" and table_dump(store) == newer
+    # A load reads again until what it commits matches the files.
+    result = writer.load(data, store, fingerprint=old_fingerprint, force=False)
+    assert result.loaded
+    conn = sqlite3.connect(store)
+    assert conn.execute("SELECT name FROM initiative WHERE id = 'net'").fetchone() == (
+        "The Newest Network",
+    )
+    conn.close()
+
+
+def test_a_rewrite_keeping_size_and_mtime_changes_the_fingerprint(data: Path) -> None:
+    import os
+
+    path = data / "all.yaml"
+    before = datadir.fingerprint(data)
+    info = path.stat()
+    path.write_text(DATA.replace("One", "Eno"), encoding="utf-8")  # same size
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))  # as `cp -p` leaves it
+    assert path.stat().st_size == info.st_size and path.stat().st_mtime_ns == info.st_mtime_ns
+    assert datadir.fingerprint(data) != before
