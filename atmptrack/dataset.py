@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from atmptrack.datadir import discover
 from atmptrack.errors import DataError, Diagnostic, Severity
 from atmptrack.schema import DataFile, Initiative, Organisation, Source, model_at
+from atmptrack.vocab import quote
 from atmptrack.yamlio import Document, YamlPath, read_yaml
 
 
@@ -158,7 +159,8 @@ def _from_pydantic(document: Document, exc: ValidationError) -> Iterator[Diagnos
             mark = document.mark(loc[:-1])
         else:
             found = error.get("input")
-            shown = _found(found) if not (isinstance(found, str) and found in message) else ""
+            quoted = isinstance(found, str) and (found in message or quote(found) in message)
+            shown = "" if quoted else _found(found)
             message = f"{_field(loc)}: {message}{shown}"
             mark = document.mark(loc)
         yield Diagnostic(document.path, mark.line, mark.column, "error", rule, message, _field(loc))
@@ -167,7 +169,8 @@ def _from_pydantic(document: Document, exc: ValidationError) -> Iterator[Diagnos
 def _found(value: Any) -> str:
     """What the file holds, in words, for a message that says what was expected."""
     if isinstance(value, str):
-        return f" (found {value!r})"
+        # quote() keeps the message on one line and short, whatever the file holds.
+        return f" (found {quote(value)})"
     if isinstance(value, dict):
         return " (found a mapping)"
     if isinstance(value, list):
@@ -180,6 +183,10 @@ def _suggest(word: str, choices: Iterable[str], lead: str = "did you mean") -> s
     return f"; {lead} '{match[0]}'?" if match else ""
 
 
+# Organisations by id, each with its file and place in it.
+_Placed = dict[str, tuple[Document, YamlPath, Organisation]]
+
+
 class _Checker:
     """Checks across records and files; collects diagnostics with positions."""
 
@@ -187,9 +194,15 @@ class _Checker:
         self, files: list[LoadedFile], *, extra: dict[str, set[str]], complete: bool
     ) -> None:
         self.files = files
-        self.extra = extra  # ids of records in files that failed validation, by list name
         self.complete = complete
         self.out: list[Diagnostic] = []
+        # What references may name: ids of records in files that failed validation count too.
+        self.sources: set[str] = set(extra.get("sources", ()))
+        self.organisations: set[str] = set(extra.get("organisations", ()))
+        self.initiatives: set[str] = set(extra.get("initiatives", ()))
+        # What the checks find in use, for the warnings about unused records.
+        self.cited: set[str] = set()
+        self.in_initiative: set[str] = set()
 
     def add(
         self, doc: Document, loc: YamlPath, severity: Severity, rule: str, message: str
@@ -200,10 +213,28 @@ class _Checker:
         )
 
     def run(self) -> list[Diagnostic]:
+        organisations = self._unique_ids()
+        for loaded in self.files:
+            doc = loaded.document
+            for index, org in enumerate(loaded.model.organisations):
+                self._organisation(doc, ("organisations", index), org)
+            for index, ini in enumerate(loaded.model.initiatives):
+                self._initiative(doc, ("initiatives", index), ini)
+        self._parent_cycles(organisations)
+        if not self.complete:
+            # Some files could not be validated: what they cite or contain is unknown, so
+            # "unused" and "in no initiative" would be guesses.
+            return self.out
+        self._unused(organisations)
+        return self.out
+
+    def _unique_ids(self) -> _Placed:
+        """Ids are unique across all records of all files; collects the ids references name.
+
+        Returns each organisation id with its record (the last, when an id is used twice).
+        """
         ids: dict[str, tuple[Document, YamlPath, str]] = {}
-        sources: set[str] = set(self.extra.get("sources", ()))
-        organisations: dict[str, Organisation] = {}
-        initiatives: set[str] = set(self.extra.get("initiatives", ()))
+        organisations: _Placed = {}
         for loaded in self.files:
             doc = loaded.document
             groups: tuple[tuple[str, Sequence[Source | Organisation | Initiative]], ...] = (
@@ -228,49 +259,81 @@ class _Checker:
                         )
                         continue
                     ids[record.id] = (doc, loc, kind)
-            sources.update(s.id for s in loaded.model.sources)
-            organisations.update((o.id, o) for o in loaded.model.organisations)
-            initiatives.update(i.id for i in loaded.model.initiatives)
+            self.sources.update(s.id for s in loaded.model.sources)
+            organisations.update(
+                (o.id, (doc, ("organisations", i), o))
+                for i, o in enumerate(loaded.model.organisations)
+            )
+            self.initiatives.update(i.id for i in loaded.model.initiatives)
+        self.organisations.update(organisations)
+        return organisations
 
-        org_ids = set(organisations) | self.extra.get("organisations", set())
-        cited: set[str] = set()
-        in_initiative: set[str] = set()
-        for loaded in self.files:
-            doc = loaded.document
-            for index, org in enumerate(loaded.model.organisations):
-                base: YamlPath = ("organisations", index)
-                self._sourced(doc, base, org, sources, cited)
-                if org.parent is not None:
-                    self._ref(doc, (*base, "parent"), org.parent, org_ids, "organisation")
-                    if org.parent == org.id:
-                        self.add(
-                            doc,
-                            (*base, "parent"),
-                            "error",
-                            "reference-cycle",
-                            f"organisation '{org.id}' cannot be its own parent",
-                        )
-            for index, ini in enumerate(loaded.model.initiatives):
-                self._initiative(
+    def _organisation(self, doc: Document, base: YamlPath, org: Organisation) -> None:
+        self._sourced(doc, base, org)
+        if org.parent is not None:
+            self._ref(doc, (*base, "parent"), org.parent, self.organisations, "organisation")
+            if org.parent == org.id:
+                self.add(
                     doc,
-                    ("initiatives", index),
-                    ini,
-                    sources,
-                    org_ids,
-                    initiatives,
-                    cited,
-                    in_initiative,
+                    (*base, "parent"),
+                    "error",
+                    "reference-cycle",
+                    f"organisation '{org.id}' cannot be its own parent",
                 )
 
-        if not self.complete:
-            # Some files could not be validated: what they cite or contain is unknown, so
-            # "unused" and "in no initiative" would be guesses.
-            return self.out
-        hosts = {o.parent for o in organisations.values() if o.parent and o.id in in_initiative}
+    def _parent_cycles(self, organisations: _Placed) -> None:
+        """Parents lead up to a top organisation: a cycle (a → b → a) is one error, at the
+        parent of its member read first. Self-parents are reported by _organisation."""
+        order = {org_id: i for i, org_id in enumerate(organisations)}
+        done: set[str] = set()
+        for start in organisations:
+            path: dict[str, int] = {}  # the chain walked from start, with each id's place
+            here: str | None = start
+            while here is not None and here in organisations and here not in done:
+                if here in path:
+                    cycle = list(path)[path[here] :]
+                    if len(cycle) > 1:
+                        self._cycle(cycle, organisations, order)
+                    break
+                path[here] = len(path)
+                here = organisations[here][2].parent
+            done.update(path)
+
+    def _cycle(
+        self,
+        cycle: list[str],
+        organisations: _Placed,
+        order: dict[str, int],
+    ) -> None:
+        first = min(range(len(cycle)), key=lambda i: order[cycle[i]])
+        cycle = cycle[first:] + cycle[:first]
+        chain = " → ".join([*cycle, cycle[0]])
+        others = []
+        for org_id in cycle[1:]:
+            other_doc, other_base, _ = organisations[org_id]
+            mark = other_doc.mark((*other_base, "parent"))
+            others.append(f"'{org_id}' at {other_doc.path}:{mark.line}:{mark.column}")
+        doc, base, _ = organisations[cycle[0]]
+        self.add(
+            doc,
+            (*base, "parent"),
+            "error",
+            "reference-cycle",
+            f"parents form a cycle: {chain} (parent of {', '.join(others)}); "
+            "following parents must end at an organisation without one",
+        )
+
+    def _unused(self, organisations: _Placed) -> None:
+        """Warnings for sources nothing cites and organisations in no initiative."""
+        hosts = {
+            o.parent
+            for _, _, o in organisations.values()
+            if o.parent and o.id in self.in_initiative
+        }
         for loaded in self.files:
             doc = loaded.document
             for index, src in enumerate(loaded.model.sources):
-                if src.id not in cited:
+                if src.id not in self.cited:
                     self.add(
                         doc,
                         ("sources", index, "id"),
@@ -279,7 +342,7 @@ class _Checker:
                         f"source '{src.id}' is cited by nothing",
                     )
             for index, org in enumerate(loaded.model.organisations):
-                if org.id not in in_initiative and org.id not in hosts:
+                if org.id not in self.in_initiative and org.id not in hosts:
                     self.add(
                         doc,
                         ("organisations", index, "id"),
@@ -287,7 +350,6 @@ class _Checker:
                         "orphan-organisation",
                         f"organisation '{org.id}' takes part in no initiative",
                     )
-        return self.out
 
     def _ref(
         self, doc: Document, loc: YamlPath, value: str, known: Collection[str], what: str
@@ -303,12 +365,13 @@ class _Checker:
         )
         return False
 
-    def _sourced(
-        self, doc: Document, base: YamlPath, record: BaseModel, sources: set[str], cited: set[str]
-    ) -> None:
+    def _cite(self, doc: Document, loc: YamlPath, source: str) -> None:
+        if self._ref(doc, loc, source, self.sources, "source"):
+            self.cited.add(source)
+
+    def _sourced(self, doc: Document, base: YamlPath, record: BaseModel) -> None:
         for i, src in enumerate(getattr(record, "sources", [])):
-            if self._ref(doc, (*base, "sources", i), src, sources, "source"):
-                cited.add(src)
+            self._cite(doc, (*base, "sources", i), src)
         fields = type(record).model_fields
         for name in getattr(record, "inferred", {}):
             if name not in fields or name in ("sources", "inferred", "note"):
@@ -329,18 +392,9 @@ class _Checker:
                     f"inferred names '{name}', but that field has no value",
                 )
 
-    def _initiative(
-        self,
-        doc: Document,
-        base: YamlPath,
-        ini: Initiative,
-        sources: set[str],
-        organisations: Collection[str],
-        initiatives: set[str],
-        cited: set[str],
-        in_initiative: set[str],
-    ) -> None:
-        self._sourced(doc, base, ini, sources, cited)
+    def _initiative(self, doc: Document, base: YamlPath, ini: Initiative) -> None:
+        """Every check of one initiative, phase by phase."""
+        self._sourced(doc, base, ini)
         if ini.start and ini.end and _before(ini.end, ini.start):
             self.add(
                 doc,
@@ -349,25 +403,26 @@ class _Checker:
                 "end-before-start",
                 f"end {ini.end} is before start {ini.start}",
             )
+        self._listed_records(doc, base, ini)
+        self._members(doc, base, ini)
         people = {p.id for p in ini.people}
-        for group_name in (
-            "partner_counts",
-            "members",
-            "workgroups",
-            "milestones",
-            "people",
-            "funding",
-            "relations",
-        ):
+        self._workgroups(doc, base, ini, people)
+        self._people(doc, base, ini)
+        self._milestones(doc, base, ini, people)
+        self._funding(doc, base, ini)
+        self._relations(doc, base, ini)
+        self._declared_count(doc, base, ini)
+
+    def _listed_records(self, doc: Document, base: YamlPath, ini: Initiative) -> None:
+        """The sources of every record in the initiative's lists, and no id twice in a list."""
+        for group_name in _LISTS:
             seen: dict[str, int] = {}
             for i, item in enumerate(getattr(ini, group_name)):
                 loc: YamlPath = (*base, group_name, i)
-                self._sourced(doc, loc, item, sources, cited)
+                self._sourced(doc, loc, item)
                 for reported_i, reported in enumerate(getattr(item, "also_reported", [])):
                     for s_i, src in enumerate(reported.sources):
-                        rloc = (*loc, "also_reported", reported_i, "sources", s_i)
-                        if self._ref(doc, rloc, src, sources, "source"):
-                            cited.add(src)
+                        self._cite(doc, (*loc, "also_reported", reported_i, "sources", s_i), src)
                 key = getattr(item, "id", None) or getattr(item, "organisation", None)
                 if key is not None and group_name != "partner_counts":
                     if key in seen:
@@ -380,15 +435,18 @@ class _Checker:
                             f"(first at {group_name}[{seen[key]}])",
                         )
                     seen[key] = i
+
+    def _members(self, doc: Document, base: YamlPath, ini: Initiative) -> None:
+        """Members name known organisations, and at most one of them coordinates."""
         for i, member in enumerate(ini.members):
             if self._ref(
                 doc,
                 (*base, "members", i, "organisation"),
                 member.organisation,
-                organisations,
+                self.organisations,
                 "organisation",
             ):
-                in_initiative.add(member.organisation)
+                self.in_initiative.add(member.organisation)
         coordinators = [i for i, m in enumerate(ini.members) if m.role == "coordinator"]
         for i in coordinators[1:]:
             self.add(
@@ -398,10 +456,19 @@ class _Checker:
                 "several-coordinators",
                 f"'{ini.id}' already has a coordinator; use role 'co-coordinator' for the others",
             )
+
+    def _workgroups(
+        self, doc: Document, base: YamlPath, ini: Initiative, people: Collection[str]
+    ) -> None:
+        """Work groups are led by known organisations and coordinated by the initiative's people."""
         for i, group in enumerate(ini.workgroups):
             for j, lead in enumerate(group.leads):
                 self._ref(
-                    doc, (*base, "workgroups", i, "leads", j), lead, organisations, "organisation"
+                    doc,
+                    (*base, "workgroups", i, "leads", j),
+                    lead,
+                    self.organisations,
+                    "organisation",
                 )
             for j, person in enumerate(group.coordinators):
                 self._ref(
@@ -411,18 +478,26 @@ class _Checker:
                     people,
                     f"person in '{ini.id}'",
                 )
+
+    def _people(self, doc: Document, base: YamlPath, ini: Initiative) -> None:
         for i, person_record in enumerate(ini.people):
             if person_record.organisation is not None and self._ref(
                 doc,
                 (*base, "people", i, "organisation"),
                 person_record.organisation,
-                organisations,
+                self.organisations,
                 "organisation",
             ):
                 # An organisation whose people take part is linked to the initiative too.
-                in_initiative.add(person_record.organisation)
+                self.in_initiative.add(person_record.organisation)
+
+    def _milestones(
+        self, doc: Document, base: YamlPath, ini: Initiative, people: Collection[str]
+    ) -> None:
+        """Speakers are the initiative's people; a milestone ends after it starts and should
+        lie within the initiative's span."""
         for i, milestone in enumerate(ini.milestones):
-            loc = (*base, "milestones", i)
+            loc: YamlPath = (*base, "milestones", i)
             for j, speaker in enumerate(milestone.speakers):
                 self._ref(doc, (*loc, "speakers", j), speaker, people, f"person in '{ini.id}'")
             if milestone.end_date and _before(milestone.end_date, milestone.date):
@@ -442,6 +517,8 @@ class _Checker:
                     f"milestone {milestone.date} lies outside {ini.id}'s span "
                     f"({ini.start or '?'} to {ini.end or '?'})",
                 )
+
+    def _funding(self, doc: Document, base: YamlPath, ini: Initiative) -> None:
         for i, funding in enumerate(ini.funding):
             if funding.start and funding.end and _before(funding.end, funding.start):
                 self.add(
@@ -451,25 +528,43 @@ class _Checker:
                     "end-before-start",
                     f"end {funding.end} is before start {funding.start}",
                 )
+
+    def _relations(self, doc: Document, base: YamlPath, ini: Initiative) -> None:
         for i, relation in enumerate(ini.relations):
-            loc = (*base, "relations", i, "initiative")
-            self._ref(doc, loc, relation.initiative, initiatives, "initiative")
+            loc: YamlPath = (*base, "relations", i, "initiative")
+            self._ref(doc, loc, relation.initiative, self.initiatives, "initiative")
             if relation.initiative == ini.id:
                 self.add(
                     doc, loc, "error", "reference-cycle", f"'{ini.id}' cannot relate to itself"
                 )
-        if ini.partner_counts:
-            declared = ini.partner_counts[-1]
-            known = len({m.organisation for m in ini.members})
-            limit = declared.count if declared.qualifier in ("exact", "approximately") else None
-            if limit is not None and known > limit:
-                self.add(
-                    doc,
-                    (*base, "partner_counts", len(ini.partner_counts) - 1, "count"),
-                    "warning",
-                    "more-members-than-declared",
-                    f"{known} members are listed but {declared.count} are declared",
-                )
+
+    def _declared_count(self, doc: Document, base: YamlPath, ini: Initiative) -> None:
+        """The last partner count is the declared one; more listed members than it is suspect."""
+        if not ini.partner_counts:
+            return
+        declared = ini.partner_counts[-1]
+        known = len({m.organisation for m in ini.members})
+        limit = declared.count if declared.qualifier in ("exact", "approximately") else None
+        if limit is not None and known > limit:
+            self.add(
+                doc,
+                (*base, "partner_counts", len(ini.partner_counts) - 1, "count"),
+                "warning",
+                "more-members-than-declared",
+                f"{known} members are listed but {declared.count} are declared",
+            )
+
+
+# The lists of records inside an initiative, in the order of the data format.
+_LISTS = (
+    "partner_counts",
+    "members",
+    "workgroups",
+    "milestones",
+    "people",
+    "funding",
+    "relations",
+)
 
 
 def _before(a: Any, b: Any) -> bool:

@@ -7,9 +7,15 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from atmptrack.vocab import quote
+
 # ISO 8601 forms, plus the truncated `--MM` and `--MM-DD` for dates whose year no source states.
+# [0-9], not \d: \d and int() also take Arabic-Indic, fullwidth and other Unicode digits, which
+# would let `٢٠٢٤` pass as 2024 in the data while every other tool sees no date. The pattern is
+# used with fullmatch, since `$` also matches before a trailing newline.
 _PATTERN = re.compile(
-    r"^(?:(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2}))?)?|--(?P<m2>\d{2})(?:-(?P<d2>\d{2}))?)$"
+    r"(?:(?P<year>[0-9]{4})(?:-(?P<month>[0-9]{2})(?:-(?P<day>[0-9]{2}))?)?"
+    r"|--(?P<m2>[0-9]{2})(?:-(?P<d2>[0-9]{2}))?)"
 )
 
 
@@ -22,10 +28,11 @@ class PartialDate:
     @classmethod
     def parse(cls, text: str) -> PartialDate:
         """Parse the written form; raise ValueError saying what is wrong."""
-        match = _PATTERN.match(text.strip())
+        match = _PATTERN.fullmatch(text.strip())
         if not match:
+            digits = "use the ASCII digits 0-9 and " if _foreign_digit(text) else ""
             raise ValueError(
-                f"'{text}' is not a partial date; write YYYY, YYYY-MM, YYYY-MM-DD, "
+                f"{quote(text)} is not a partial date; {digits}write YYYY, YYYY-MM, YYYY-MM-DD, "
                 "or --MM / --MM-DD when the year is unknown"
             )
         year_text = match["year"]
@@ -35,14 +42,14 @@ class PartialDate:
         month = int(month_text) if month_text else None
         day = int(day_text) if day_text else None
         if year is not None and year < 1:
-            raise ValueError(f"'{text}': year 0 does not exist")
+            raise ValueError(f"{quote(text)}: year 0 does not exist")
         if month is not None and not 1 <= month <= 12:
-            raise ValueError(f"'{text}': month {month} is not between 01 and 12")
+            raise ValueError(f"{quote(text)}: month {month} is not between 01 and 12")
         if day is not None and month is not None:
             # Without a year, 29 February stays possible.
             last = calendar.monthrange(year if year is not None else 2000, month)[1]
             if not 1 <= day <= last:
-                raise ValueError(f"'{text}': day {day} does not exist in that month")
+                raise ValueError(f"{quote(text)}: day {day} does not exist in that month")
         return cls(year, month, day)
 
     def __str__(self) -> str:
@@ -82,3 +89,8 @@ class PartialDate:
             return str(self)
         name = calendar.month_name[self.month or 1]
         return f"{self.day} {name}, year unknown" if self.day else f"{name}, year unknown"
+
+
+def _foreign_digit(text: str) -> bool:
+    """Whether text holds a digit other than 0-9 (`٢`, `２`), to say why it is no date."""
+    return any(c.isdigit() and not c.isascii() for c in text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -34,17 +35,63 @@ from atmptrack.vocab import (
     TherapyArea,
     country_code,
     country_suggestion,
+    quote,
 )
 
-_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# Every pattern here is applied with fullmatch and spells digits [0-9]: Python's `$` also matches
+# before a trailing newline (so "charite\n" would pass as a second id that prints like
+# "charite"), and \d also matches Arabic-Indic, fullwidth and other non-ASCII digits.
+_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 # Plain decimal notation only: `1,000`, `1e3`, `.nan`, `.inf` and signs are refused on purpose.
-_AMOUNT = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
+_AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+# Amounts are below 10^15 with at most 4 decimal places. 10^15 is ten thousand times the largest
+# research programme (Horizon Europe, EUR 95.5 billion), and EUR 100 million stays below it even
+# in the currency with the smallest unit (the Iranian rial, about a million to the euro).
+# Unbounded, 309 digits overflow the floats that charts use, and sums and the yearly spread
+# leave Decimal's 28-digit precision; 15 + 4 digits keep them exact. Four decimal places is the
+# finest ISO 4217 minor unit (CLF, UYW; the dinars have three).
+MAX_AMOUNT_DIGITS = 15
+MAX_AMOUNT_DECIMALS = 4
+_AMOUNT_LIMIT = Decimal(10) ** MAX_AMOUNT_DIGITS
+# Counts and numbers must fit an SQLite INTEGER (larger ones made `load` fail): a million is far
+# beyond any partner count, and ISO 3166-1 has 249 country codes.
+MAX_COUNT = 1_000_000
+MAX_COUNTRIES = 249
+# ISO 4217 codes that name no currency, so an amount in them means nothing.
+_NOT_CURRENCIES = {
+    "XXX": "code for transactions where no currency is involved",
+    "XTS": "code reserved for testing",
+}
 
 
 def _check_id(value: str) -> str:
-    if not _ID.match(value):
+    if not _ID.fullmatch(value):
         raise ValueError(
-            f"'{value}' is not an id; use lower-case letters, digits and single hyphens"
+            f"{quote(value)} is not an id; use lower-case letters, digits and single hyphens"
+        )
+    return value
+
+
+def _matching(pattern: str, expected: str) -> AfterValidator:
+    """A validator for a code written in a fixed form, with a message saying the form."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"{quote(value)} is not {expected}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _check_text(value: str) -> str:
+    # Spaces and invisible format characters (U+200B and kin) alone would show as an empty
+    # name in every table, so they count as nothing written.
+    if all(c.isspace() or unicodedata.category(c) == "Cf" for c in value):
+        raise ValueError(
+            "text is blank (empty, or only spaces and invisible characters); "
+            "expected at least one visible character"
         )
     return value
 
@@ -58,18 +105,29 @@ def _parse_date(value: Any) -> PartialDate:
 
 
 def _parse_amount(value: Any) -> Decimal:
-    if isinstance(value, Decimal):
-        return value
-    text = str(value).strip()
-    if not _AMOUNT.match(text):
+    # A Decimal built in code passes the same checks as text from a file.
+    text = format(value, "f") if isinstance(value, Decimal) else str(value).strip()
+    if not _AMOUNT.fullmatch(text):
         raise ValueError(
-            f"'{text}' is not an amount; write digits with an optional decimal point "
+            f"{quote(text)} is not an amount; write digits with an optional decimal point "
             "(no thousands separators, signs or exponents), e.g. 4885375 or 2500000.50"
         )
+    decimals = len(text.partition(".")[2])
+    if decimals > MAX_AMOUNT_DECIMALS:
+        raise ValueError(
+            f"{quote(text)} has {decimals} decimal places; expected at most "
+            f"{MAX_AMOUNT_DECIMALS}, as no currency has a finer unit"
+        )
     try:
-        return Decimal(text)
+        amount = Decimal(text)
     except InvalidOperation as exc:  # pragma: no cover - the pattern already excludes this
-        raise ValueError(f"'{text}' is not an amount") from exc
+        raise ValueError(f"{quote(text)} is not an amount") from exc
+    if amount >= _AMOUNT_LIMIT:
+        raise ValueError(
+            f"{quote(text)} is too large; expected an amount below 10^{MAX_AMOUNT_DIGITS} "
+            f"(at most {MAX_AMOUNT_DIGITS} digits before the decimal point)"
+        )
+    return amount
 
 
 def _check_country(value: str) -> str:
@@ -78,22 +136,29 @@ def _check_country(value: str) -> str:
         return code
     suggestion = country_suggestion(value)
     hint = f"; use {suggestion}" if suggestion else ""
-    raise ValueError(f"'{value}' is not an ISO 3166-1 alpha-2 country code{hint}")
+    raise ValueError(f"{quote(value)} is not an ISO 3166-1 alpha-2 country code{hint}")
 
 
 def _check_currency(value: str) -> str:
     import pycountry
 
-    code = value.strip().upper()
-    if len(code) == 3 and pycountry.currencies.get(alpha_3=code) is not None:
+    written = value.strip()
+    code = written.upper()
+    if code in _NOT_CURRENCIES:
+        raise ValueError(
+            f"{quote(value)} is ISO 4217's {_NOT_CURRENCIES[code]}, not a currency; "
+            "give the currency of the funding (for example EUR)"
+        )
+    # ASCII only: upper() turns some other letters into ASCII ones (`ß` into `SS`).
+    if written.isascii() and len(code) == 3 and pycountry.currencies.get(alpha_3=code) is not None:
         return code
-    raise ValueError(f"'{value}' is not an ISO 4217 currency code (for example EUR)")
+    raise ValueError(f"{quote(value)} is not an ISO 4217 currency code (for example EUR)")
 
 
 def _check_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
-        raise ValueError(f"'{value}' is not an http(s) URL")
+        raise ValueError(f"{quote(value)} is not an http(s) URL")
     return value
 
 
@@ -103,8 +168,13 @@ Amount = Annotated[Decimal, BeforeValidator(_parse_amount)]
 Country = Annotated[str, AfterValidator(_check_country)]
 Currency = Annotated[str, AfterValidator(_check_currency)]
 Url = Annotated[str, AfterValidator(_check_url)]
-Text = Annotated[str, Field(min_length=1)]
-Count = Annotated[int, Field(ge=0)]
+Text = Annotated[str, AfterValidator(_check_text)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+Pic = Annotated[str, _matching(r"[0-9]{9}", "a PIC; expected 9 digits")]
+Ror = Annotated[
+    str, _matching(r"0[a-z0-9]{8}", "a ROR id; expected 0 and 8 lower-case letters or digits")
+]
+Cordis = Annotated[str, _matching(r"[0-9]{5,9}", "a CORDIS project id; expected 5 to 9 digits")]
 
 
 class Model(BaseModel):
@@ -129,8 +199,8 @@ class Source(Model):
 
 
 class OrganisationIds(Model):
-    pic: Annotated[str, Field(pattern=r"^[0-9]{9}$")] | None = None
-    ror: Annotated[str, Field(pattern=r"^0[a-z0-9]{8}$")] | None = None
+    pic: Pic | None = None
+    ror: Ror | None = None
 
 
 class Organisation(Sourced):
@@ -168,7 +238,7 @@ class PartnerCount(Sourced):
     count: Count
     qualifier: CountQualifier = CountQualifier.EXACT
     as_of: Date | None = None
-    countries: Count | None = None
+    countries: Annotated[int, Field(ge=0, le=MAX_COUNTRIES)] | None = None
 
 
 class Member(Sourced):
@@ -179,7 +249,7 @@ class Member(Sourced):
 class WorkGroup(Sourced):
     id: Id
     kind: GroupKind
-    number: Annotated[int, Field(ge=0)] | None = None
+    number: Count | None = None
     name: Text
     goal: Text | None = None
     leads: list[Id] = Field(default_factory=list)
@@ -231,7 +301,7 @@ class Relation(Sourced):
 
 
 class InitiativeIds(Model):
-    cordis: Annotated[str, Field(pattern=r"^[0-9]{5,9}$")] | None = None
+    cordis: Cordis | None = None
 
 
 class Initiative(Sourced):

@@ -140,8 +140,12 @@ def country_code(value: str) -> str | None:
     """The ISO 3166-1 alpha-2 code for value written as a code (any case), or None."""
     import pycountry
 
-    code = value.strip().upper()
-    return code if len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None else None
+    written = value.strip()
+    code = written.upper()
+    # ASCII only: upper() turns some other letters into ASCII ones (the ligature `ﬁ` into `FI`).
+    if not written.isascii() or len(code) != 2:
+        return None
+    return code if pycountry.countries.get(alpha_2=code) is not None else None
 
 
 def country_suggestion(value: str) -> str | None:
@@ -162,3 +166,13 @@ def combine(qualifiers: Iterable[str]) -> str:
     if found in ({"at-least"}, {"at-most"}):
         return found.pop()
     return "approximately"
+
+
+QUOTED_CHARS = 60
+
+
+def quote(value: str) -> str:
+    """A value from the data as messages quote it: on one line, and cut short when long."""
+    short = value[:QUOTED_CHARS] + ("…" if len(value) > QUOTED_CHARS else "")
+    text = f"'{short}'" if short.isprintable() else repr(short)
+    return text if len(value) <= QUOTED_CHARS else f"{text} ({len(value)} characters)"

@@ -110,14 +110,15 @@ def test_amounts_must_be_plain_finite_decimals(tiny: Cli, amount: str) -> None:
     assert "amount" in str(d["message"])
 
 
-def test_huge_amounts_stay_exact(tiny: Cli) -> None:
+def test_the_largest_amount_stays_exact(tiny: Cli) -> None:
+    # 17 significant digits: as a float this would be 1e15.
     (tiny.data / "funding.yaml").write_text(
         "initiatives:\n  - id: funded\n    name: Funded\n    kind: project\n    sources: [src]\n"
-        "    funding:\n      - id: grant\n        amount: 12345678901234567.89\n        currency: eur\n"
+        "    funding:\n      - id: grant\n        amount: 999999999999999.99\n        currency: eur\n"
         "        sources: [src]\n"
     )
     out = tiny.ok("report", "funding", "-f", "json", "-i", "funded")
-    assert '"amount": 12345678901234567.89' in out
+    assert '"amount": 999999999999999.99' in out
     assert '"currency": "EUR"' in out
 
 
@@ -207,3 +208,189 @@ def test_one_run_reports_schema_and_cross_file_problems_together(tiny: Cli) -> N
     found = {(Path(str(d["path"])).name, d["rule"]) for d in diagnostics(tiny)}
     # univ-coimbra's record is invalid but exists: only the truly unknown id is reported.
     assert found == {("base.yaml", "schema-vocabulary"), ("more.yaml", "unknown-reference")}
+
+
+def _funding(cli: Cli, amount: str, currency: str = "EUR") -> None:
+    (cli.data / "funding.yaml").write_text(
+        "initiatives:\n  - id: funded\n    name: Funded\n    kind: project\n    sources: [src]\n"
+        f"    funding:\n      - id: grant\n        amount: {amount}\n        currency: {currency}\n"
+        "        sources: [src]\n"
+    )
+
+
+@pytest.mark.parametrize("amount", ["999999999999999.9999", "0.0001", "0000000000000000000001"])
+def test_amounts_up_to_the_bound_are_accepted(tiny: Cli, amount: str) -> None:
+    _funding(tiny, amount)
+    assert tiny("validate").code == 0
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [
+        ("1000000000000000", "below 10^15"),
+        ("9" * 309, "(309 characters) is too large"),
+        ("1.00000", "5 decimal places; expected at most 4"),
+    ],
+)
+def test_amounts_beyond_the_bound_are_refused(tiny: Cli, amount: str, expected: str) -> None:
+    _funding(tiny, amount)
+    d = only(tiny)
+    assert (d["line"], d["column"], d["rule"]) == (8, 17, "schema-value")
+    assert expected in str(d["message"])
+    assert len(str(d["message"])) < 300  # a long value is cut short, not printed whole
+
+
+def test_too_large_amounts_break_no_report(tiny: Cli) -> None:
+    _funding(tiny, "9" * 400)
+    result = tiny("report", "funding", "-f", "svg")
+    assert result.code == 3 and "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("currency", ["XXX", "xts"])
+def test_iso_codes_for_no_currency_are_refused(tiny: Cli, currency: str) -> None:
+    _funding(tiny, "5", currency)
+    d = only(tiny)
+    assert (d["line"], d["column"], d["rule"]) == (9, 19, "schema-value")
+    assert "not a currency" in str(d["message"])
+
+
+@pytest.mark.parametrize("currency", ["EUR", "chf", "XOF", "XDR"])
+def test_real_currencies_are_accepted(tiny: Cli, currency: str) -> None:
+    _funding(tiny, "5", currency)
+    assert tiny("validate").code == 0
+
+
+@pytest.mark.parametrize("currency", ["Eüр", "ＥＵＲ"])
+def test_currency_codes_are_ascii(tiny: Cli, currency: str) -> None:
+    _funding(tiny, "5", currency)
+    assert only(tiny)["rule"] == "schema-value"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line"),
+    [
+        ("  - id: univ-coimbra\n", '  - id: "univ-coimbra\\n"\n', 6),
+        ("{organisation: univ-coimbra,", '{organisation: "univ-coimbra\\n",', 17),
+        ("    sources: [src]\n    members:", '    sources: ["src\\n"]\n    members:', 15),
+    ],
+)
+def test_ids_with_a_trailing_newline_are_refused(tiny: Cli, old: str, new: str, line: int) -> None:
+    replace(tiny, old, new)
+    d = only(tiny)
+    assert (d["line"], d["rule"]) == (line, "schema-value")
+    assert "'univ-coimbra\\n' is not an id" in str(d["message"]) or "'src\\n'" in str(d["message"])
+    assert "\n" not in str(d["message"])
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("pic", '"123456789\\n"'), ("pic", "１２３４５６７８９"), ("ror", '"0abcdefgh\\n"')],
+)
+def test_organisation_codes_must_match_fully(tiny: Cli, field: str, value: str) -> None:
+    replace(
+        tiny, "    sector: university\n", f"    sector: university\n    ids: {{{field}: {value}}}\n"
+    )
+    d = only(tiny)
+    assert (d["line"], d["rule"], d["field"]) == (
+        10,
+        "schema-value",
+        f"organisations[0].ids.{field}",
+    )
+
+
+def test_cordis_ids_must_match_fully(tiny: Cli) -> None:
+    replace(tiny, "    kind: hub\n", '    kind: hub\n    ids: {cordis: "101059981\\n"}\n')
+    d = only(tiny)
+    assert (d["line"], d["field"]) == (15, "initiatives[0].ids.cordis")
+    assert "CORDIS" in str(d["message"])
+
+
+@pytest.mark.parametrize("blank", ['""', '"   "', '"\\t"', '"\\u00a0\\u200b"'])
+@pytest.mark.parametrize(
+    ("old", "line", "column"),
+    [
+        ("title: A page", 3, 12),
+        ("name: Universidade de Coimbra", 7, 11),
+        ("name: A hub", 13, 11),
+    ],
+)
+def test_blank_names_are_refused(tiny: Cli, blank: str, old: str, line: int, column: int) -> None:
+    replace(tiny, old, old.split(":")[0] + ": " + blank)
+    d = only(tiny)
+    assert (d["line"], d["column"], d["rule"]) == (line, column, "schema-value")
+    assert "blank" in str(d["message"])
+
+
+def test_blank_optional_text_is_refused_too(tiny: Cli) -> None:
+    replace(tiny, "    country: PT\n", '    country: PT\n    city: " "\n')
+    assert only(tiny)["field"] == "organisations[0].city"
+
+
+@pytest.mark.parametrize("date", ["٢٠٢٤-٠١", "２０２４", "2024-٠١", "۲۰۲۴"])
+def test_dates_take_only_ascii_digits(tiny: Cli, date: str) -> None:
+    replace(tiny, "    kind: hub\n", f"    kind: hub\n    start: {date}\n")
+    d = only(tiny)
+    assert (d["line"], d["column"], d["rule"]) == (15, 12, "schema-value")
+    assert "ASCII digits 0-9" in str(d["message"])
+
+
+def test_country_codes_are_ascii(tiny: Cli) -> None:
+    replace(tiny, "country: PT", "country: ﬁ")  # the ligature upper-cases to FI
+    assert only(tiny)["field"] == "organisations[0].country"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("count", "99999999999999999999"), ("count", "1000001"), ("countries", "250")],
+)
+def test_counts_are_bounded(tiny: Cli, field: str, value: str) -> None:
+    count = "5" if field == "countries" else value
+    countries = f", countries: {value}" if field == "countries" else ""
+    replace(
+        tiny,
+        "    members:\n",
+        f"    partner_counts:\n      - {{count: {count}{countries}, sources: [src]}}\n"
+        "    members:\n",
+    )
+    d = only(tiny)
+    assert (d["line"], d["rule"], d["field"]) == (
+        17,
+        "schema-value",
+        f"initiatives[0].partner_counts[0].{field}",
+    )
+
+
+def test_a_parent_cycle_across_files_is_one_error_naming_every_link(tiny: Cli) -> None:
+    replace(tiny, "    sector: university\n", "    sector: university\n    parent: lab\n")
+    (tiny.data / "more.yaml").write_text(
+        "organisations:\n  - id: lab\n    name: Lab\n    sector: company\n"
+        "    parent: univ-coimbra\n    sources: [src]\n"
+    )
+    d = only(tiny)
+    assert (Path(str(d["path"])).name, d["line"], d["column"]) == ("base.yaml", 10, 13)
+    assert d["rule"] == "reference-cycle"
+    message = str(d["message"])
+    assert "univ-coimbra → lab → univ-coimbra" in message
+    assert "more.yaml:5:13" in message
+
+
+def test_a_chain_into_a_cycle_reports_the_cycle_once(tiny: Cli) -> None:
+    (tiny.data / "more.yaml").write_text(
+        "organisations:\n"
+        "  - {id: top, name: Top, sector: company, parent: a, sources: [src]}\n"
+        "  - {id: a, name: A, sector: company, parent: b, sources: [src]}\n"
+        "  - {id: b, name: B, sector: company, parent: c, sources: [src]}\n"
+        "  - {id: c, name: C, sector: company, parent: a, sources: [src]}\n"
+    )
+    d = only(tiny)
+    assert (d["line"], d["rule"]) == (3, "reference-cycle")
+    assert "a → b → c → a" in str(d["message"])
+
+
+def test_a_parent_chain_without_a_cycle_is_valid(tiny: Cli) -> None:
+    (tiny.data / "more.yaml").write_text(
+        "organisations:\n"
+        "  - {id: a, name: A, sector: company, parent: b, sources: [src]}\n"
+        "  - {id: b, name: B, sector: company, parent: univ-coimbra, sources: [src]}\n"
+    )
+    assert not [d for d in diagnostics(tiny) if d["severity"] == "error"]
