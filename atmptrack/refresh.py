@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from atmptrack.datadir import fingerprint
 from atmptrack.errors import UsageError
-from atmptrack.shape import SCHEMA_VERSION
+from atmptrack.shape import schema_version
 from atmptrack.store import check_owned, peek
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def ensure_fresh(data_dir: Path, store: Path, *, force: bool = False) -> LoadRes
     if (
         not force
         and meta.get("fingerprint") == current
-        and meta.get("schema_version") == str(SCHEMA_VERSION)
+        and meta.get("schema_version") == schema_version()
     ):
         return None
     from atmptrack.writer import load

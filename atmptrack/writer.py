@@ -22,7 +22,7 @@ from atmptrack import __version__, datadir, shape, tables
 from atmptrack.dataset import Dataset, read_dataset
 from atmptrack.errors import Diagnostic, StoreError
 from atmptrack.schema import Sourced
-from atmptrack.shape import SCHEMA_VERSION, Shape, provenance_key, row_of
+from atmptrack.shape import Shape, provenance_key, row_of, schema_version
 from atmptrack.store import APPLICATION_ID, BUSY_TIMEOUT_MS, check_owned
 
 Rows = dict[str, list[dict[str, Any]]]  # table name -> rows
@@ -87,7 +87,7 @@ def write_rows(
         try:
             with engine.begin() as conn:
                 meta = _meta(conn)
-                same_version = meta.get("schema_version") == str(SCHEMA_VERSION)
+                same_version = meta.get("schema_version") == schema_version()
                 if not force and same_version and meta.get("fingerprint") == fingerprint:
                     return "current"
                 # Under the write lock: did the files change since they were read?
@@ -98,7 +98,7 @@ def write_rows(
                 # The mark that tells our stores from other databases (see store.check_owned).
                 conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
                 rows["meta"] = [
-                    {"key": "schema_version", "value": str(SCHEMA_VERSION)},
+                    {"key": "schema_version", "value": schema_version()},
                     {"key": "fingerprint", "value": fingerprint},
                     {"key": "data_dir", "value": str(data_dir)},
                     {"key": "atmptrack_version", "value": __version__},
