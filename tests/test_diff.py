@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import yaml
 
+from atmptrack.diff import Snapshot
 from atmptrack.yamlio import read_yaml
 
 from conftest import BUNDLED, Cli
@@ -307,3 +309,72 @@ def test_markdown_table_tsv_and_stat(cli_in: Cli) -> None:
     assert len(tsv) == 1 + len(EXPECTED_V1_V2)
     stat = cli_in("diff", "v1", "v2", "--stat", "-f", "json").out
     assert {"entity": "member", "change": "role-changed", "count": 3} in json.loads(stat)
+
+
+# ---------------------------------------------------------------- compare, unit by unit
+
+
+def _member(ini: str, org: str, role: str) -> dict[str, Any]:
+    return {"initiative": ini, "organisation": org, "role": role, "note": None, "sources": ["s"]}
+
+
+OLD: Snapshot = {
+    "initiative": {"net": {"name": "Net", "sources": ["s"]}, "gone": {"name": "Gone"}},
+    "organisation": {"lab": {"name": "Lab", "country": "PT"}},
+    "member": {
+        "net/lab": _member("net", "lab", "coordinator"),
+        "net/co": _member("net", "co", "partner"),
+        "net/old": _member("net", "old", "partner"),
+    },
+    "milestone": {"net/kick": {"initiative": "net", "date": "2024-03-05", "place": "Porto"}},
+    "funding": {"net/grant": {"initiative": "net", "amount": "3000000", "currency": "EUR"}},
+}
+NEW: Snapshot = {
+    "initiative": {"net": {"name": "The Net", "sources": ["s"]}, "new": {"name": "New"}},
+    "organisation": {"lab": {"name": "Lab", "country": "SI"}},
+    "member": {
+        "net/lab": _member("net", "lab", "partner"),
+        "net/co": _member("net", "co", "coordinator"),
+        "net/fresh": _member("net", "fresh", "member"),
+    },
+    "milestone": {"net/kick": {"initiative": "net", "date": "2024-03-08", "place": "Lisbon"}},
+    "funding": {"net/grant": {"initiative": "net", "amount": "2500000.50", "currency": "EUR"}},
+}
+
+
+def test_compare_tells_every_kind_of_change_in_domain_words() -> None:
+    from atmptrack.diff import ChangeKind, compare
+
+    changes = compare(OLD, NEW)
+    found = {(c.entity, c.id, c.change, c.field, c.old, c.new) for c in changes}
+    assert ("initiative", "new", "added", None, None, "New") in found
+    assert ("initiative", "gone", "removed", None, "Gone", None) in found
+    assert ("initiative", "net", "renamed", "name", "Net", "The Net") in found
+    assert ("organisation", "lab", "moved-country", "country", "PT", "SI") in found
+    assert ("member", "net/fresh", "joined", "role", None, "member") in found
+    assert ("member", "net/old", "left", "role", "partner", None) in found
+    assert ("member", "net/lab", "role-changed", "role", "coordinator", "partner") in found
+    assert ("milestone", "net/kick", "changed", "place", "Porto", "Lisbon") in found
+    moved = next(c for c in changes if c.change == "moved")
+    assert (moved.old, moved.new, moved.detail) == ("2024-03-05", "2024-03-08", "+3 days")
+    money = next(c for c in changes if c.change == "funding-changed")
+    assert (money.old, money.new, money.detail) == (
+        Decimal("3000000"),
+        Decimal("2500000.50"),
+        "-499999.50",
+    )
+    coordinator = next(c for c in changes if c.change == "coordinator-changed")
+    assert (coordinator.id, coordinator.old, coordinator.new) == ("net", "lab", "co")
+    # Every declared kind of change is one that compare produces.
+    assert {c.change for c in changes} == set(get_args(ChangeKind))
+
+
+def test_compare_sees_nothing_between_equal_snapshots_and_orders_its_changes() -> None:
+    from atmptrack.diff import compare
+
+    assert compare(OLD, OLD) == []
+    changes = compare(OLD, NEW)
+    assert changes == compare(OLD, NEW)  # stable
+    order = ["source", "organisation", "initiative", "member", "workgroup", "milestone"]
+    ranks = [order.index(c.entity) for c in changes if c.entity in order]
+    assert ranks == sorted(ranks)
