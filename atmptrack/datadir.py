@@ -30,6 +30,8 @@ def resolve_data_dir(option: str | None) -> Path:
 def _holds_our_files(root: Path) -> bool:
     for path in discover(root):
         try:
+            if not path.is_file():  # a FIFO would block the read below
+                continue
             with path.open("rb") as handle:
                 if _OUR_KEYS.search(handle.read(65536)):
                     return True
@@ -40,17 +42,49 @@ def _holds_our_files(root: Path) -> bool:
 
 def discover(root: Path) -> list[Path]:
     """Every YAML file under root, recursively, in a stable order; hidden directories skipped."""
+    return scan(root)[0]
+
+
+def scan(root: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The YAML files under root, and each place that could not be looked at, with the reason.
+
+    Nothing is skipped in silence: an unreadable directory or a file name that is not UTF-8
+    would otherwise make its records vanish from the dataset.
+    """
     if root.is_file():
-        return [root]
+        return [root], []
     found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    problems: list[tuple[str, str]] = []
+
+    def unreadable(exc: OSError) -> None:
+        where = shown(Path(exc.filename)) if exc.filename else shown(root)
+        problems.append((where, f"cannot read the directory: {exc.strerror or exc}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found.extend(
-            Path(dirpath, name)
-            for name in sorted(filenames)
-            if name.endswith(SUFFIXES) and not name.startswith(".")
-        )
-    return found
+        for name in sorted(filenames):
+            if not name.endswith(SUFFIXES) or name.startswith("."):
+                continue
+            path = Path(dirpath, name)
+            if _undecodable(str(path)):
+                problems.append((shown(path), "the file name is not valid UTF-8; rename the file"))
+            else:
+                found.append(path)
+    return found, problems
+
+
+def _undecodable(text: str) -> bool:
+    # Undecodable bytes in names reach Python as lone surrogates, which nothing can print or store.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def shown(path: Path) -> str:
+    """A path as people can read it, even a name that is not UTF-8 (its bytes escaped)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def fingerprint(root: Path) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import unicodedata
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from atmptrack.datadir import discover
+from atmptrack.datadir import scan, shown
 from atmptrack.errors import DataError, Diagnostic, Severity
 from atmptrack.schema import DataFile, Initiative, Organisation, Source, model_at
 from atmptrack.vocab import quote
@@ -50,8 +51,8 @@ class Dataset:
 
 def read_dataset(root: Path, *, files: list[Path] | None = None) -> Dataset:
     """Read and validate every file; raise DataError with every problem found, warnings included."""
-    paths = discover(root) if files is None else files
-    diagnostics: list[Diagnostic] = []
+    paths, problems = scan(root) if files is None else (files, [])
+    diagnostics = [Diagnostic(where, 1, 1, "error", "data-file", why) for where, why in problems]
     loaded: list[LoadedFile] = []
     unparsed = False
     extra: dict[str, set[str]] = {}  # ids in files whose records could not all be validated
@@ -86,11 +87,12 @@ def read_dataset(root: Path, *, files: list[Path] | None = None) -> Dataset:
 
 def _display(path: Path) -> str:
     """The path as people can open it: relative below the working directory, else absolute."""
-    absolute = path.resolve()
+    # abspath, not resolve: a symlink loop must reach the reader, which reports it in place.
+    absolute = Path(os.path.abspath(path))
     try:
-        return absolute.relative_to(Path.cwd()).as_posix()
+        return shown(absolute.relative_to(Path.cwd()))
     except ValueError:
-        return str(absolute)
+        return shown(absolute)
 
 
 def _check_text(document: Document) -> Iterator[Diagnostic]:

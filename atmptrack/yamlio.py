@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pathlib
 import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeAlias
@@ -76,7 +77,12 @@ def read_yaml(file: pathlib.Path, *, display_path: str | None = None) -> Documen
     """Read and parse one YAML file, refusing oversized files before reading them."""
     shown = str(file) if display_path is None else display_path
     try:
-        if file.stat().st_size > MAX_FILE_BYTES:
+        info = file.stat()
+        if not stat.S_ISREG(info.st_mode):
+            # Opening a FIFO would wait for a writer forever; a device could be endless.
+            message = "not a regular file (a FIFO, socket or device); data files must be files"
+            raise DataError([_diag(shown, Mark(1, 1), "yaml-read", message)])
+        if info.st_size > MAX_FILE_BYTES:
             raise DataError([_too_large(shown)])
         with file.open("rb") as handle:
             # One byte past the limit: stat sizes lie for pipes, /proc files and growing files.

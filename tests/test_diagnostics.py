@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -394,3 +396,61 @@ def test_a_parent_chain_without_a_cycle_is_valid(tiny: Cli) -> None:
         "  - {id: b, name: B, sector: company, parent: univ-coimbra, sources: [src]}\n"
     )
     assert not [d for d in diagnostics(tiny) if d["severity"] == "error"]
+
+
+# ---------------------------------------------------------------- the data directory as it is
+
+
+def test_a_fifo_named_yaml_is_an_error_not_a_hang(cli: Cli) -> None:
+    fifo = cli.data / "pipe.yaml"
+    os.mkfifo(fifo)
+    for command in (["validate"], ["load"], ["list", "partners"]):
+        result = cli(*command)
+        assert result.code == 3, (command, result.err)
+        where = result.err if command != ["validate"] else result.out
+        assert "pipe.yaml:1:1: error: not a regular file" in where
+
+
+def test_a_symlink_loop_is_a_located_error(cli: Cli) -> None:
+    (cli.data / "loop.yaml").symlink_to(cli.data / "loop.yaml")
+    result = cli("validate")
+    assert result.code == 3 and "Traceback" not in result.err
+    assert "loop.yaml:1:1: error: cannot read the file" in result.out
+
+
+def test_a_file_name_that_is_not_utf8_is_a_located_error(cli: Cli) -> None:
+    name = os.fsdecode(b"caf\xe9.yaml")
+    shutil.copy(cli.data / "sources.yaml", cli.data / "initiatives" / name)
+    for command in (["validate"], ["list", "partners"]):
+        result = cli(*command)
+        assert result.code == 3, result.err
+        text = result.out + result.err
+        assert "caf\\xe9.yaml:1:1: error: the file name is not valid UTF-8" in text
+        assert "Traceback" not in text
+
+
+@pytest.mark.slow
+def test_an_unreadable_directory_is_an_error_not_a_silent_gap(cli: Cli) -> None:
+    """Run as an unprivileged user where the session is root, whom permissions do not stop."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir="/tmp") as scratch:
+        data = Path(scratch) / "data"
+        shutil.copytree(cli.data, data)
+        locked = data / "locked"
+        locked.mkdir()
+        shutil.move(data / "initiatives" / "geneh.yaml", locked / "geneh.yaml")
+        Path(scratch).chmod(0o755)
+        locked.chmod(0)
+        argv = [sys.executable, "-m", "atmptrack", "--data", str(data), "validate"]
+        if os.geteuid() == 0:
+            argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv]
+        env = {**cli.env(), "PYTHONDONTWRITEBYTECODE": "1", "HOME": scratch}
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, env=env, timeout=60, cwd=scratch
+        )
+        locked.chmod(0o755)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "locked:1:1: error: cannot read the directory: Permission denied" in proc.stdout
