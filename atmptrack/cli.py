@@ -7,6 +7,7 @@ times a day and each command's options cost Typer a validator to build.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -151,19 +152,35 @@ def main(
             # The reader (head, less) has gone: stop quietly, as Unix filters do.
             _silence_stdout()
             return int(ExitCode.OK)
+        except OSError as exc:
+            if exc.errno not in _OUTPUT_ERRORS or exc.filename is not None:
+                return _unexpected(exc, settings)
+            # Writing the output failed (a full disk, a quota, a device error): say so once.
+            _silence_stdout()
+            _message(f"atmptrack: error: cannot write the output: {exc.strerror or exc}")
+            return int(ExitCode.OUTPUT)
         except KeyboardInterrupt:
             _message("atmptrack: error: interrupted")
             return int(ExitCode.INTERRUPTED)
         except SystemExit as exc:
             return exc.code if isinstance(exc.code, int) else int(ExitCode.INTERNAL)
         except Exception as exc:
-            if settings.debug:
-                _traceback()
-            _message(
-                f"atmptrack: error: unexpected {type(exc).__name__}: {exc}; "
-                "rerun with --debug for the traceback"
-            )
-            return int(ExitCode.INTERNAL)
+            return _unexpected(exc, settings)
+
+
+def _unexpected(exc: Exception, settings: Settings) -> int:
+    """A bug: one line and a hint, or the traceback with --debug; never a legitimate exit code."""
+    if settings.debug:
+        _traceback()
+    _message(
+        f"atmptrack: error: unexpected {type(exc).__name__}: {exc}; "
+        "rerun with --debug for the traceback"
+    )
+    return int(ExitCode.INTERNAL)
+
+
+# errno values of a write to stdout that cannot go on; a closed pipe is handled on its own.
+_OUTPUT_ERRORS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO})
 
 
 def _traceback() -> None:

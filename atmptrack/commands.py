@@ -7,10 +7,11 @@ parameters are built (and Typer's validators with them) only for the command inv
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TextIO
 
 import typer
 from typer.core import TyperGroup
@@ -452,13 +453,46 @@ def _report(ctx: typer.Context, build: Callable[[sqlite3.Connection], list[Secti
             sections, out_format, sys.stdout, header=opts.header, formula_guard=opts.formula_guard
         )
         return
+    with replacing(opts.output) as handle:
+        write_sections(
+            sections, out_format, handle, header=opts.header, formula_guard=opts.formula_guard
+        )
+
+
+@contextmanager
+def replacing(path: Path) -> Iterator[TextIO]:
+    """Write a file whole or not at all: beside it first, then renamed over it.
+
+    A crash or a full disk midway leaves the old file as it was, never a truncated one.
+    """
+    import os
+    import tempfile
+
+    from atmptrack.errors import OutputError
+
     try:
-        with opts.output.open("w", encoding="utf-8", newline="") as handle:
-            write_sections(
-                sections, out_format, handle, header=opts.header, formula_guard=opts.formula_guard
-            )
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
     except OSError as exc:
-        raise UsageError(f"cannot write {opts.output}: {exc.strerror or exc}") from None
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except OSError as exc:
+        os.unlink(temporary)
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _umask() -> int:
+    import os
+
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def report_group() -> None:
@@ -690,7 +724,10 @@ def validate_cmd(
             Section("diagnostics", "", list(rows[0]) if rows else [], rows), "json", sys.stdout
         )
     else:
-        sys.stdout.writelines(d.format() + "\n" for d in diagnostics)
+        from atmptrack.render import escape
+
+        # Values from an untrusted file reach the reviewer's terminal: escaped, never obeyed.
+        sys.stdout.writelines(escape(d.format()) + "\n" for d in diagnostics)
     write_messages([f"atmptrack: {errors} error(s), {warnings} warning(s)"])
     if errors or (strict and warnings):
         raise typer.Exit(int(ExitCode.DATA))

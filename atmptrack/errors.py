@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     DATA = 3  # the YAML data is invalid: nothing was written
     STORE = 4  # the store cannot be opened, read or written
     INTERNAL = 70  # a bug: an unexpected exception (EX_SOFTWARE), never a legitimate result
+    OUTPUT = 74  # the output cannot be written: a full disk, a device error (EX_IOERR)
     INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 
@@ -75,6 +76,12 @@ class StoreError(AtmptrackError):
     """The store cannot be opened, read or written."""
 
     exit_code = ExitCode.STORE
+
+
+class OutputError(AtmptrackError):
+    """The output (stdout or -o FILE) cannot be written."""
+
+    exit_code = ExitCode.OUTPUT
 
 
 class DataError(AtmptrackError):

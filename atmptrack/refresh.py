@@ -36,6 +36,26 @@ def ensure_fresh(data_dir: Path, store: Path, *, force: bool = False) -> LoadRes
         and meta.get("schema_version") == schema_version()
     ):
         return None
-    from atmptrack.writer import load
+    from atmptrack.writer import StoreBusy, load
 
-    return load(data_dir, store, fingerprint=current, force=force)
+    if force or "fingerprint" not in meta:
+        return load(data_dir, store, fingerprint=current, force=force)
+    # A read with a dataset already in the store does not queue behind a long write: WAL lets
+    # it read the last committed dataset while the writer works, and it says so.
+    try:
+        return load(data_dir, store, fingerprint=current, force=False, wait_ms=READER_WAIT_MS)
+    except StoreBusy:
+        from atmptrack.render import write_messages
+
+        write_messages(
+            [
+                "atmptrack: note: another process is writing the store; this answer is from "
+                f"the dataset loaded at {meta.get('loaded_at', 'an earlier load')}, and the "
+                "refresh waits for the next command"
+            ]
+        )
+        return None
+
+
+# How long a read waits for another process's write before it answers from the last dataset.
+READER_WAIT_MS = 2_000

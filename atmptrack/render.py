@@ -106,6 +106,23 @@ def clean(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape(text: str) -> str:
+    """Show terminal control characters as escapes (`\\x1b`, `\\u202e`): for messages, where
+    the reader should see that something odd is there rather than lose it."""
+    return _CONTROL.sub(_escaped, text)
+
+
+# Characters JSON may carry raw but that a terminal or an editor would act on: written as \u escapes.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# Markdown and HTML syntax in a value: escaped, so that data cannot become links, images or tags.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
+
+
 def default_format(stream: TextIO) -> Format:
     return Format.TABLE if _isatty(stream) else Format.TSV
 
@@ -162,7 +179,9 @@ def _json(value: Any) -> str:
         return "{" + ", ".join(f"{json.dumps(str(k))}: {_json(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_json(v) for v in value) + "]"
-    return json.dumps(value, ensure_ascii=False)
+    return _JSON_UNSAFE.sub(
+        lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False)
+    )
 
 
 def _yaml_ready(value: Any) -> Any:
@@ -172,6 +191,8 @@ def _yaml_ready(value: Any) -> Any:
         return {str(k): _yaml_ready(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_yaml_ready(v) for v in value]
+    if isinstance(value, str):
+        return clean(value)  # PyYAML writes bidi overrides raw; the text formats' policy applies
     return value
 
 
@@ -188,7 +209,8 @@ def _tsv_cell(value: Any) -> str:
 
 
 def _md_cell(value: Any) -> str:
-    return _text(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", "<br>")
+    text = _text(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", "<br>")
 
 
 # ---------------------------------------------------------------- flat tables
@@ -626,5 +648,5 @@ def write_messages(lines: Sequence[str], stream: TextIO | None = None) -> None:
     """Messages for people go to stderr, one per line, control characters stripped."""
     target = stream if stream is not None else sys.stderr
     for line in lines:
-        target.write(clean(line) + "\n")
+        target.write(escape(line) + "\n")
     target.flush()

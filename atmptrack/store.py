@@ -6,6 +6,7 @@ the YAML changed, so a read command on a fresh store pays for sqlite3 alone.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -99,11 +100,30 @@ def _table_names(store: Path) -> set[str]:
     return {str(name) for (name,) in rows}
 
 
+def _open(store: Path) -> sqlite3.Connection:
+    """A connection for reading, without needing write access when nothing has to be written.
+
+    SQLite's WAL mode creates a shared-memory file beside the store even to read; in a
+    directory the user cannot write, the store is opened immutable instead: nobody with the
+    same rights can be changing it.
+    """
+    conn = sqlite3.connect(store, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+        if os.access(store.parent, os.W_OK):
+            raise
+    return sqlite3.connect(f"{store.as_uri()}?immutable=1", uri=True, isolation_level=None)
+
+
 def peek(store: Path) -> dict[str, str]:
+    """The store's `meta` table: its fingerprint, layout version and load time; {} if none."""
     if not store.exists():
         return {}
     try:
-        conn = sqlite3.connect(store, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = _open(store)
         try:
             rows = conn.execute("SELECT key, value FROM meta").fetchall()
         finally:
@@ -130,7 +150,7 @@ def fetch(conn: sqlite3.Connection, sql: str, **params: Any) -> list[dict[str, A
 def reading(store: Path) -> Iterator[sqlite3.Connection]:
     """A read connection holding one snapshot, so a concurrent load is seen whole or not at all."""
     try:
-        conn = sqlite3.connect(store, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn = _open(store)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open the store {store}: {exc}") from exc
     try:

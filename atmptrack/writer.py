@@ -36,7 +36,9 @@ class LoadResult:
     seconds: float = 0.0
 
 
-def load(data_dir: Path, store: Path, *, fingerprint: str, force: bool) -> LoadResult:
+def load(
+    data_dir: Path, store: Path, *, fingerprint: str, force: bool, wait_ms: int = BUSY_TIMEOUT_MS
+) -> LoadResult:
     """Validate every file, then replace the store's contents in one immediate transaction.
 
     With force=False the load is skipped when another process brought the store up to date
@@ -48,7 +50,9 @@ def load(data_dir: Path, store: Path, *, fingerprint: str, force: bool) -> LoadR
     for _attempt in range(_READ_ATTEMPTS):
         dataset = read_dataset(data_dir)  # raises DataError before anything is written
         rows = build_rows(dataset)
-        outcome = write_rows(store, rows, data_dir=data_dir, fingerprint=fingerprint, force=force)
+        outcome = write_rows(
+            store, rows, data_dir=data_dir, fingerprint=fingerprint, force=force, wait_ms=wait_ms
+        )
         if outcome != "stale":
             break
         fingerprint = datadir.fingerprint(data_dir)
@@ -64,26 +68,37 @@ def load(data_dir: Path, store: Path, *, fingerprint: str, force: bool) -> LoadR
     )
 
 
+class StoreBusy(StoreError):
+    """Another writer held the store's write lock for longer than this load would wait."""
+
+
 # A data directory rewritten this many times during one load is being edited: stop and say so.
 _READ_ATTEMPTS = 3
 Outcome = Literal["written", "current", "stale"]
 
 
 def write_rows(
-    store: Path, rows: Rows, *, data_dir: Path, fingerprint: str, force: bool
+    store: Path,
+    rows: Rows,
+    *,
+    data_dir: Path,
+    fingerprint: str,
+    force: bool,
+    wait_ms: int = BUSY_TIMEOUT_MS,
 ) -> Outcome:
     """Replace the store's contents with rows read from data with this fingerprint.
 
     "current": the store already holds this data (and force is off), or a newer dataset that
     matches the files as they are now; "stale": the files changed since they were read, so
-    these rows must not be written; "written": done, in one transaction.
+    these rows must not be written; "written": done, in one transaction. Raises StoreBusy
+    when another writer holds the store for longer than `wait_ms`.
     """
     store.parent.mkdir(parents=True, exist_ok=True)
     check_owned(store)  # again: reading the data took a while, and a file may have appeared
     # Ctrl-C waits until the transaction is over and the connection closed: interrupting
     # SQLite or the pool halfway gains nothing and leaves noise. kill -9 is the journal's job.
     with _interrupts_held():
-        engine = _engine(store)
+        engine = _engine(store, wait_ms)
         try:
             with engine.begin() as conn:
                 meta = _meta(conn)
@@ -110,6 +125,8 @@ def write_rows(
                         # One executemany per table: row-at-a-time ORM inserts are ~40x slower.
                         conn.execute(SQLModel.metadata.tables[name].insert(), rows[name])
         except OperationalError as exc:
+            if "locked" in str(exc.orig):
+                raise StoreBusy(f"another process is writing the store {store}") from exc
             raise StoreError(f"cannot write the store {store}: {exc.orig}") from exc
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot write the store {store}: {exc}") from exc
@@ -130,7 +147,7 @@ def _interrupts_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _engine(store: Path) -> Engine:
+def _engine(store: Path, wait_ms: int) -> Engine:
     engine = create_engine(f"sqlite:///{store}")
 
     @event.listens_for(engine, "connect")
@@ -138,7 +155,7 @@ def _engine(store: Path) -> Engine:
         # Let SQLAlchemy's begin() emit our own BEGIN IMMEDIATE: the driver's implicit BEGIN
         # would take the write lock only at the first write, inviting "database is locked".
         dbapi.isolation_level = None
-        dbapi.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        dbapi.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
         dbapi.execute("PRAGMA journal_mode = WAL")
         dbapi.execute("PRAGMA foreign_keys = ON")
 

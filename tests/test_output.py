@@ -352,3 +352,105 @@ def test_output_file_format_follows_its_name_and_refuses_what_it_cannot_write(
     assert result.code == 2 and "says json" in result.err
     result = bundled_cli("list", "partners", "--format", "jsn")
     assert result.code == 2 and "did you mean 'json'" in result.err
+
+
+HOSTILE = "a\x1b[2J\x1b]8;;http://evil\x07b\x9b31m\x7f\u202eevil\u2066"
+HOSTILE_CHARS = set("\x1b\x07\x9b\x7f\u202e\u2066")
+
+
+@pytest.mark.parametrize("fmt", ["table", "tsv", "csv", "json", "jsonl", "yaml", "markdown"])
+def test_no_format_lets_terminal_controls_or_bidi_overrides_through(fmt: str) -> None:
+    section = Section("t", "T", ["name", "list"], [{"name": HOSTILE, "list": [HOSTILE]}])
+    out = io.StringIO()
+    write_section(section, fmt, out)
+    text = out.getvalue()
+    assert not HOSTILE_CHARS & set(text), fmt
+    if fmt in ("json", "jsonl"):
+        # Escaped, not lost: a JSON reader gets the value back exactly.
+        assert (
+            json.loads(text.splitlines()[-2 if fmt == "json" else 0].rstrip(","))["name"] == HOSTILE
+        )
+
+
+def test_markdown_cannot_carry_html_links_images_or_comments() -> None:
+    value = '<img src=x onerror="alert(1)"> [click](http://evil) ![x](http://evil/t.png) `c` <!--'
+    out = io.StringIO()
+    write_section(Section("t", "T", ["v"], [{"v": value}]), "markdown", out)
+    row = out.getvalue().splitlines()[-1]
+    assert "<" not in row.replace("<br>", "") and "](" not in row.replace("\\](", "")
+    assert "&lt;img" in row and "\\[click\\]" in row and "!\\[x\\]" in row and "&lt;!--" in row
+
+
+def test_messages_and_validate_show_escapes_instead_of_obeying_them(cli: Cli) -> None:
+    sources = cli.data / "sources.yaml"
+    text = sources.read_text(encoding="utf-8")
+    sources.write_text(
+        text.replace("title: ", 'title: "\\e[2J\\u202e', 1).replace("\n", '"\n', 0),
+        encoding="utf-8",
+    )
+    (cli.data / "evil.yaml").write_text(
+        'sources:\n  - {id: "x\\e[31m", title: "t\\e]8;;http://e\\a", url: "https://e.org"}\n',
+        encoding="utf-8",
+    )
+    result = cli("validate")
+    assert result.code == 3
+    assert "\x1b" not in result.out + result.err and "\u202e" not in result.out + result.err
+    assert "\\x1b" in result.out
+    load = cli("load")
+    assert load.code == 3 and "\x1b" not in load.err and "\\x1b" in load.err
+
+
+@pytest.mark.slow
+def test_a_full_disk_on_stdout_is_one_message_and_exit_74(bundled_cli: Cli) -> None:
+    bundled_cli.ok("load", "-q")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "atmptrack", "report", "timeline", "--format", "html"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=bundled_cli.env(),
+            timeout=60,
+        )
+    assert proc.returncode == 74, proc.stderr
+    assert proc.stderr.strip() == (
+        "atmptrack: error: cannot write the output: No space left on device"
+    )
+
+
+@pytest.mark.slow
+def test_a_write_to_an_output_file_that_fails_midway_keeps_the_old_file(
+    bundled_cli: Cli, tmp_path: Path
+) -> None:
+    import resource
+
+    bundled_cli.ok("load", "-q")
+    target = tmp_path / "timeline.html"
+    target.write_text("the previous report\n")
+
+    def small_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
+
+    # A reader held open keeps the store's shared-memory file at its size, so that the small
+    # file-size limit below hits the output file, not SQLite's own files.
+    import sqlite3
+
+    holder = sqlite3.connect(bundled_cli.db)
+    holder.execute("SELECT count(*) FROM source").fetchone()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "atmptrack", "report", "timeline", "-o", str(target)],
+            capture_output=True,
+            text=True,
+            env=bundled_cli.env(),
+            timeout=60,
+            preexec_fn=small_disk,
+        )
+    finally:
+        holder.close()
+    assert proc.returncode == 74, proc.stderr
+    assert "Traceback" not in proc.stderr and f"cannot write {target}" in proc.stderr
+    assert target.read_text() == "the previous report\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["timeline.html"]  # no temporary left behind
+    bundled_cli.ok("report", "timeline", "-o", str(target))
+    assert target.read_text().lstrip().lower().startswith("<!doctype html>")
