@@ -9,12 +9,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TextIO
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 from atmptrack import __version__
 from atmptrack.errors import DataError, ExitCode, OutputClosed, UsageError
@@ -47,25 +47,6 @@ def _settings(ctx: typer.Context) -> Settings:
 
 # ---------------------------------------------------------------- shared options
 
-FormatOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--format",
-        "-f",
-        metavar="FORMAT",
-        help="table, tsv, csv, json, jsonl, yaml or markdown. Default: table on a terminal, tsv otherwise.",
-    ),
-]
-NoHeaderOpt = Annotated[
-    bool, typer.Option("--no-header", help="Omit the header row (tsv, csv, markdown, table).")
-]
-FormulaOpt = Annotated[
-    bool,
-    typer.Option(
-        "--formula-guard/--no-formula-guard",
-        help="In CSV, prefix text cells starting with = + - @ with ' so spreadsheets do not run them.",
-    ),
-]
 EntityArg = Annotated[
     str,
     typer.Argument(
@@ -74,21 +55,6 @@ EntityArg = Annotated[
         show_default=False,
     ),
 ]
-ColumnsOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--columns",
-        metavar="COLUMNS",
-        help="Comma-separated columns to show; `--columns help` lists them.",
-    ),
-]
-SortOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--sort", metavar="COLUMN", help="Sort by column; -column sorts descending. Repeatable."
-    ),
-]
-LimitOpt = Annotated[int | None, typer.Option("--limit", min=0, help="At most N rows.")]
 InitiativesOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -97,12 +63,111 @@ InitiativesOpt = Annotated[
 ]
 
 
-def _format(value: str | None, allowed: tuple[Format, ...] | None = None) -> Format:
-    from atmptrack.render import FORMATS, default_format, parse_format
+@dataclass(frozen=True, slots=True)
+class Output:
+    """What every command that prints data is asked for besides its own options.
 
-    if value is None:
-        return default_format(sys.stdout)
-    return parse_format(value, allowed or FORMATS)
+    Declared once, in `_output`; each command takes the part listed in `_OUTPUT_OPTIONS`.
+    """
+
+    fmt: str | None = None
+    file: Path | None = None
+    header: bool = True
+    formula_guard: bool = True
+    columns: list[str] | None = None
+    sort: list[str] = field(default_factory=list)
+    limit: int | None = None
+    section: str | None = None
+
+
+def _output(
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Output format. Default: table on a terminal, else the -o file's suffix, else tsv.",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write to FILE (whole or not at all) instead of standard output.",
+        ),
+    ] = None,
+    no_header: Annotated[
+        bool, typer.Option("--no-header", help="Omit the header row (tsv, csv, markdown, table).")
+    ] = False,
+    formula_guard: Annotated[
+        bool,
+        typer.Option(
+            "--formula-guard/--no-formula-guard",
+            help="In CSV, prefix text cells starting with = + - @ with ' so spreadsheets do not run them.",
+        ),
+    ] = True,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            metavar="COLUMNS",
+            help="Comma-separated columns to show; `--columns help` lists them.",
+        ),
+    ] = None,
+    sort: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--sort", metavar="COLUMN", help="Sort by column; -column sorts descending. Repeatable."
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=0, metavar="N", help="At most N rows.")
+    ] = None,
+    section: Annotated[
+        str | None,
+        typer.Option(
+            "--section",
+            metavar="NAME",
+            help="Which table machine formats print (and svg draws); the report's first by default. Tables and html show them all.",
+        ),
+    ] = None,
+) -> Output:
+    from atmptrack.query import split_values
+
+    return Output(
+        fmt,
+        output,
+        not no_header,
+        formula_guard,
+        split_values([columns]) if columns is not None else None,
+        split_values(sort or []),
+        limit,
+        section,
+    )
+
+
+def _opts(ctx: typer.Context) -> Output:
+    output: Output = ctx.meta.get("output", Output())
+    return output
+
+
+def _emit(
+    opts: Output, allowed: tuple[Format, ...], write: Callable[[Format, TextIO], None]
+) -> None:
+    """Write to stdout or, with -o, to the file whole; the format as asked, named or by default."""
+    from atmptrack.render import default_format, format_for_file, parse_format
+
+    asked = parse_format(opts.fmt, allowed) if opts.fmt is not None else None
+    if opts.file is None:
+        write(asked or default_format(sys.stdout), sys.stdout)
+        return
+    chosen = format_for_file(opts.file, asked)
+    if chosen not in allowed:
+        raise UsageError(f"{opts.file}: this command does not write {chosen}")
+    with replacing(opts.file) as handle:
+        write(chosen, handle)
 
 
 # ---------------------------------------------------------------- the root and its options
@@ -231,12 +296,6 @@ def list_cmd(
         str | None,
         typer.Option("--to", metavar="DATE", help="Dated things on or before DATE."),
     ] = None,
-    fmt: FormatOpt = None,
-    columns: ColumnsOpt = None,
-    sort: SortOpt = None,
-    limit: LimitOpt = None,
-    no_header: NoHeaderOpt = False,
-    formula_guard: FormulaOpt = True,
 ) -> None:
     """List one kind of record, filtered, in any output format.
 
@@ -256,7 +315,7 @@ def list_cmd(
         date_from=date_from,
         date_to=date_to,
     )
-    _rows(ctx, entity, filters, None, fmt, columns, sort, limit, no_header, formula_guard)
+    _rows(ctx, entity, filters, None)
 
 
 def filter_cmd(
@@ -268,12 +327,6 @@ def filter_cmd(
             metavar="EXPRESSION", help="A filter expression; see above.", show_default=False
         ),
     ],
-    fmt: FormatOpt = None,
-    columns: ColumnsOpt = None,
-    sort: SortOpt = None,
-    limit: LimitOpt = None,
-    no_header: NoHeaderOpt = False,
-    formula_guard: FormulaOpt = True,
 ) -> None:
     """List the records of ENTITY for which EXPRESSION holds.
 
@@ -289,51 +342,24 @@ def filter_cmd(
     """
     from atmptrack import query
 
-    _rows(
-        ctx,
-        entity,
-        query.Filters(),
-        expression,
-        fmt,
-        columns,
-        sort,
-        limit,
-        no_header,
-        formula_guard,
-    )
+    _rows(ctx, entity, query.Filters(), expression)
 
 
-def _rows(
-    ctx: typer.Context,
-    entity: str,
-    filters: Filters,
-    expression: str | None,
-    fmt: str | None,
-    columns: str | None,
-    sort: list[str] | None,
-    limit: int | None,
-    no_header: bool,
-    formula_guard: bool,
-) -> None:
+def _rows(ctx: typer.Context, entity: str, filters: Filters, expression: str | None) -> None:
     """The body shared by `list` and `filter`: one query, one table."""
     from atmptrack import query
-    from atmptrack.render import write_section
+    from atmptrack.render import FORMATS, write_section
     from atmptrack.results import Section
 
     ent = query.entity(entity)
-    out_format = _format(fmt)
-    if columns is not None and columns.strip().lower() in ("help", "?"):
+    opts = _opts(ctx)
+    if opts.columns is not None and [c.lower() for c in opts.columns] in (["help"], ["?"]):
         rows = [{"column": c.name, "kind": c.kind, "description": c.help} for c in ent.columns]
-        write_section(
-            Section("columns", f"Columns of {ent.name}", ["column", "kind", "description"], rows),
-            out_format,
-            sys.stdout,
-            header=not no_header,
-        )
+        title = f"Columns of {ent.name}"
+        listing = Section("columns", title, ["column", "kind", "description"], rows)
+        _emit(opts, FORMATS, lambda fmt, out: write_section(listing, fmt, out, header=opts.header))
         return
-    split = query.split_values
-    wanted = split([columns]) if columns else None
-    request = query.Query(ent, filters, wanted, split(sort or []), limit, expression)
+    request = query.Query(ent, filters, opts.columns, opts.sort, opts.limit, expression)
     _, store = _settings(ctx).store()
     from atmptrack.store import reading
 
@@ -346,10 +372,14 @@ def _rows(
         rows,
         human=ent.display,
         right={c.name for c in ent.columns if c.kind in ("int", "amount", "sum")},
-        table_columns=None if wanted else list(ent.brief) or None,
+        table_columns=None if opts.columns else list(ent.brief) or None,
     )
-    write_section(
-        section, out_format, sys.stdout, header=not no_header, formula_guard=formula_guard
+    _emit(
+        opts,
+        FORMATS,
+        lambda fmt, out: write_section(
+            section, fmt, out, header=opts.header, formula_guard=opts.formula_guard
+        ),
     )
 
 
@@ -363,78 +393,30 @@ def show_cmd(
             show_default=False,
         ),
     ],
-    fmt: FormatOpt = None,
 ) -> None:
     """Everything known about one initiative or organisation, with the sources of each part.
 
     Example: atmptrack show join4atmp --format json
     """
     from atmptrack.detail import describe
-    from atmptrack.render import write_document
+    from atmptrack.render import FORMATS, write_document
     from atmptrack.store import reading
 
-    out_format = _format(fmt)
     _, store = _settings(ctx).store()
     with reading(store) as conn:
         record, charts = describe(conn, ident)
-    write_document(record, out_format, sys.stdout, charts=charts)
+    _emit(_opts(ctx), FORMATS, lambda fmt, out: write_document(record, fmt, out, charts=charts))
 
 
 # ---------------------------------------------------------------- reports
 
 
-@dataclass(frozen=True, slots=True)
-class ReportOutput:
-    """What every report is asked for besides its own options: declared once, in `_report_output`."""
-
-    section: str | None
-    fmt: str | None
-    output: Path | None
-    header: bool
-    formula_guard: bool
-
-
-def _report_output(
-    section: Annotated[
-        str | None,
-        typer.Option(
-            "--section",
-            metavar="NAME",
-            help="Which table machine formats print (and svg draws); the report's first by default. Tables and html show them all.",
-        ),
-    ] = None,
-    fmt: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            "-f",
-            metavar="FORMAT",
-            help="table, tsv, csv, json, jsonl, yaml, markdown, svg (the chart) or html (a page with tables and charts). Default: table on a terminal, tsv otherwise.",
-        ),
-    ] = None,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output", "-o", metavar="FILE", help="Write to FILE instead of standard output."
-        ),
-    ] = None,
-    no_header: NoHeaderOpt = False,
-    formula_guard: FormulaOpt = True,
-) -> ReportOutput:
-    return ReportOutput(section, fmt, output, not no_header, formula_guard)
-
-
 def _report(ctx: typer.Context, build: Callable[[sqlite3.Connection], list[Section]]) -> None:
-    """The body shared by every report: read, pick the section, write to stdout or a file."""
-    from atmptrack.render import REPORT_FORMATS, format_for_file, parse_format, write_sections
+    """The body shared by every report: read, pick the sections, shape them, write them."""
+    from atmptrack.render import REPORT_FORMATS, write_sections
     from atmptrack.store import reading
 
-    opts: ReportOutput = ctx.meta["report_output"]
-    asked = parse_format(opts.fmt, REPORT_FORMATS) if opts.fmt is not None else None
-    if opts.output is not None:
-        out_format = format_for_file(opts.output, asked)
-    else:
-        out_format = asked or _format(None)
+    opts = _opts(ctx)
     _, store = _settings(ctx).store()
     with reading(store) as conn:
         everything = build(conn)
@@ -442,21 +424,57 @@ def _report(ctx: typer.Context, build: Callable[[sqlite3.Connection], list[Secti
     if opts.section is not None:
         sections = [s for s in everything if s.name == opts.section]
         if not sections:
+            valid = ", ".join(s.name for s in everything)
+            raise UsageError(f"unknown section '{opts.section}'; valid: {valid}")
+
+    def write(fmt: Format, out: TextIO) -> None:
+        # Machine formats print one table: only that one is shaped (and checked) by the options.
+        chosen = sections if fmt in ("table", "markdown", "html", "svg") else sections[:1]
+        if fmt == "svg" and not any(s.chart for s in chosen):
+            with_chart = ", ".join(s.name for s in everything if s.chart) or "none"
+            raise UsageError(f"this table has no chart; sections with one: {with_chart}")
+        shaped = [_shaped(s, opts) for s in chosen]
+        write_sections(shaped, fmt, out, header=opts.header, formula_guard=opts.formula_guard)
+
+    _emit(opts, REPORT_FORMATS, write)
+
+
+def _shaped(section: Section, opts: Output) -> Section:
+    """A report's section with the --columns, --sort and --limit that `list` takes."""
+    from dataclasses import replace
+    from difflib import get_close_matches
+
+    def known(name: str) -> str:
+        if name not in section.columns:
+            close = get_close_matches(name, section.columns, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise UsageError(
-                f"unknown section '{opts.section}'; valid: {', '.join(s.name for s in everything)}"
+                f"no column '{name}' in section '{section.name}'{hint}; "
+                f"its columns: {', '.join(section.columns)}"
             )
-    if out_format == "svg" and not any(s.chart for s in sections):
-        with_chart = ", ".join(s.name for s in everything if s.chart) or "none"
-        raise UsageError(f"this table has no chart; sections with one: {with_chart}")
-    if opts.output is None:
-        write_sections(
-            sections, out_format, sys.stdout, header=opts.header, formula_guard=opts.formula_guard
-        )
-        return
-    with replacing(opts.output) as handle:
-        write_sections(
-            sections, out_format, handle, header=opts.header, formula_guard=opts.formula_guard
-        )
+        return name
+
+    rows = list(section.rows)
+    for key in reversed(opts.sort):
+        name = known(key.removeprefix("-"))
+        present = [r for r in rows if r.get(name) is not None]
+        present.sort(key=lambda r: _sort_key(r[name]), reverse=key.startswith("-"))
+        rows = present + [r for r in rows if r.get(name) is None]  # unknown last, either way
+    if opts.limit is not None:
+        rows = rows[: opts.limit]
+    if opts.columns is None and not opts.sort and opts.limit is None:
+        return section
+    columns = [known(c) for c in opts.columns] if opts.columns else section.columns
+    return replace(section, columns=columns, rows=rows, table_columns=None)
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    # Numbers by value, everything else as text ignoring case; never a number against a string.
+    from decimal import Decimal
+
+    if isinstance(value, bool | int | float | Decimal):
+        return (0, value)
+    return (1, str(value).casefold())
 
 
 @contextmanager
@@ -618,15 +636,6 @@ def diff_cmd(
             show_default=False,
         ),
     ] = None,
-    fmt: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            "-f",
-            metavar="FORMAT",
-            help="table, markdown, json, jsonl, tsv, csv or yaml. Default: table on a terminal, tsv otherwise.",
-        ),
-    ] = None,
     stat: Annotated[
         bool, typer.Option("--stat", help="Print counts per entity and change only.")
     ] = False,
@@ -636,8 +645,6 @@ def diff_cmd(
             "--exit-code", help="Exit 1 when there are differences and 0 when there are none."
         ),
     ] = False,
-    no_header: NoHeaderOpt = False,
-    formula_guard: FormulaOpt = True,
 ) -> None:
     """What changed between two versions of the data, matched by ids, in the words of the domain.
 
@@ -652,24 +659,28 @@ def diff_cmd(
     """
     from atmptrack import diff
     from atmptrack.datadir import resolve_data_dir
-    from atmptrack.render import write_grouped, write_section
+    from atmptrack.render import FORMATS, write_grouped, write_section
     from atmptrack.results import Section
 
-    out_format = _format(fmt)
+    opts = _opts(ctx)
     data_dir = resolve_data_dir(_settings(ctx).data)
     old_label, new_label, changes = diff.diff(old, new, data_dir)
-    options = {"header": not no_header, "formula_guard": formula_guard}
-    if stat:
-        title = f"Changes from {old_label} to {new_label}"
-        columns = ["entity", "change", "count"]
-        section = Section("stat", title, columns, diff.stat(changes), right={"count"})
-        write_section(section, out_format, sys.stdout, **options)
-    elif out_format in ("table", "markdown"):
-        title = f"Changes from {old_label} to {new_label}: {len(changes) or 'none'}"
-        write_grouped(title, diff.grouped(changes), out_format, sys.stdout)
-    else:
-        section = Section("changes", "", diff.COLUMNS, [c.row() for c in changes])
-        write_section(section, out_format, sys.stdout, **options)
+
+    def write(fmt: Format, out: TextIO) -> None:
+        options = {"header": opts.header, "formula_guard": opts.formula_guard}
+        if stat:
+            title = f"Changes from {old_label} to {new_label}"
+            columns = ["entity", "change", "count"]
+            section = Section("stat", title, columns, diff.stat(changes), right={"count"})
+            write_section(section, fmt, out, **options)
+        elif fmt in ("table", "markdown"):
+            title = f"Changes from {old_label} to {new_label}: {len(changes) or 'none'}"
+            write_grouped(title, diff.grouped(changes), fmt, out)
+        else:
+            section = Section("changes", "", diff.COLUMNS, [c.row() for c in changes])
+            write_section(section, fmt, out, **options)
+
+    _emit(opts, FORMATS, write)
     if exit_code and changes:
         raise typer.Exit(int(ExitCode.DIFFERENCES))
 
@@ -806,6 +817,17 @@ class _Reports(_LazyGroup):
     registry = REPORTS
 
 
+# Which of the shared output options (`_output`) each command takes.
+_TABLE_OPTIONS = ("fmt", "output", "no_header", "formula_guard", "columns", "sort", "limit")
+_OUTPUT_OPTIONS: dict[Callable[..., None], tuple[str, ...]] = {
+    list_cmd: _TABLE_OPTIONS,
+    filter_cmd: _TABLE_OPTIONS,
+    show_cmd: ("fmt", "output"),
+    diff_cmd: ("fmt", "output", "no_header", "formula_guard"),
+    **{report: (*_TABLE_OPTIONS, "section") for report in REPORTS.values()},
+}
+
+
 def _build(name: str, function: Callable[..., None]) -> Command:
     """One command's Click object, made by Typer from the function's signature."""
     if function is report_group:
@@ -817,16 +839,32 @@ def _build(name: str, function: Callable[..., None]) -> Command:
     app = typer.Typer(**_TYPER_SETTINGS)
     app.command(name)(function)
     command = typer.main.get_command(app)
-    if function in REPORTS.values():
-        _attach(command, _report_output)
+    if function in _OUTPUT_OPTIONS:
+        _attach(command, _OUTPUT_OPTIONS[function], _formats(function))
+    for param in command.params:
+        if isinstance(param, TyperArgument) and param.metavar is not None:
+            # Typer appends the Python type to an argument's name in --help (`ENTITY <str>`);
+            # the placeholder says all a user needs.
+            setattr(param, "display_type_rich", lambda ctx: None)  # noqa: B010
     return command
 
 
-def _attach(command: Command, options: Callable[..., Any]) -> None:
-    """Add the options of `options` to a command; their parsed result goes to `ctx.meta[...]`."""
-    shared = _build("options", options)
-    names = {p.name for p in shared.params}
-    command.params.extend(shared.params)
+def _formats(function: Callable[..., None]) -> tuple[Format, ...]:
+    from atmptrack.render import FORMATS, REPORT_FORMATS
+
+    return REPORT_FORMATS if function in REPORTS.values() else FORMATS
+
+
+def _attach(command: Command, names: tuple[str, ...], formats: tuple[Format, ...]) -> None:
+    """Add these shared output options to a command; their values reach it as `ctx.meta["output"]`."""
+    app = typer.Typer(**_TYPER_SETTINGS)
+    app.command("output")(_output)
+    shared = typer.main.get_command(app)
+    params = [p for p in shared.params if p.name in names]
+    for param in params:
+        if param.name == "fmt":
+            param.metavar = "[" + "|".join(formats) + "]"  # the choices, in --help
+    command.params.extend(params)
     inner, build = command.callback, shared.callback
     assert inner is not None and build is not None
 
@@ -834,7 +872,7 @@ def _attach(command: Command, options: Callable[..., Any]) -> None:
         from typer._click.globals import get_current_context
 
         picked = {n: kwargs.pop(n) for n in names if n in kwargs}
-        get_current_context().meta["report_output"] = build(**picked)
+        get_current_context().meta["output"] = build(**picked)
         return inner(**kwargs)
 
     command.callback = callback

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -454,3 +455,85 @@ def test_a_write_to_an_output_file_that_fails_midway_keeps_the_old_file(
     assert [p.name for p in tmp_path.iterdir()] == ["timeline.html"]  # no temporary left behind
     bundled_cli.ok("report", "timeline", "-o", str(target))
     assert target.read_text().lstrip().lower().startswith("<!doctype html>")
+
+
+COMMANDS_WITH_HELP = [
+    [],
+    ["load"],
+    ["list"],
+    ["filter"],
+    ["show"],
+    ["diff"],
+    ["validate"],
+    ["report"],
+    *(["report", r] for r in REPORTS),
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS_WITH_HELP, ids=lambda c: " ".join(c) or "atmptrack")
+def test_help_shows_placeholders_and_choices_never_python_types(
+    bundled_cli: Cli, command: list[str]
+) -> None:
+    text = bundled_cli.ok(*command, "--help")
+    assert not re.search(r"<(str|int|float|bool|list|path|Path)\b", text), text
+    if (command[:1] in (["list"], ["filter"], ["report"]) and len(command) > 1) or command == [
+        "list"
+    ]:
+        assert "--format [table|tsv|csv|json|jsonl|yaml|markdown" in text
+
+
+@pytest.mark.parametrize("report", REPORTS)
+def test_reports_take_the_columns_sort_and_limit_of_list(bundled_cli: Cli, report: str) -> None:
+    full = json.loads(bundled_cli.ok("report", report, "--format", "json"))
+    assert full, report
+    columns = list(full[0])
+    numeric = [c for c in columns if all(isinstance(r.get(c), int | float) for r in full)]
+    key = numeric[0] if numeric else columns[0]
+    chosen = [key, columns[-1]] if key != columns[-1] else [key]
+    shaped = json.loads(
+        bundled_cli.ok(
+            "report",
+            report,
+            "-f",
+            "json",
+            "--columns",
+            ",".join(chosen),
+            "--sort",
+            f"-{key}",
+            "--limit",
+            "2",
+        )
+    )
+    assert len(shaped) == min(2, len(full))
+    assert all(list(row) == chosen for row in shaped)
+    values = [row[key] for row in shaped if row[key] is not None]
+    expected = sorted((r[key] for r in full if r[key] is not None), reverse=True, key=_order)
+    assert values == expected[: len(values)]
+    wrong = bundled_cli("report", report, "--columns", f"{columns[0]}x")
+    assert wrong.code == 2 and "did you mean" in wrong.err
+
+
+def _order(value: object) -> tuple[int, object]:
+    return (0, value) if isinstance(value, int | float) else (1, str(value).casefold())
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["list", "partners"],
+        ["filter", "partners", "country = SI"],
+        ["show", "geneh"],
+        ["diff", "HEAD", "HEAD"],
+        *(["report", r] for r in REPORTS),
+    ],
+    ids=" ".join,
+)
+def test_every_command_that_prints_data_writes_it_to_a_file_with_o(
+    bundled_cli: Cli, tmp_path: Path, command: list[str]
+) -> None:
+    if command[0] == "diff":
+        command = ["diff", str(bundled_cli.data), str(bundled_cli.data)]
+    target = tmp_path / "out.json"
+    result = bundled_cli(*command, "-o", str(target))
+    assert result.code == 0 and result.out == "", result.err
+    json.loads(target.read_text(encoding="utf-8"))  # the format its name asks for
