@@ -281,8 +281,12 @@ def list_cmd(
         ),
     ] = None,
     year: Annotated[
-        int | None,
-        typer.Option("--year", metavar="YEAR", help="Dated things that overlap this year."),
+        list[str] | None,
+        typer.Option(
+            "--year",
+            metavar="YEAR",
+            help="Dated things that overlap one of these years; repeatable or comma-separated.",
+        ),
     ] = None,
     date_from: Annotated[
         str | None,

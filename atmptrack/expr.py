@@ -8,28 +8,53 @@
     OP         := = != < <= > >= ~ !~
     value      := a bare word, or a "double" or 'single' quoted string
 
+One argument must neither exhaust the stack, SQLite's limits or the CPU, nor come back as a
+store error, so an expression nests at most MAX_DEPTH (16) levels of parentheses and `not`, and
+compares at most MAX_VALUES (500) values: each value of an `in` list counts, `is null` counts
+one. SQLite's parser holds about 100 entries and each nested group takes three of them; a chain
+of N terms is N levels deep for its 1000-level expression limit. Numbers are decimal, with an
+optional exponent: whole-number fields hold SQLite's 64-bit integers, years run from 1 to
+9999, and no number may reach 10^1000000 (the range of Python's default decimal context).
+Crossing a limit is a usage error that points at where it was crossed.
+
 The `list` flags build the same tree, so both commands share one compiler.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from atmptrack.errors import UsageError
 
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "~", "!~", "in", "not in", "is null", "is not null")
+MAX_DEPTH = 16
+MAX_VALUES = 500
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_ADJUSTED_EXPONENT = 999_999
+
 _TOKEN = re.compile(
-    r"""\s*(?:
+    r"""
       (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
     | (?P<op><=|>=|!=|!~|=|<|>|~)
     | (?P<punct>[(),])
     | (?P<word>[^\s()=<>!~,"']+)
-    )""",
+    """,
     re.VERBOSE,
 )
+_SPACE = re.compile(r"\s*")
 _KEYWORDS = {"and", "or", "not", "in", "is", "null"}
+# Python hands undecodable bytes of argv over as lone surrogates, which SQLite cannot bind.
+_UNDECODABLE = re.compile("[\ud800-\udfff]")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE](?P<exp>[+-]?[0-9]+))?")
+EQUALITY = ("=", "!=", "in", "not in")
+
+# SQL functions the compiled WHERE clause calls; query.register_functions defines them.
+FOLD = "atmptrack_fold"
+AMOUNT_KEY = "atmptrack_amount_key"
+SEP = "\x1f"  # joins the items of a list inside SQL; no id, name or code contains it
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +69,7 @@ class Cmp:
     field: str
     op: str  # one of OPERATORS, or "overlaps" (flags only: values are the window's first and last day)
     values: tuple[str, ...]
-    pos: int = 0  # where the field starts, for error carets
+    pos: int = 0  # where the field starts, for error carets; -1 for a `list` flag
     value_pos: tuple[int, ...] = ()
 
 
@@ -70,30 +95,63 @@ class ExpressionError(UsageError):
     """A problem at one place in the expression: the message shows it with a caret."""
 
     def __init__(self, text: str, pos: int, problem: str) -> None:
-        caret = " " * pos + "^"
-        super().__init__(f"{problem}\n  {text}\n  {caret}")
+        shown, column = _shown(text, pos)
+        super().__init__(f"{problem}\n  {shown}\n  {' ' * column}^")
         self.pos = pos
 
 
+def _shown(text: str, pos: int) -> tuple[str, int]:
+    """The expression as a terminal can show it on one line, and the column under text[pos].
+
+    Messages lose their control characters on the way out, and wide or combining characters
+    take two or no columns: either would move the caret off the character it points at.
+    """
+    import unicodedata
+
+    shown: list[str] = []
+    column = 0
+    for index, char in enumerate(text):
+        if char.isspace():
+            char, width = " ", 1
+        elif unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            char, width = "\ufffd", 1
+        elif unicodedata.combining(char):
+            width = 0
+        else:
+            width = 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+        shown.append(char)
+        if index < pos:
+            column += width
+    return "".join(shown), column
+
+
+def _skip_space(text: str, pos: int) -> int:
+    match = _SPACE.match(text, pos)
+    return match.end() if match else pos
+
+
 def tokenize(text: str) -> list[Token]:
+    bad = _UNDECODABLE.search(text)
+    if bad is not None:
+        code = ord(bad.group())
+        what = f"byte 0x{code - 0xDC00:02X}" if 0xDC80 <= code <= 0xDCFF else "character"
+        raise ExpressionError(
+            text, bad.start(), f"the expression holds a {what} that is not UTF-8 text"
+        )
     tokens: list[Token] = []
-    pos = 0
+    pos = _skip_space(text, 0)
     while pos < len(text):
-        if text[pos:].strip() == "":
-            break
         match = _TOKEN.match(text, pos)
-        if match is None or match.end() == pos:
-            start = pos + (len(text[pos:]) - len(text[pos:].lstrip()))
-            raise ExpressionError(text, start, f"unexpected character {text[start]!r}")
+        if match is None:
+            raise ExpressionError(text, pos, f"unexpected character {text[pos]!r}")
         kind = match.lastgroup or "word"
         value = match.group(kind)
-        start = match.start(kind)
         if kind == "string":
             value = re.sub(r"\\(.)", r"\1", value[1:-1])
         elif kind == "word" and value.lower() in _KEYWORDS:
             kind, value = "keyword", value.lower()
-        tokens.append(Token(kind, value, start))
-        pos = match.end()
+        tokens.append(Token(kind, value, pos))
+        pos = _skip_space(text, match.end())
     tokens.append(Token("end", "", len(text)))
     return tokens
 
@@ -103,6 +161,8 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth = 0  # parentheses and `not` around the current token
+        self.values = 0  # values compared so far
 
     @property
     def tok(self) -> Token:
@@ -142,17 +202,31 @@ class _Parser:
             items.append(self.factor())
         return items[0] if len(items) == 1 else And(tuple(items))
 
+    def deeper(self, token: Token) -> None:
+        # The parser, the compiler and SQLite all recurse once per level: bound it here, once.
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.fail(
+                token,
+                f"the expression nests more than {MAX_DEPTH} levels of parentheses and 'not'",
+            )
+
     def factor(self) -> Node:
-        if self.keyword("not"):
-            return Not(self.factor())
+        if self.tok.kind == "keyword" and self.tok.text == "not":
+            self.deeper(self.take())
+            node: Node = Not(self.factor())
+            self.depth -= 1
+            return node
         if self.tok.kind == "punct" and self.tok.text == "(":
             opening = self.take()
+            self.deeper(opening)
             node = self.expr()
             if not (self.tok.kind == "punct" and self.tok.text == ")"):
                 raise self.fail(
                     self.tok, f"expected ')' to close the '(' at column {opening.pos + 1}"
                 )
             self.take()
+            self.depth -= 1
             return node
         return self.comparison()
 
@@ -164,6 +238,7 @@ class _Parser:
             negated = self.keyword("not")
             if not self.keyword("null"):
                 raise self.fail(self.tok, "expected 'null' after 'is'")
+            self.count(field, 1)
             return Cmp(field.text, "is not null" if negated else "is null", (), field.pos)
         negated = False
         if self.tok.kind == "keyword" and self.tok.text == "not":
@@ -172,7 +247,7 @@ class _Parser:
             if not (self.tok.kind == "keyword" and self.tok.text == "in"):
                 raise self.fail(self.tok, "expected 'in' after 'not'")
         if self.keyword("in"):
-            values, positions = self.value_list()
+            values, positions = self.value_list(field)
             return Cmp(field.text, "not in" if negated else "in", values, field.pos, positions)
         op = self.take()
         if op.kind != "op":
@@ -180,7 +255,16 @@ class _Parser:
                 op, f"expected an operator ({', '.join(OPERATORS)}), found {op.text or 'the end'!r}"
             )
         value = self.value()
+        self.count(field, 1)
         return Cmp(field.text, op.text, (value.text,), field.pos, (value.pos,))
+
+    def count(self, token: Token, values: int) -> None:
+        self.values += values
+        if self.values > MAX_VALUES:
+            raise self.fail(
+                token,
+                f"the expression compares more than {MAX_VALUES} values; split it into several",
+            )
 
     def value(self) -> Token:
         token = self.take()
@@ -190,13 +274,14 @@ class _Parser:
             raise self.fail(token, f"expected a value, found {token.text or 'the end'!r}")
         return token
 
-    def value_list(self) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    def value_list(self, field: Token) -> tuple[tuple[str, ...], tuple[int, ...]]:
         if not (self.tok.kind == "punct" and self.tok.text == "("):
             raise self.fail(self.tok, "expected '(' after 'in'")
         self.take()
         values, positions = [], []
         while True:
             token = self.value()
+            self.count(token, 1)
             values.append(token.text)
             positions.append(token.pos)
             if self.tok.kind == "punct" and self.tok.text == ",":
@@ -213,6 +298,38 @@ def parse(text: str) -> Node:
     return _Parser(text).parse()
 
 
+# ---------------------------------------------------------------- values
+
+
+_NINES = str.maketrans("0123456789", "9876543210")
+
+
+def decimal_key(number: Decimal) -> str:
+    """Text that sorts byte by byte as the numbers do, exactly: how amounts compare in SQLite.
+
+    Amounts are exact decimals stored as text. A REAL would round them beyond 15 or 16
+    significant digits, and SQLite has no decimal type, so both sides of a comparison (and a
+    sort) become this key: sign class, adjusted exponent, then the digits without trailing
+    zeros; negative numbers invert exponent and digits, and end with a byte above the digits.
+    The exponent must lie within ±MAX_ADJUSTED_EXPONENT.
+    """
+    if number.is_zero():
+        return "1"
+    sign, digits, _ = number.as_tuple()
+    text = "".join(map(str, digits)).rstrip("0")
+    exponent = number.adjusted()
+    if not sign:
+        return f"2{exponent + MAX_ADJUSTED_EXPONENT + 1:07d}{text}"
+    return f"0{MAX_ADJUSTED_EXPONENT + 1 - exponent:07d}{text.translate(_NINES)}~"
+
+
+def fold(value: object) -> str | None:
+    """Text compared ignoring case, in Unicode: SQLite's lower() folds ASCII letters only."""
+    if value is None:
+        return None
+    return (value if isinstance(value, str) else str(value)).casefold()
+
+
 # ---------------------------------------------------------------- compilation
 
 
@@ -220,10 +337,34 @@ def parse(text: str) -> Node:
 class Field:
     """How one field of an entity compares: its SQL over the row `t`, and its kind."""
 
-    sql: str
+    sql: str  # for amounts: their decimal_key, as AMOUNT_KEY computes it
     kind: str  # text | int | amount | date | list | span
     lo: str | None = None  # for dates and spans: earliest and latest day, as ISO text
     hi: str | None = None
+    # A closed vocabulary, countries or ids: the canonical form of a value, or a UsageError.
+    check: Callable[[str], str] | None = None
+
+
+def _chain(op: str, parts: Sequence[str]) -> str:
+    # Flat, not nested: SQLite's parser stack (about 100 entries) grows with every parenthesis
+    # and function call, but not along a chain. A chain is as deep as it is long for SQLite's
+    # 1000-level expression limit, which MAX_VALUES keeps it well below.
+    return parts[0] if len(parts) == 1 else "(" + f" {op} ".join(parts) + ")"
+
+
+def _negated(sql: str) -> str:
+    """True where sql is false or unknown: an unknown value satisfies every negation."""
+    return f"({sql}) IS NOT 1"
+
+
+def _flattened(node: And | Or) -> Iterator[Node]:
+    """`a and (b and c)` as one chain: a level less of parentheses for SQLite's parser."""
+    kind = type(node)
+    for item in node.items:
+        if isinstance(item, kind):
+            yield from _flattened(item)
+        else:
+            yield item
 
 
 class Compiler:
@@ -240,16 +381,19 @@ class Compiler:
         return f":{name}"
 
     def compile(self, node: Node) -> str:
-        if isinstance(node, And):
-            return "(" + " AND ".join(self.compile(n) for n in node.items) + ")"
-        if isinstance(node, Or):
-            return "(" + " OR ".join(self.compile(n) for n in node.items) + ")"
-        if isinstance(node, Not):
-            return f"(NOT {self.compile(node.item)})"
-        return self.compare(node)
+        negations = 0
+        while isinstance(node, Not):
+            negations += 1
+            node = node.item
+        # Comparisons are two-valued, so `not not x` is x, exactly; each NOT costs parser stack.
+        prefix = "NOT " if negations % 2 else ""
+        if isinstance(node, And | Or):
+            op = "AND" if isinstance(node, And) else "OR"
+            return prefix + _chain(op, [self.compile(n) for n in _flattened(node)])
+        return prefix + self.compare(node)
 
     def fail(self, pos: int, problem: str) -> UsageError:
-        if self.text:
+        if self.text and pos >= 0:
             return ExpressionError(self.text, pos, problem)
         return UsageError(problem)
 
@@ -269,29 +413,57 @@ class Compiler:
                 raise self.fail(node.pos, f"'{node.field}' is never null; compare it with = or !=")
             return f"({field.sql} {node.op.upper()})"
         if node.op == "overlaps":
-            return f"coalesce({self.overlaps(field, *node.values)}, 0)"
-        values = [self.typed(field, node, i) for i in range(len(node.values))]
+            return f"({self.overlaps(field, *node.values)}) IS 1"
+        self.check_operator(field, node)
+        # `in (a, A)` is `in (a)`; the flags, which MAX_VALUES does not bound, repeat values too.
+        values = list(dict.fromkeys(self.typed(field, node, i) for i in range(len(node.values))))
+        if len(values) > MAX_VALUES:
+            raise self.fail(
+                node.pos, f"'{node.field}' is compared with more than {MAX_VALUES} values"
+            )
         # Every comparison is two-valued: an unknown value never satisfies `=`, `<` or `~`,
-        # and always satisfies their negations, so `not` is an exact complement.
+        # and always satisfies their negations, so `not` is an exact complement. `IS 1` makes
+        # unknown false as coalesce(x, 0) would, for one parser stack entry instead of three.
         sql = {
             "list": self.on_list,
             "date": self.on_dates,
-            "span": self.on_dates,
+            "span": self.on_span,
         }.get(field.kind, self.on_scalar)(field, node.op, values, node)
-        return f"coalesce({sql}, 0)"
+        return f"({sql}) IS 1"
+
+    def check_operator(self, field: Field, node: Cmp) -> None:
+        """Refuse what a kind cannot mean before looking at the values."""
+        op, name = node.op, node.field
+        if field.kind == "list" and op not in (*EQUALITY, "~", "!~"):
+            raise self.fail(node.pos, f"'{name}' is a list: use =, !=, in, not in, ~ or !~")
+        if field.kind == "span" and op not in EQUALITY:
+            raise self.fail(node.pos, "compare year with =, !=, in or not in, or compare the dates")
+        if op in ("~", "!~") and field.kind in ("int", "amount", "date"):
+            what = "a date" if field.kind == "date" else "a number"
+            raise self.fail(node.pos, f"'{name}' is {what}: use =, !=, <, <=, >, >=, in or not in")
 
     def typed(self, field: Field, node: Cmp, index: int) -> object:
         text = node.values[index]
         pos = node.value_pos[index] if index < len(node.value_pos) else node.pos
-        if field.kind in ("int", "amount") or (field.kind == "span" and node.field == "year"):
-            try:
-                number = Decimal(text)
-            except InvalidOperation:
-                raise self.fail(pos, f"'{node.field}' is a number; '{text}' is not") from None
-            if not number.is_finite():
-                raise self.fail(pos, f"'{node.field}' is a number; '{text}' is not")
-            return int(number) if field.kind == "int" or node.field == "year" else float(number)
-        if field.kind in ("date", "span"):
+        if field.kind == "span":
+            year = self.number(node.field, text, pos)
+            if year != year.to_integral_value() or not 1 <= year <= 9999:
+                raise self.fail(pos, f"'{node.field}' is a year from 1 to 9999; '{text}' is not")
+            return int(year)
+        if field.kind == "int":
+            number = self.number(node.field, text, pos)
+            if number != number.to_integral_value():
+                raise self.fail(pos, f"'{node.field}' holds whole numbers; '{text}' is not one")
+            # Compared as Decimals first: int() of 1e9999999 would build a million-digit integer.
+            if not INT64_MIN <= number <= INT64_MAX:
+                raise self.fail(
+                    pos,
+                    f"'{text}' is out of range: '{node.field}' holds whole numbers from {INT64_MIN} to {INT64_MAX}",
+                )
+            return int(number)
+        if field.kind == "amount":
+            return decimal_key(self.number(node.field, text, pos))
+        if field.kind == "date":
             from atmptrack.dates import PartialDate
 
             try:
@@ -301,81 +473,113 @@ class Compiler:
             if when.year is None:
                 raise self.fail(pos, "compare with a date that has a year")
             return when
+        if field.check is not None and node.op in EQUALITY:
+            try:
+                return field.check(text)
+            except UsageError as exc:
+                raise self.fail(pos, exc.message) from None
         return text
 
+    def number(self, name: str, text: str, pos: int) -> Decimal:
+        """A decimal number, range-checked before anything builds it at full size."""
+        match = _NUMBER.fullmatch(text.strip())
+        if match is None:
+            raise self.fail(pos, f"'{name}' is a number; '{text}' is not")
+        exponent = (match["exp"] or "0").lstrip("+-").lstrip("0")
+        try:
+            number = Decimal(match.group()) if len(exponent) <= 7 else None
+        except InvalidOperation:  # pragma: no cover - the pattern admits only decimal numbers
+            number = None
+        if number is not None and number.is_zero():
+            return Decimal(0)
+        if number is None or abs(number.adjusted()) > MAX_ADJUSTED_EXPONENT:
+            raise self.fail(
+                pos,
+                f"'{text}' is out of range: a number's magnitude must lie between 10^-{MAX_ADJUSTED_EXPONENT} and 10^{MAX_ADJUSTED_EXPONENT + 1}",
+            )
+        return number
+
     def on_scalar(self, field: Field, op: str, values: list[object], node: Cmp) -> str:
-        numeric = field.kind in ("int", "amount")
-        left = field.sql if numeric else f"lower({field.sql})"
+        text = field.kind == "text"
+        left = f"{FOLD}({field.sql})" if text else field.sql
 
         def right(value: object) -> str:
-            return self.param(value if numeric else str(value).lower())
+            return self.param(fold(value) if text else value)
 
         if op in ("in", "not in"):
-            found = f"({left} IN ({', '.join(right(v) for v in values)}))"
-            return f"(NOT coalesce({found}, 0))" if op == "not in" else found
+            found = f"{left} IN ({', '.join(right(v) for v in values)})"
+            return _negated(found) if op == "not in" else found
         if op in ("~", "!~"):
-            found = f"(instr(lower({field.sql}), {self.param(str(values[0]).lower())}) > 0)"
-            return f"(NOT coalesce({found}, 0))" if op == "!~" else found
+            found = f"instr({left}, {right(values[0])}) > 0"
+            return _negated(found) if op == "!~" else found
         if op == "!=":
-            return f"(NOT coalesce({left} = {right(values[0])}, 0))"
-        return f"({left} {op} {right(values[0])})"
+            return _negated(f"{left} = {right(values[0])}")
+        return f"{left} {op} {right(values[0])}"
 
     def on_list(self, field: Field, op: str, values: list[object], node: Cmp) -> str:
         # List cells hold SEP-joined items: an item matches when it equals (or contains) a value.
-        padded = f"(char(31) || lower({field.sql}) || char(31))"
-
-        def has(value: object) -> str:
-            return f"instr({padded}, {self.param(chr(31) + str(value).lower() + chr(31))}) > 0"
-
-        if op in ("=", "in"):
-            return "(" + " OR ".join(has(v) for v in values) + ")"
-        if op in ("!=", "not in"):
-            return "(NOT coalesce(" + " OR ".join(has(v) for v in values) + ", 0))"
+        # A value holding SEP would match across two items, and no item holds it.
+        items = [fold(v) or "" for v in values]
         if op in ("~", "!~"):
-            found = f"(instr(lower({field.sql}), {self.param(str(values[0]).lower())}) > 0)"
-            return f"(NOT coalesce({found}, 0))" if op == "!~" else found
-        raise self.fail(node.pos, f"'{node.field}' is a list: use =, !=, in, not in, ~ or !~")
+            found = (
+                "0"
+                if SEP in items[0]
+                else f"instr({FOLD}({field.sql}), {self.param(items[0])}) > 0"
+            )
+            return _negated(found) if op == "!~" else found
+        padded = f"char(31) || {FOLD}({field.sql}) || char(31)"
+        found = _chain(
+            "OR",
+            [
+                "0" if SEP in item else f"instr({padded}, {self.param(SEP + item + SEP)}) > 0"
+                for item in items
+            ],
+        )
+        return _negated(found) if op in ("!=", "not in") else found
 
     def overlaps(self, field: Field, start: str, end: str) -> str:
         """The span meets [start, end]; an unknown end is not endless, but does not exclude."""
         lo, hi = field.lo, field.hi
         return (
-            f"(({lo} IS NOT NULL OR {hi} IS NOT NULL)"
-            f" AND coalesce({hi} >= {self.param(start)}, 1)"
-            f" AND coalesce({lo} <= {self.param(end)}, 1))"
+            f"({lo} IS NOT NULL OR {hi} IS NOT NULL)"
+            f" AND ({hi} >= {self.param(start)}) IS NOT 0"
+            f" AND ({lo} <= {self.param(end)}) IS NOT 0"
         )
 
-    def on_dates(self, field: Field, op: str, values: list[object], node: Cmp) -> str:
-        lo, hi = field.lo or field.sql, field.hi or field.sql
-        if node.field == "year":
-            if op not in ("=", "!="):
-                raise self.fail(node.pos, "compare year with = or !=, or compare the dates")
-            year = values[0]
-            inside = self.overlaps(field, f"{year:04d}-01-01", f"{year:04d}-12-31")
-            return f"(NOT coalesce({inside}, 0))" if op == "!=" else inside
-        dates = [v for v in values if hasattr(v, "earliest")]
+    def on_span(self, field: Field, op: str, values: list[object], node: Cmp) -> str:
+        inside = _chain(
+            "OR",
+            [
+                f"({self.overlaps(field, f'{year:04d}-01-01', f'{year:04d}-12-31')})"
+                for year in values
+            ],
+        )
+        return _negated(inside) if op in ("!=", "not in") else inside
 
-        def bounds(value: object) -> tuple[str, str]:
-            first, last = value.earliest(), value.latest()  # type: ignore[attr-defined]
+    def on_dates(self, field: Field, op: str, values: list[object], node: Cmp) -> str:
+        from atmptrack.dates import PartialDate
+
+        lo, hi = field.lo or field.sql, field.hi or field.sql
+        dates = [v for v in values if isinstance(v, PartialDate)]
+
+        def bounds(value: PartialDate) -> tuple[str, str]:
+            first, last = value.earliest(), value.latest()
+            assert first is not None and last is not None, "typed() refuses dates without a year"
             return first.isoformat(), last.isoformat()
 
-        if op in ("=", "in", "!=", "not in"):
+        if op in EQUALITY:
             # Equal means: known to fall within the value (2025-03-21 = 2025-03, not 2025 = 2025-03).
             parts = []
             for value in dates:
                 first, last = bounds(value)
                 parts.append(f"({lo} >= {self.param(first)} AND {hi} <= {self.param(last)})")
-            found = "(" + " OR ".join(parts) + ")"
-            return f"(NOT coalesce({found}, 0))" if op in ("!=", "not in") else found
+            found = _chain("OR", parts)
+            return _negated(found) if op in ("!=", "not in") else found
         first, last = bounds(dates[0])
         if op == ">=":
-            return f"({lo} >= {self.param(first)})"
+            return f"{lo} >= {self.param(first)}"
         if op == ">":
-            return f"({lo} > {self.param(last)})"
+            return f"{lo} > {self.param(last)}"
         if op == "<=":
-            return f"({hi} <= {self.param(last)})"
-        if op == "<":
-            return f"({hi} < {self.param(first)})"
-        raise self.fail(
-            node.pos, f"'{node.field}' is a date: use =, !=, <, <=, >, >=, in or not in"
-        )
+            return f"{hi} <= {self.param(last)}"
+        return f"{hi} < {self.param(first)}"

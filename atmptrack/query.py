@@ -5,28 +5,41 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
+from typing import Any
 
 from atmptrack.errors import UsageError
-
-if TYPE_CHECKING:
-    from atmptrack.expr import Field, Node
+from atmptrack.expr import (
+    AMOUNT_KEY,
+    FOLD,
+    INT64_MAX,
+    MAX_ADJUSTED_EXPONENT,
+    SEP,
+    And,
+    Cmp,
+    Compiler,
+    Field,
+    Node,
+    Or,
+    decimal_key,
+    fold,
+    parse,
+)
 
 Row = dict[str, Any]
-SEP = "\x1f"  # joins list values inside SQL; no id, name or code contains it
 
 
 @dataclass(frozen=True, slots=True)
 class Column:
     name: str
-    kind: str = "text"  # text | int | amount | date | list
+    kind: str = "text"  # text | int | amount | sum (of amounts) | date | list
     help: str = ""
     # For dates: the hidden output columns holding the earliest and latest day meant.
     lo: str | None = None
     hi: str | None = None
-    # What filters and sorting compare, when not the value itself (exact amounts are text).
-    compare: str | None = None
+    # What a value may be, checked as the `list` flags check theirs: an enum of atmptrack.vocab,
+    # "precision", "country" (ISO codes) or "initiative" (ids or acronyms).
+    values: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,36 +55,48 @@ class Entity:
     )
     brief: tuple[str, ...] = ()  # the columns a table for people shows when --columns is not given
     display: dict[str, Callable[[Row], str]] = field(default_factory=dict)  # cells for people
-    hidden: dict[str, str] = field(default_factory=dict)  # fields only the flags use: name → kind
+    hidden: tuple[Column, ...] = ()  # fields only the flags use
 
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
-    def fields(self) -> dict[str, Field]:
-        """What `filter` expressions and the `list` flags can compare, and how."""
-        from atmptrack.expr import Field
+    def fields(self, conn: sqlite3.Connection | None = None) -> dict[str, Field]:
+        """What `filter` expressions and the `list` flags can compare, and how.
 
+        Without a connection, countries and initiative ids go unchecked.
+        """
+        checks = _Checks(conn)
         out: dict[str, Field] = {}
-        for column in self.columns:
-            sql = f't."{column.compare or column.name}"'
+        for column in (*self.columns, *self.hidden):
+            sql = f't."{column.name}"'
+            check = checks.checker(column.values) if column.values else None
             if column.kind == "date":
                 out[column.name] = Field(sql, "date", f"t.{column.lo}", f"t.{column.hi}")
+            elif column.kind in ("amount", "sum"):
+                out[column.name] = Field(f"{AMOUNT_KEY}({sql})", "amount")
+            elif column.kind in ("int", "list"):
+                out[column.name] = Field(sql, column.kind, check=check)
             else:
-                out[column.name] = Field(sql, column.kind)
+                out[column.name] = Field(sql, "text", check=check)
         if self.span:
             out["year"] = Field("", "span", f"t.{self.span[0]}", f"t.{self.span[1]}")
-        for name, kind in self.hidden.items():
-            out[name] = Field(f"t.{name}", kind)
         return out
 
     def sort_keys(self, name: str, *, descending: bool) -> list[str]:
+        """ORDER BY terms comparing as `filter` does; unknown values come last either way."""
         column = next(c for c in self.columns if c.name == name)
         way = " DESC" if descending else ""
+        value = f't."{name}"'
         if column.kind == "date":
             # By what the date means; dates whose year is unknown come last either way.
-            return [f"t.{column.lo} IS NULL", f"t.{column.lo}{way}", f't."{name}"{way}']
-        return [f't."{column.compare or name}"{way}']
+            return [f"t.{column.lo} IS NULL", f"t.{column.lo}{way}", f"{value}{way}"]
+        if column.kind in ("amount", "sum"):
+            key = f"{AMOUNT_KEY}({value})"
+            return [f"{key} IS NULL", f"{key}{way}"]
+        if column.kind == "int":
+            return [f"{value} IS NULL", f"{value}{way}"]
+        return [f"{value} IS NULL", f"{FOLD}({value}){way}", f"{value}{way}"]
 
 
 def _agg(select: str) -> str:
@@ -95,12 +120,16 @@ _ORG_COLUMNS = (
     Column("id", help="stable organisation id"),
     Column("name"),
     Column("short_name"),
-    Column("country", help="ISO 3166-1 alpha-2"),
-    Column("sector"),
-    Column("helix", help="quadruple-helix group: academia, industry, government, civil-society"),
+    Column("country", help="ISO 3166-1 alpha-2", values="country"),
+    Column("sector", values="Sector"),
+    Column(
+        "helix",
+        help="quadruple-helix group: academia, industry, government, civil-society",
+        values="Helix",
+    ),
     Column("city"),
     Column("parent", help="id of the hosting organisation"),
-    Column("initiatives", "list", "ids of the initiatives it takes part in"),
+    Column("initiatives", "list", "ids of the initiatives it takes part in", values="initiative"),
     Column("roles", "list", "initiative:role pairs"),
     Column("sources", "list", "ids of the sources cited"),
     Column("inferred", "list", "fields that no source states"),
@@ -117,6 +146,19 @@ def _org_sql(where: str) -> str:
       {_sources("organisation", "o.id")} AS sources,
       {_inferred("organisation", "o.id")} AS inferred
     FROM organisation o {where}"""
+
+
+def combined_qualifier(qualifier: str) -> str:
+    """SQL aggregate of vocab.combine: exact only if every part is; a bound survives alone.
+
+    In SQL rather than after the query, so that `filter` compares what `list` shows.
+    """
+    return (
+        f"CASE WHEN min({qualifier} = 'exact') THEN 'exact'"
+        f" WHEN min({qualifier} IN ('exact', 'at-least')) THEN 'at-least'"
+        f" WHEN min({qualifier} IN ('exact', 'at-most')) THEN 'at-most'"
+        " ELSE 'approximately' END"
+    )
 
 
 def _funding(expr: str) -> str:
@@ -139,42 +181,45 @@ _entity(
         "initiatives",
         "initiatives, with declared and known partner counts",
         f"""
-    SELECT i.id, i.acronym, i.name, i.kind, i.therapy_areas AS therapy_areas, i.start, i."end",
+    SELECT i.id, i.acronym, i.name, i.kind,
+      replace(i.therapy_areas, ',', char(31)) AS therapy_areas, i.start, i."end",
       i.declared_partners, i.declared_qualifier,
       (SELECT count(*) FROM membership m WHERE m.initiative_id = i.id) AS known_members,
       {_agg("SELECT DISTINCT o.country AS v FROM membership m JOIN organisation o ON o.id = m.organisation_id WHERE m.initiative_id = i.id AND o.country IS NOT NULL ORDER BY o.country")} AS countries,
       (SELECT m.organisation_id FROM membership m WHERE m.initiative_id = i.id AND m.role = 'coordinator') AS coordinator,
       {_funding("group_concat(f.amount, char(31))")} AS funding_amount,
       {_funding("max(f.currency)")} AS funding_currency,
-      {_funding("group_concat(f.qualifier, char(31))")} AS funding_qualifier,
+      {_funding(combined_qualifier("f.qualifier"))} AS funding_qualifier,
       {_agg("SELECT DISTINCT f.programme AS v FROM funding f WHERE f.initiative_id = i.id AND f.programme IS NOT NULL ORDER BY f.programme")} AS programme,
       i.website, i.cordis_id,
       {_sources("initiative", "i.id")} AS sources,
       {_inferred("initiative", "i.id")} AS inferred,
-      i.start_lo AS _start_lo, i.start_hi AS _start_hi, i.end_lo AS _end_lo, i.end_hi AS _end_hi,
-      {_funding("sum(CAST(f.amount AS REAL))")} AS _funding_real
+      i.start_lo AS _start_lo, i.start_hi AS _start_hi, i.end_lo AS _end_lo, i.end_hi AS _end_hi
     FROM initiative i""",
         (
-            Column("id"),
+            Column("id", values="initiative"),
             Column("acronym"),
             Column("name"),
-            Column("kind"),
-            Column("therapy_areas", "list", "gene, cell, tissue"),
+            Column("kind", values="InitiativeKind"),
+            Column("therapy_areas", "list", "gene, cell, tissue", values="TherapyArea"),
             Column("start", "date", lo="_start_lo", hi="_start_hi"),
             Column("end", "date", lo="_end_lo", hi="_end_hi"),
             Column("declared_partners", "int", "partner count the sources declare"),
-            Column("declared_qualifier", help="exact, approximately, at-least, more-than"),
-            Column("known_members", "int", "members listed in the data"),
-            Column("countries", "list", "member countries"),
-            Column("coordinator", help="organisation id"),
             Column(
-                "funding_amount",
-                "sum",
-                "total of the known funding, when in one currency",
-                compare="_funding_real",
+                "declared_qualifier",
+                help="exact, approximately, at-least, more-than",
+                values="CountQualifier",
             ),
+            Column("known_members", "int", "members listed in the data"),
+            Column("countries", "list", "member countries", values="country"),
+            Column("coordinator", help="organisation id"),
+            Column("funding_amount", "sum", "total of the known funding, when in one currency"),
             Column("funding_currency", help="currency of funding_amount"),
-            Column("funding_qualifier", "qualifiers", "exact, approximately, at-most, at-least"),
+            Column(
+                "funding_qualifier",
+                help="exact, approximately, at-most, at-least",
+                values="AmountQualifier",
+            ),
             Column("programme", "list", "funding programmes"),
             Column("website"),
             Column("cordis_id"),
@@ -214,7 +259,7 @@ _ORGANISATIONS = Entity(
     frozenset({"country", "sector", "helix", "initiative", "role"}),
     "t.country, t.name COLLATE NOCASE",
     brief=_ORG_BRIEF,
-    hidden={"_role_names": "list"},
+    hidden=(Column("_role_names", "list", values="Role"),),
 )
 # Partners are the organisations that take part in something: the same entity, one more condition.
 _entity(
@@ -233,19 +278,21 @@ _entity(
         "one row per organisation and initiative, with the role",
         f"""
     SELECT m.initiative_id AS initiative, m.organisation_id AS organisation, o.name, o.short_name,
-      o.country, o.sector, o.helix, m.role, m.note,
+      o.country, o.sector, o.helix, m.role, m.ec_contribution, m.net_ec_contribution, m.note,
       {_sources("member", "m.initiative_id || '/' || m.organisation_id")} AS sources,
       m.position AS _position
     FROM membership m JOIN organisation o ON o.id = m.organisation_id""",
         (
-            Column("initiative"),
+            Column("initiative", values="initiative"),
             Column("organisation"),
             Column("name"),
             Column("short_name"),
-            Column("country"),
-            Column("sector"),
-            Column("helix"),
-            Column("role"),
+            Column("country", values="country"),
+            Column("sector", values="Sector"),
+            Column("helix", values="Helix"),
+            Column("role", values="Role"),
+            Column("ec_contribution", "amount", "the EU's contribution to this member's part"),
+            Column("net_ec_contribution", "amount", "the same, less what it passes on"),
             Column("note"),
             Column("sources", "list"),
         ),
@@ -267,9 +314,9 @@ _entity(
       w.position AS _position
     FROM workgroup w""",
         (
-            Column("initiative"),
+            Column("initiative", values="initiative"),
             Column("id"),
-            Column("kind", help="work-package or work-group"),
+            Column("kind", help="work-package or work-group", values="GroupKind"),
             Column("number", "int"),
             Column("name"),
             Column("goal"),
@@ -298,9 +345,9 @@ _entity(
       coalesce(ms.end_hi, ms.date_hi) AS _span_hi, ms.position AS _position
     FROM milestone ms""",
         (
-            Column("initiative"),
+            Column("initiative", values="initiative"),
             Column("id"),
-            Column("kind"),
+            Column("kind", values="MilestoneKind"),
             Column(
                 "date",
                 "date",
@@ -312,8 +359,9 @@ _entity(
             Column(
                 "precision",
                 help="day, month, year, month-day (year unknown), month (year unknown)",
+                values="precision",
             ),
-            Column("date_qualifier", help="exact or approximately"),
+            Column("date_qualifier", help="exact or approximately", values="DateQualifier"),
             Column("place"),
             Column("speakers", "list"),
             Column("note"),
@@ -344,13 +392,13 @@ _entity(
       p.position AS _position
     FROM person p LEFT JOIN organisation o ON o.id = p.organisation_id""",
         (
-            Column("initiative"),
+            Column("initiative", values="initiative"),
             Column("id"),
             Column("name"),
             Column("role"),
             Column("organisation"),
             Column("organisation_name"),
-            Column("country"),
+            Column("country", values="country"),
             Column("sources", "list"),
             Column("inferred", "list"),
         ),
@@ -370,14 +418,18 @@ _entity(
       {_sources("funding", "f.initiative_id || '/' || f.id")} AS sources,
       {_inferred("funding", "f.initiative_id || '/' || f.id")} AS inferred,
       f.start_lo AS _start_lo, f.start_hi AS _start_hi, f.end_lo AS _end_lo, f.end_hi AS _end_hi,
-      f.position AS _position, CAST(f.amount AS REAL) AS _amount
+      f.position AS _position
     FROM funding f""",
         (
-            Column("initiative"),
+            Column("initiative", values="initiative"),
             Column("id"),
-            Column("amount", "amount", "exact decimal", compare="_amount"),
+            Column("amount", "amount", "exact decimal"),
             Column("currency", help="ISO 4217"),
-            Column("qualifier", help="exact, approximately, at-most, at-least"),
+            Column(
+                "qualifier",
+                help="exact, approximately, at-most, at-least",
+                values="AmountQualifier",
+            ),
             Column("funder"),
             Column("programme"),
             Column("instrument"),
@@ -448,7 +500,8 @@ class Filters:
     initiative: list[str] = field(default_factory=list)
     role: list[str] = field(default_factory=list)
     kind: list[str] = field(default_factory=list)
-    year: int | None = None
+    # Years as given: numbers, or text that may be comma-separated (`--year 2024,2025`).
+    year: int | str | Sequence[int | str] | None = None
     date_from: str | None = None
     date_to: str | None = None
 
@@ -468,83 +521,114 @@ def split_values(values: Sequence[str]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
+# ---------------------------------------------------------------- what values may be
+
+_PRECISIONS = ("day", "month", "year", "month-day")
+# What a value of each vocabulary is called in messages.
+_NOUNS = {
+    "TherapyArea": "therapy area",
+    "InitiativeKind": "kind",
+    "MilestoneKind": "kind",
+    "GroupKind": "kind",
+    "AmountQualifier": "qualifier",
+    "CountQualifier": "qualifier",
+    "DateQualifier": "qualifier",
+}
+
+
 def _vocab(name: str) -> list[str]:
-    # The enums load only when a flag needs them: most reads never do.
+    if name == "precision":
+        return list(_PRECISIONS)
+    # The enums load only when a value needs checking: most reads never do.
     from atmptrack import vocab
 
     return vocab.values(getattr(vocab, name))
 
 
-def _closed(option: str, given: list[str], valid: Sequence[str]) -> list[str]:
-    """Check values of a closed vocabulary case-insensitively; an unknown one lists the valid ones."""
+def check_closed(noun: str, value: str, valid: Sequence[str]) -> str:
+    """A value of a closed vocabulary, case-insensitively; an unknown one lists the valid ones."""
     lookup = {v.lower(): v for v in valid}
-    out = []
-    for value in given:
-        key = value.lower().replace("_", "-")
-        if key not in lookup:
-            raise UsageError(f"unknown {option} '{value}'; valid values: {', '.join(valid)}")
-        out.append(lookup[key])
-    return out
+    key = value.strip().lower().replace("_", "-")
+    if key in lookup:
+        return lookup[key]
+    import difflib
+
+    close = difflib.get_close_matches(key, list(lookup), n=1)
+    hint = f" (did you mean '{lookup[close[0]]}'?)" if close else ""
+    raise UsageError(f"unknown {noun} '{value}'{hint}; valid values: {', '.join(valid)}")
 
 
-def _countries(given: list[str], conn: sqlite3.Connection) -> list[str]:
-    present = [
-        r[0]
-        for r in conn.execute(
-            "SELECT DISTINCT country FROM organisation WHERE country IS NOT NULL ORDER BY country"
-        )
-    ]
-    out = []
-    for value in given:
+class _Checks:
+    """Checks of values against what a field may hold, shared by the flags and `filter`."""
+
+    def __init__(self, conn: sqlite3.Connection | None) -> None:
+        self.conn = conn
+        self._present: list[str] | None = None
+        self._initiatives: tuple[dict[str, str], list[str]] | None = None
+
+    def checker(self, values: str) -> Callable[[str], str] | None:
+        if values in ("country", "initiative"):
+            if self.conn is None:
+                return None
+            return self.country if values == "country" else self.initiative
+        noun = _NOUNS.get(values, values.lower())
+        return lambda value: check_closed(noun, value, _vocab(values))
+
+    def country(self, value: str) -> str:
+        assert self.conn is not None, "checker() hands this out only with a connection"
+        if self._present is None:
+            self._present = [
+                r[0]
+                for r in self.conn.execute(
+                    "SELECT DISTINCT country FROM organisation WHERE country IS NOT NULL ORDER BY country"
+                )
+            ]
         code = value.strip().upper()
-        if code in present:
+        if code in self._present:
             # Codes in the data were checked at load: skip pycountry's 50 ms import.
-            out.append(code)
-            continue
-        from atmptrack.vocab import country_code, country_suggestion
+            return code
+        # Not ASCII, it is no code: upper() turns some letters into ASCII ones (`ß` into `SS`).
+        if value.strip().isascii():
+            from atmptrack.vocab import country_code
 
-        valid = country_code(value)
-        if valid is not None:
-            out.append(valid)
-            continue
+            valid = country_code(value)
+            if valid is not None:
+                return valid
+        from atmptrack.vocab import country_suggestion
+
         suggestion = country_suggestion(value)
-        hint = f"; did you mean {suggestion}?" if suggestion else ""
+        hint = f" (did you mean {suggestion}?)" if suggestion else ""
         raise UsageError(
-            f"unknown country '{value}'{hint} Countries are ISO 3166-1 alpha-2 codes; "
-            f"in the data: {', '.join(present)}"
+            f"unknown country '{value}'{hint}; countries are ISO 3166-1 alpha-2 codes, "
+            f"in the data: {', '.join(self._present)}"
         )
-    return out
+
+    def initiative(self, value: str) -> str:
+        """An initiative id from an id or an acronym, case-insensitively."""
+        assert self.conn is not None, "checker() hands this out only with a connection"
+        if self._initiatives is None:
+            known = self.conn.execute("SELECT id, acronym FROM initiative ORDER BY id").fetchall()
+            lookup: dict[str, str] = {}
+            for ident, acronym in known:
+                lookup[ident.lower()] = ident
+                if acronym:
+                    lookup.setdefault(acronym.lower(), ident)
+            self._initiatives = lookup, [i for i, _ in known]
+        lookup, ids = self._initiatives
+        ident = lookup.get(value.strip().lower())
+        if ident is not None:
+            return ident
+        import difflib
+
+        close = difflib.get_close_matches(value.lower(), list(lookup), n=1)
+        hint = f" (did you mean '{lookup[close[0]]}'?)" if close else ""
+        raise UsageError(f"unknown initiative '{value}'{hint}; valid initiatives: {', '.join(ids)}")
 
 
 def resolve_initiatives(given: list[str], conn: sqlite3.Connection) -> list[str]:
     """Initiative ids from ids or acronyms, case-insensitively."""
-    known = conn.execute("SELECT id, acronym FROM initiative ORDER BY id").fetchall()
-    lookup: dict[str, str] = {}
-    for ident, acronym in known:
-        lookup[ident.lower()] = ident
-        if acronym:
-            lookup.setdefault(acronym.lower(), ident)
-    out = []
-    for value in given:
-        ident = lookup.get(value.strip().lower())
-        if ident is None:
-            import difflib
-
-            close = difflib.get_close_matches(value.lower(), list(lookup), n=1)
-            hint = f"; did you mean '{lookup[close[0]]}'?" if close else ""
-            raise UsageError(
-                f"unknown initiative '{value}'{hint} Valid: {', '.join(i for i, _ in known)}"
-            )
-        out.append(ident)
-    return out
-
-
-def _kinds(entity: Entity) -> list[str]:
-    return _vocab(
-        {"initiatives": "InitiativeKind", "milestones": "MilestoneKind", "workgroups": "GroupKind"}[
-            entity.name
-        ]
-    )
+    checks = _Checks(conn)
+    return [checks.initiative(value) for value in given]
 
 
 def date_bound(text: str, option: str, *, low: bool) -> str:
@@ -560,10 +644,31 @@ def date_bound(text: str, option: str, *, low: bool) -> str:
     return day.isoformat()
 
 
-def flag_tree(entity: Entity, filters: Filters, conn: sqlite3.Connection) -> list[Node]:
-    """The `list` flags as comparisons of the filter language, values checked first."""
-    from atmptrack.expr import Cmp
+def parse_years(given: int | str | Sequence[int | str] | None) -> list[int]:
+    """`--year 2024 --year 2025,2026` → [2024, 2025, 2026]; a year runs from 1 to 9999."""
+    if given is None:
+        return []
+    items: Sequence[int | str] = [given] if isinstance(given, int | str) else given
+    years: list[int] = []
+    for item in items:
+        for part in [item] if isinstance(item, int) else split_values([item]):
+            if isinstance(part, int):
+                year = part
+            elif part.isascii() and part.isdigit() and len(part) <= 4:
+                year = int(part)
+            else:
+                raise UsageError(f"--year: '{part}' is not a year; write YYYY, e.g. 2025")
+            if not 1 <= year <= 9999:
+                # Not echoed: a number Typer accepted may have thousands of digits.
+                raise UsageError("--year: a year runs from 1 to 9999")
+            if year not in years:
+                years.append(year)
+    return years
 
+
+def flag_tree(entity: Entity, filters: Filters, conn: sqlite3.Connection) -> list[Node]:
+    """The `list` flags as comparisons of the filter language; the compiler checks the values."""
+    years = parse_years(filters.year)
     given = {
         "country": filters.country,
         "sector": filters.sector,
@@ -571,50 +676,55 @@ def flag_tree(entity: Entity, filters: Filters, conn: sqlite3.Connection) -> lis
         "initiative": filters.initiative,
         "role": filters.role,
         "kind": filters.kind,
-        "dates": filters.year is not None or filters.date_from or filters.date_to,
+        "dates": years or filters.date_from or filters.date_to,
     }
     for name, value in given.items():
         if value and name not in entity.filters:
             flag = "--year/--from/--to" if name == "dates" else f"--{name}"
             raise UsageError(f"{flag} does not apply to {entity.name}")
+    # Position -1: a flag has no place in an expression for a caret to point at.
     nodes: list[Node] = []
     organisations = entity.name in ("partners", "organisations")
     if filters.country:
         field_name = "countries" if entity.name == "initiatives" else "country"
-        nodes.append(Cmp(field_name, "in", tuple(_countries(filters.country, conn))))
-    if filters.sector:
-        nodes.append(
-            Cmp("sector", "in", tuple(_closed("sector", filters.sector, _vocab("Sector"))))
-        )
-    if filters.helix:
-        nodes.append(Cmp("helix", "in", tuple(_closed("helix", filters.helix, _vocab("Helix")))))
-    if filters.kind:
-        nodes.append(Cmp("kind", "in", tuple(_closed("kind", filters.kind, _kinds(entity)))))
-    initiatives = resolve_initiatives(filters.initiative, conn) if filters.initiative else []
-    roles = _closed("role", filters.role, _vocab("Role")) if filters.role else []
-    if organisations and initiatives and roles:
+        nodes.append(Cmp(field_name, "in", tuple(filters.country), -1))
+    for name in ("sector", "helix", "kind"):
+        values = getattr(filters, name)
+        if values:
+            nodes.append(Cmp(name, "in", tuple(values), -1))
+    if organisations and filters.initiative and filters.role:
         # One membership must match both: `--initiative X --role coordinator` means X's coordinator.
+        checks = _Checks(conn)
+        initiatives = dict.fromkeys(checks.initiative(value) for value in filters.initiative)
+        roles = dict.fromkeys(check_closed("role", v, _vocab("Role")) for v in filters.role)
         pairs = tuple(f"{i}:{r}" for i in initiatives for r in roles)
-        nodes.append(Cmp("roles", "in", pairs))
+        nodes.append(Cmp("roles", "in", pairs, -1))
     else:
-        if initiatives:
+        if filters.initiative:
             column = {
                 "initiatives": "id",
                 "partners": "initiatives",
                 "organisations": "initiatives",
             }
-            nodes.append(Cmp(column.get(entity.name, "initiative"), "in", tuple(initiatives)))
-        if roles:
-            nodes.append(Cmp("_role_names" if organisations else "role", "in", tuple(roles)))
-    if given["dates"]:
-        start, end = "0001-01-01", "9999-12-31"
-        if filters.year is not None:
-            start, end = f"{filters.year:04d}-01-01", f"{filters.year:04d}-12-31"
-        if filters.date_from:
-            start = date_bound(filters.date_from, "--from", low=True)
-        if filters.date_to:
-            end = date_bound(filters.date_to, "--to", low=False)
-        nodes.append(Cmp("year", "overlaps", (start, end)))
+            nodes.append(
+                Cmp(column.get(entity.name, "initiative"), "in", tuple(filters.initiative), -1)
+            )
+        if filters.role:
+            nodes.append(
+                Cmp("_role_names" if organisations else "role", "in", tuple(filters.role), -1)
+            )
+    if years:
+        windows = [Cmp("year", "overlaps", (f"{y:04d}-01-01", f"{y:04d}-12-31"), -1) for y in years]
+        nodes.append(windows[0] if len(windows) == 1 else Or(tuple(windows)))
+    if filters.date_from or filters.date_to:
+        start = date_bound(filters.date_from, "--from", low=True) if filters.date_from else None
+        end = date_bound(filters.date_to, "--to", low=False) if filters.date_to else None
+        if start and end and start > end:
+            raise UsageError(
+                f"--from {filters.date_from} is later than --to {filters.date_to}: "
+                "nothing can lie between them"
+            )
+        nodes.append(Cmp("year", "overlaps", (start or "0001-01-01", end or "9999-12-31"), -1))
     return nodes
 
 
@@ -644,40 +754,63 @@ def _order(entity: Entity, sort: Sequence[str]) -> str:
     return ", ".join(parts)
 
 
-def _qualifiers(value: str | None) -> str | None:
-    from atmptrack.vocab import combine
-
-    return combine(value.split(SEP)) if value else None
+# Additions of exact decimals never round: the default context keeps only 28 digits.
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
-def _sum(value: str | None) -> Decimal | None:
-    return sum((Decimal(v) for v in value.split(SEP)), Decimal(0)) if value else None
+def exact_sum(value: str | None) -> Decimal | None:
+    """The exact total of SEP-joined amounts, as a `sum` column holds them."""
+    if not value:
+        return None
+    total = Decimal(0)
+    for part in value.split(SEP):
+        total = _EXACT.add(total, Decimal(part))
+    return total
+
+
+def amount_key(value: object) -> str | None:
+    """SQL function AMOUNT_KEY: the decimal_key of an amount or of a sum of amounts."""
+    try:
+        total = exact_sum(None if value is None else str(value))
+    except InvalidOperation:
+        return None  # not an amount: unknown, as a comparison sees it
+    if total is None or abs(total.adjusted()) > MAX_ADJUSTED_EXPONENT:
+        return None
+    return decimal_key(total)
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """Define the SQL functions compiled filters and sort keys call, on this connection."""
+    conn.create_function(FOLD, 1, fold, deterministic=True)
+    conn.create_function(AMOUNT_KEY, 1, amount_key, deterministic=True)
 
 
 _CONVERT: dict[str, Callable[[Any], Any]] = {
     "list": lambda v: v.split(SEP) if v else [],
     "amount": lambda v: Decimal(v) if v is not None else None,
-    "sum": _sum,
-    "qualifiers": _qualifiers,
+    "sum": exact_sum,
 }
 
 
 def run(query: Query, conn: sqlite3.Connection) -> tuple[list[str], list[Row]]:
     """Rows of one entity, filtered, sorted and limited; values converted to their kinds."""
-    from atmptrack.expr import And, Compiler
-
     ent = query.entity
     columns = select_columns(ent, query.columns)
+    if query.limit is not None and not 0 <= query.limit <= INT64_MAX:
+        # SQLite binds 64-bit integers; a larger Python int would raise OverflowError.
+        raise UsageError(f"--limit must be a whole number from 0 to {INT64_MAX}")
+    order = _order(ent, query.sort)
     nodes = flag_tree(ent, query.filters, conn)
-    compiler = Compiler(ent.fields(), text=query.expression or "")
+    compiler = Compiler(ent.fields(conn), text=query.expression or "")
     if query.expression is not None:
-        from atmptrack.expr import parse
-
         nodes.append(parse(query.expression))
     where = f" WHERE {compiler.compile(And(tuple(nodes)))}" if nodes else ""
-    sql = f"SELECT * FROM ({ent.sql}) AS t{where} ORDER BY {_order(ent, query.sort)}"
+    # LIMIT -1 keeps SQLite from flattening the entity into the outer query: flattened, every
+    # mention of a computed column in WHERE or ORDER BY would run its subquery again.
+    sql = f"SELECT * FROM ({ent.sql} LIMIT -1) AS t{where} ORDER BY {order}"
     if query.limit is not None:
         sql += f" LIMIT {compiler.param(query.limit)}"
+    register_functions(conn)
     cursor = conn.execute(sql, compiler.params)
     names = [d[0] for d in cursor.description]
     kinds = {c.name: c.kind for c in ent.columns}
