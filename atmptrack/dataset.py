@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from atmptrack import shape as stored
 from atmptrack.datadir import scan, shown
 from atmptrack.errors import DataError, Diagnostic, Severity
 from atmptrack.schema import DataFile, Initiative, Organisation, Source, model_at
@@ -187,6 +188,18 @@ def _suggest(word: str, choices: Iterable[str], lead: str = "did you mean") -> s
 
 # Organisations by id, each with its file and place in it.
 _Placed = dict[str, tuple[Document, YamlPath, Organisation]]
+
+
+# For each list of an initiative, the fields that identify an item within it: its key in the
+# store, less the initiative's own.
+_UNIQUE_WITHIN: dict[str, list[str]] = {
+    name: [child.paths.get(c, c) for c in child.key if c not in child.parent]
+    for name, child in stored.INITIATIVE.children
+}
+
+
+def _plain(value: object) -> object:
+    return getattr(value, "value", value)  # an enum member as it is written
 
 
 class _Checker:
@@ -425,12 +438,15 @@ class _Checker:
                 for reported_i, reported in enumerate(getattr(item, "also_reported", [])):
                     for s_i, src in enumerate(reported.sources):
                         self._cite(doc, (*loc, "also_reported", reported_i, "sources", s_i), src)
-                key = getattr(item, "id", None) or getattr(item, "organisation", None)
-                if key is not None and group_name != "partner_counts":
+                fields = _UNIQUE_WITHIN.get(group_name)
+                if fields:
+                    # The fields that make up the record's key in the store (`shape`): two
+                    # records with the same key could never both be stored.
+                    key = " ".join(str(_plain(getattr(item, f))) for f in fields)
                     if key in seen:
                         self.add(
                             doc,
-                            (*loc, "id" if hasattr(item, "id") else "organisation"),
+                            (*loc, fields[-1]),
                             "error",
                             "duplicate-id",
                             f"'{key}' appears twice in {group_name} of '{ini.id}' "

@@ -244,6 +244,10 @@ class PartnerCount(Sourced):
 class Member(Sourced):
     organisation: Id
     role: Role
+    # What the EU contributes to this member's part (CORDIS `ecContribution`), and the same net
+    # of what it passes on to linked third parties (`netEcContribution`); in the funding's currency.
+    ec_contribution: Amount | None = None
+    net_ec_contribution: Amount | None = None
 
 
 class WorkGroup(Sourced):

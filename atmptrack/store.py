@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,11 +61,18 @@ def check_owned(store: Path) -> None:
         return
     if store.is_dir():
         raise StoreError(f"{store} is a directory, not an atmptrack store; choose another --db")
-    try:
-        with store.open("rb") as handle:
-            header = handle.read(100)
-    except OSError as exc:
-        raise StoreError(f"cannot read the store {store}: {exc.strerror or exc}") from exc
+    if not store.is_file():  # a FIFO or a device: reading it could block or never end
+        raise StoreError(
+            f"{store} is not a regular file, not an atmptrack store; choose another --db"
+        )
+    header = _header(store)
+    if not header:
+        # SQLite creates a store's file empty and writes its header a moment later: another
+        # atmptrack may be creating this one. Give it that moment before calling it foreign.
+        deadline = time.monotonic() + _CREATION_GRACE_S
+        while not header and time.monotonic() < deadline:
+            time.sleep(0.05)
+            header = _header(store)
     if not header.startswith(_SQLITE_MAGIC) or len(header) < 100:
         what = "an empty file" if not header else "not an SQLite database"
         raise StoreError(
@@ -81,6 +89,17 @@ def check_owned(store: Path) -> None:
         f"{store} is another application's database (tables: {shown}), not an atmptrack "
         "store; it was left as it was: choose another --db"
     )
+
+
+_CREATION_GRACE_S = 2.0
+
+
+def _header(store: Path) -> bytes:
+    try:
+        with store.open("rb") as handle:
+            return handle.read(100)
+    except OSError as exc:
+        raise StoreError(f"cannot read the store {store}: {exc.strerror or exc}") from exc
 
 
 def _table_names(store: Path) -> set[str]:

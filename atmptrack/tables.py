@@ -89,6 +89,8 @@ class MembershipRow(SQLModel, table=True):
     organisation_id: str = Field(primary_key=True, foreign_key="organisation.id", index=True)
     role: str
     position: int
+    ec_contribution: str | None = None  # exact decimal as text, like funding.amount
+    net_ec_contribution: str | None = None
     note: str | None = None
 
 

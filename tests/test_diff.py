@@ -15,7 +15,7 @@ import yaml
 from atmptrack.diff import Snapshot
 from atmptrack.yamlio import read_yaml
 
-from conftest import BUNDLED, Cli
+from conftest import LANDSCAPE, Cli
 
 GIT = [
     "git",
@@ -53,7 +53,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """v1: the bundled data; v2: domain edits; v3: the same data reformatted and re-filed."""
     repo = tmp_path_factory.mktemp("repo")
     git(repo, "init", "-q")
-    shutil.copytree(BUNDLED, repo / "data")
+    shutil.copytree(LANDSCAPE, repo / "data")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "v1")
     git(repo, "tag", "v1")
@@ -266,7 +266,7 @@ def test_sides_can_be_directories_files_stores_and_rev_paths(
     cli_in: Cli, repo: Path, tmp_path: Path
 ) -> None:
     old_dir = tmp_path / "old"
-    shutil.copytree(BUNDLED, old_dir)
+    shutil.copytree(LANDSCAPE, old_dir)
     assert as_tuples(changes(cli_in, str(old_dir), "v2")) == EXPECTED_V1_V2
     assert as_tuples(changes(cli_in, "v1:data", "v2:data")) == EXPECTED_V1_V2
     # A store file loaded from v1 compares like v1 itself.
@@ -276,7 +276,7 @@ def test_sides_can_be_directories_files_stores_and_rev_paths(
     assert as_tuples(changes(cli_in, str(store), "v2")) == EXPECTED_V1_V2
     # A single YAML file: the sources alone.
     one = tmp_path / "sources.yaml"
-    shutil.copy(BUNDLED / "sources.yaml", one)
+    shutil.copy(LANDSCAPE / "sources.yaml", one)
     two = tmp_path / "sources2.yaml"
     two.write_text(one.read_text().replace("  - id: igtp-atnc", "  - id: igtp-news"))
     found = as_tuples(changes(cli_in, str(one), str(two)))
@@ -285,7 +285,7 @@ def test_sides_can_be_directories_files_stores_and_rev_paths(
 
 def test_an_invalid_side_says_which_side_and_where(cli_in: Cli, tmp_path: Path) -> None:
     bad = tmp_path / "bad"
-    shutil.copytree(BUNDLED, bad)
+    shutil.copytree(LANDSCAPE, bad)
     edit(bad / "initiatives" / "geneh.yaml", "role: coordinator", "role: boss")
     result = cli_in("diff", "v1", str(bad))
     assert result.code == 3

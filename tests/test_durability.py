@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUNDLED
+from conftest import LANDSCAPE
 
 pytestmark = pytest.mark.slow  # real processes
 
@@ -77,9 +77,9 @@ class Datasets:
 def datasets(tmp_path_factory: pytest.TempPathFactory) -> Datasets:
     base = tmp_path_factory.mktemp("durability")
     a = base / "a"
-    shutil.copytree(BUNDLED, a)
+    shutil.copytree(LANDSCAPE, a)
     b = base / "b"
-    shutil.copytree(BUNDLED, b)
+    shutil.copytree(LANDSCAPE, b)
     orgs = "".join(
         f"  - {{id: bulk-{n}, name: Bulk {n}, country: PT, sector: company, sources: [ctgct-geneh-role]}}\n"
         for n in range(BULK)

@@ -13,16 +13,16 @@ from hypothesis import strategies as st
 from atmptrack.errors import DataError
 from atmptrack.refresh import ensure_fresh
 
-from conftest import BUNDLED
+from conftest import LANDSCAPE
 
-FILES = sorted(p.relative_to(BUNDLED).as_posix() for p in BUNDLED.rglob("*.yaml"))
+FILES = sorted(p.relative_to(LANDSCAPE).as_posix() for p in LANDSCAPE.rglob("*.yaml"))
 
 
 @st.composite
 def mutation(draw: st.DrawFn) -> tuple[str, bytes]:
     """A bundled file with a few lines deleted, duplicated, re-indented, swapped or bytes inserted."""
     name = draw(st.sampled_from(FILES))
-    lines = (BUNDLED / name).read_bytes().split(b"\n")
+    lines = (LANDSCAPE / name).read_bytes().split(b"\n")
     for _ in range(draw(st.integers(1, 3))):
         if not lines:
             break
@@ -57,7 +57,7 @@ def test_mutated_data_loads_cleanly_or_gives_positioned_diagnostics(
     name, content = case
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
-        shutil.copytree(BUNDLED, data)
+        shutil.copytree(LANDSCAPE, data)
         (data / name).write_bytes(content)
         store = Path(tmp) / "store.sqlite"
         try:

@@ -20,27 +20,27 @@ from atmptrack.results import Section
 from conftest import Cli
 
 
-def test_default_is_tsv_when_piped(bundled_cli: Cli) -> None:
-    out = bundled_cli.ok("list", "partners", "--country", "SI")
+def test_default_is_tsv_when_piped(landscape_cli: Cli) -> None:
+    out = landscape_cli.ok("list", "partners", "--country", "SI")
     header = out.splitlines()[0].split("\t")
     assert header[:4] == ["id", "name", "short_name", "country"]
 
 
-def test_json_is_an_array_of_flat_snake_case_objects_with_typed_values(bundled_cli: Cli) -> None:
-    rows = json.loads(bundled_cli.ok("list", "initiatives", "-f", "json"))
+def test_json_is_an_array_of_flat_snake_case_objects_with_typed_values(landscape_cli: Cli) -> None:
+    rows = json.loads(landscape_cli.ok("list", "initiatives", "-f", "json"))
     geneh = next(r for r in rows if r["id"] == "geneh")
     assert all(key == key.lower() and " " not in key for key in geneh)
     assert geneh["declared_partners"] == 13 and geneh["known_members"] == 13
     assert geneh["start"] is None and geneh["end"] == "2028-12"
     assert geneh["countries"] == ["PT", "SI"]
-    funding = json.loads(bundled_cli.ok("list", "funding", "-f", "json", "-i", "geneh"))
+    funding = json.loads(landscape_cli.ok("list", "funding", "-f", "json", "-i", "geneh"))
     assert funding[0]["amount"] == 4885375 and isinstance(funding[0]["amount"], int)
-    jsonl = bundled_cli.ok("list", "initiatives", "-f", "jsonl").splitlines()
+    jsonl = landscape_cli.ok("list", "initiatives", "-f", "jsonl").splitlines()
     assert [json.loads(line) for line in jsonl] == rows
 
 
-def test_columns_sort_limit_and_no_header(bundled_cli: Cli) -> None:
-    out = bundled_cli.ok(
+def test_columns_sort_limit_and_no_header(landscape_cli: Cli) -> None:
+    out = landscape_cli.ok(
         "list",
         "partners",
         "-c",
@@ -57,17 +57,17 @@ def test_columns_sort_limit_and_no_header(bundled_cli: Cli) -> None:
         "zops\tSlovenian association of people with rare diseases",
         "sih-eeig\tSlovenian Innovation Hub",
     ]
-    help_out = bundled_cli.ok("list", "milestones", "--columns", "help")
+    help_out = landscape_cli.ok("list", "milestones", "--columns", "help")
     assert "date\tdate\t" in help_out and "speakers\tlist" in help_out
 
 
-def test_sort_by_partial_date_puts_unknown_years_last(bundled_cli: Cli) -> None:
-    rows = json.loads(bundled_cli.ok("list", "milestones", "--sort", "date", "-f", "json"))
+def test_sort_by_partial_date_puts_unknown_years_last(landscape_cli: Cli) -> None:
+    rows = json.loads(landscape_cli.ok("list", "milestones", "--sort", "date", "-f", "json"))
     assert [r["date"] for r in rows] == ["2022", "2024-01-25", "2025-03-21", "--06-10", "--10"]
-    rows = json.loads(bundled_cli.ok("list", "milestones", "--sort", "-date", "-f", "json"))
+    rows = json.loads(landscape_cli.ok("list", "milestones", "--sort", "-date", "-f", "json"))
     assert [r["date"] for r in rows] == ["2025-03-21", "2024-01-25", "2022", "--10", "--06-10"]
     rows = json.loads(
-        bundled_cli.ok("list", "funding", "--sort", "-amount", "--sort", "id", "-f", "json")
+        landscape_cli.ok("list", "funding", "--sort", "-amount", "--sort", "id", "-f", "json")
     )
     assert [r["id"] for r in rows] == [
         "european-commission",
@@ -88,28 +88,30 @@ def test_sort_by_partial_date_puts_unknown_years_last(bundled_cli: Cli) -> None:
     ],
 )
 def test_date_and_kind_filters_on_milestones(
-    bundled_cli: Cli, args: list[str], expected: set[str]
+    landscape_cli: Cli, args: list[str], expected: set[str]
 ) -> None:
-    rows = json.loads(bundled_cli.ok("list", "milestones", *args, "-f", "json"))
+    rows = json.loads(landscape_cli.ok("list", "milestones", *args, "-f", "json"))
     assert {f"{r['initiative']}/{r['id']}" for r in rows} == expected
 
 
-def test_initiative_spans_overlap_the_year(bundled_cli: Cli) -> None:
-    rows = json.loads(bundled_cli.ok("list", "initiatives", "--year", "2029", "-f", "json"))
+def test_initiative_spans_overlap_the_year(landscape_cli: Cli) -> None:
+    rows = json.loads(landscape_cli.ok("list", "initiatives", "--year", "2029", "-f", "json"))
     # CTGCT's end is unknown: it may still run in 2029, so it is not excluded.
     assert {r["id"] for r in rows} == {"genet", "ctgct"}
-    rows = json.loads(bundled_cli.ok("list", "initiatives", "--to", "2023-12", "-f", "json"))
+    rows = json.loads(landscape_cli.ok("list", "initiatives", "--to", "2023-12", "-f", "json"))
     assert {r["id"] for r in rows} == {"ctgct", "geneh"}
-    rows = json.loads(bundled_cli.ok("list", "initiatives", "--country", "SI", "-f", "json"))
+    rows = json.loads(landscape_cli.ok("list", "initiatives", "--country", "SI", "-f", "json"))
     assert {r["id"] for r in rows} == {"geneh", "ctgct"}
 
 
-def test_partners_filtered_by_initiative_and_role_match_one_membership(bundled_cli: Cli) -> None:
+def test_partners_filtered_by_initiative_and_role_match_one_membership(landscape_cli: Cli) -> None:
     rows = json.loads(
-        bundled_cli.ok("list", "partners", "-i", "genet", "--role", "coordinator", "-f", "json")
+        landscape_cli.ok("list", "partners", "-i", "genet", "--role", "coordinator", "-f", "json")
     )
     assert rows == []  # the University of Coimbra coordinates GeneH, not GeneT
-    rows = json.loads(bundled_cli.ok("list", "partners", "--helix", "civil-society", "-f", "json"))
+    rows = json.loads(
+        landscape_cli.ok("list", "partners", "--helix", "civil-society", "-f", "json")
+    )
     assert {r["id"] for r in rows} == {"apahe", "zops", "eurordis"}
 
 
@@ -135,9 +137,9 @@ def test_partners_filtered_by_initiative_and_role_match_one_membership(bundled_c
     ],
 )
 def test_usage_errors_exit_2_and_list_the_valid_values(
-    bundled_cli: Cli, args: list[str], needle: str
+    landscape_cli: Cli, args: list[str], needle: str
 ) -> None:
-    result = bundled_cli(*args)
+    result = landscape_cli(*args)
     assert result.code == 2, result.err
     assert result.out == ""
     assert needle in result.err
@@ -145,13 +147,13 @@ def test_usage_errors_exit_2_and_list_the_valid_values(
     assert len(result.err.strip().splitlines()) == 1
 
 
-def test_empty_result_is_success_with_a_header(bundled_cli: Cli) -> None:
-    result = bundled_cli("list", "partners", "--country", "FI", "--role", "coordinator")
+def test_empty_result_is_success_with_a_header(landscape_cli: Cli) -> None:
+    result = landscape_cli("list", "partners", "--country", "FI", "--role", "coordinator")
     assert result.code == 0
     assert result.out.splitlines() == [result.out.splitlines()[0]]
     assert (
         json.loads(
-            bundled_cli.ok("list", "partners", "-c", "FI", "--role", "coordinator", "-f", "json")
+            landscape_cli.ok("list", "partners", "-c", "FI", "--role", "coordinator", "-f", "json")
         )
         == []
     )
@@ -171,9 +173,9 @@ PIPED_COMMANDS = [
 
 @pytest.mark.slow
 @pytest.mark.parametrize("args", PIPED_COMMANDS, ids=" ".join)
-def test_a_closed_pipe_ends_the_producer_with_status_0(bundled_cli: Cli, args: list[str]) -> None:
+def test_a_closed_pipe_ends_the_producer_with_status_0(landscape_cli: Cli, args: list[str]) -> None:
     """The reader is gone before the first write: atmptrack's own status is 0, with no message."""
-    bundled_cli.ok("load", "-q")
+    landscape_cli.ok("load", "-q")
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
@@ -182,7 +184,7 @@ def test_a_closed_pipe_ends_the_producer_with_status_0(bundled_cli: Cli, args: l
             stdout=write_end,
             stderr=subprocess.PIPE,
             text=True,
-            env=bundled_cli.env(),
+            env=landscape_cli.env(),
             timeout=60,
         )
     finally:
@@ -193,8 +195,8 @@ def test_a_closed_pipe_ends_the_producer_with_status_0(bundled_cli: Cli, args: l
 
 
 @pytest.mark.slow
-def test_piped_into_head_the_producer_exits_0_every_time(bundled_cli: Cli) -> None:
-    bundled_cli.ok("load", "-q")
+def test_piped_into_head_the_producer_exits_0_every_time(landscape_cli: Cli) -> None:
+    landscape_cli.ok("load", "-q")
     for _ in range(10):
         proc = subprocess.run(
             [
@@ -205,17 +207,17 @@ def test_piped_into_head_the_producer_exits_0_every_time(bundled_cli: Cli) -> No
             ],
             capture_output=True,
             text=True,
-            env=bundled_cli.env(),
+            env=landscape_cli.env(),
             timeout=60,
         )
         assert proc.stdout.startswith("initiative\t") or proc.stdout.startswith("id\t")
         assert proc.stderr.strip().splitlines()[-1] == "status=0", proc.stderr
 
 
-def test_version(bundled_cli: Cli) -> None:
+def test_version(landscape_cli: Cli) -> None:
     from atmptrack import __version__
 
-    assert bundled_cli.ok("--version").strip() == f"atmptrack {__version__}"
+    assert landscape_cli.ok("--version").strip() == f"atmptrack {__version__}"
 
 
 def test_markup_and_escapes_in_data_reach_the_terminal_as_text() -> None:
@@ -249,8 +251,8 @@ def test_tsv_escapes_tabs_and_newlines_so_rows_stay_rows() -> None:
     assert out.getvalue().splitlines() == ["a\tb", "x\\ty\tline1\\nline2"]
 
 
-def test_report_funding_totals_are_honest(bundled_cli: Cli) -> None:
-    totals = json.loads(bundled_cli.ok("report", "funding", "--section", "totals", "-f", "json"))
+def test_report_funding_totals_are_honest(landscape_cli: Cli) -> None:
+    totals = json.loads(landscape_cli.ok("report", "funding", "--section", "totals", "-f", "json"))
     assert totals == [
         {
             "currency": "EUR",
@@ -260,14 +262,14 @@ def test_report_funding_totals_are_honest(bundled_cli: Cli) -> None:
             "initiatives": ["ctgct", "geneh", "join4atmp"],
         }
     ]
-    by = json.loads(bundled_cli.ok("report", "funding", "--by", "initiative", "-f", "json"))
+    by = json.loads(landscape_cli.ok("report", "funding", "--by", "initiative", "-f", "json"))
     unknown = {r["initiative"] for r in by if r["qualifier"] == "unknown"}
     assert unknown == {"genet", "at-network-catalonia", "euha", "t2evolve", "restore"}
     assert all(r["total"] is None for r in by if r["qualifier"] == "unknown")
-    by_country = json.loads(bundled_cli.ok("report", "funding", "--by", "country", "-f", "json"))
+    by_country = json.loads(landscape_cli.ok("report", "funding", "--by", "country", "-f", "json"))
     known = {r["country"]: r["total"] for r in by_country if r["total"] is not None}
     assert known == {"DE": 3000000, "PT": 4885375, "SI": 30000000}
-    table = bundled_cli.ok("report", "funding", "-f", "table")
+    table = landscape_cli.ok("report", "funding", "-f", "table")
     assert "≈ 5,000,000" in table and "4,885,375" in table and "Funding unknown for:" in table
     # The bar chart beside the table: CTGCT's 30M is the longest bar.
     chart = table[table.index("Funding per initiative") :].splitlines()
@@ -294,10 +296,10 @@ def test_totals_with_an_approximate_part_are_approximate() -> None:
     ],
 )
 def test_colour_follows_the_environment(
-    bundled_cli: Cli, extra: dict[str, str], coloured: bool
+    landscape_cli: Cli, extra: dict[str, str], coloured: bool
 ) -> None:
-    env = {k: v for k, v in bundled_cli.env(**extra).items() if k != "NO_COLOR"}
-    result = bundled_cli("list", "sources", "-f", "table", env=env)
+    env = {k: v for k, v in landscape_cli.env(**extra).items() if k != "NO_COLOR"}
+    result = landscape_cli("list", "sources", "-f", "table", env=env)
     assert result.code == 0
     assert ("\x1b[" in result.out) is coloured
 
@@ -323,8 +325,8 @@ REPORTS = ["funding", "partners", "overlap", "timeline", "coverage"]
     "fmt", ["table", "tsv", "csv", "json", "jsonl", "yaml", "markdown", "svg", "html"]
 )
 @pytest.mark.parametrize("report", REPORTS)
-def test_every_report_writes_every_format(bundled_cli: Cli, report: str, fmt: str) -> None:
-    out = bundled_cli.ok("report", report, "--format", fmt)
+def test_every_report_writes_every_format(landscape_cli: Cli, report: str, fmt: str) -> None:
+    out = landscape_cli.ok("report", report, "--format", fmt)
     assert out.strip()
     if fmt == "json":
         assert isinstance(json.loads(out), list)
@@ -339,19 +341,19 @@ def test_every_report_writes_every_format(bundled_cli: Cli, report: str, fmt: st
 
 
 def test_output_file_format_follows_its_name_and_refuses_what_it_cannot_write(
-    bundled_cli: Cli, tmp_path: Path
+    landscape_cli: Cli, tmp_path: Path
 ) -> None:
     table = tmp_path / "funding.csv"
-    bundled_cli.ok("report", "funding", "-o", str(table))
+    landscape_cli.ok("report", "funding", "-o", str(table))
     assert next(csv.reader(table.open()))[0] == "initiative"
     picture = tmp_path / "funding.png"
     picture.write_bytes(b"\x89PNG old picture")
-    result = bundled_cli("report", "funding", "--format", "svg", "-o", str(picture))
+    result = landscape_cli("report", "funding", "--format", "svg", "-o", str(picture))
     assert result.code == 2 and "does not write PNG" in result.err
     assert picture.read_bytes() == b"\x89PNG old picture"
-    result = bundled_cli("report", "funding", "--format", "csv", "-o", str(tmp_path / "f.json"))
+    result = landscape_cli("report", "funding", "--format", "csv", "-o", str(tmp_path / "f.json"))
     assert result.code == 2 and "says json" in result.err
-    result = bundled_cli("list", "partners", "--format", "jsn")
+    result = landscape_cli("list", "partners", "--format", "jsn")
     assert result.code == 2 and "did you mean 'json'" in result.err
 
 
@@ -402,15 +404,15 @@ def test_messages_and_validate_show_escapes_instead_of_obeying_them(cli: Cli) ->
 
 
 @pytest.mark.slow
-def test_a_full_disk_on_stdout_is_one_message_and_exit_74(bundled_cli: Cli) -> None:
-    bundled_cli.ok("load", "-q")
+def test_a_full_disk_on_stdout_is_one_message_and_exit_74(landscape_cli: Cli) -> None:
+    landscape_cli.ok("load", "-q")
     with open("/dev/full", "w") as full:
         proc = subprocess.run(
             [sys.executable, "-m", "atmptrack", "report", "timeline", "--format", "html"],
             stdout=full,
             stderr=subprocess.PIPE,
             text=True,
-            env=bundled_cli.env(),
+            env=landscape_cli.env(),
             timeout=60,
         )
     assert proc.returncode == 74, proc.stderr
@@ -421,11 +423,11 @@ def test_a_full_disk_on_stdout_is_one_message_and_exit_74(bundled_cli: Cli) -> N
 
 @pytest.mark.slow
 def test_a_write_to_an_output_file_that_fails_midway_keeps_the_old_file(
-    bundled_cli: Cli, tmp_path: Path
+    landscape_cli: Cli, tmp_path: Path
 ) -> None:
     import resource
 
-    bundled_cli.ok("load", "-q")
+    landscape_cli.ok("load", "-q")
     target = tmp_path / "timeline.html"
     target.write_text("the previous report\n")
 
@@ -436,14 +438,14 @@ def test_a_write_to_an_output_file_that_fails_midway_keeps_the_old_file(
     # file-size limit below hits the output file, not SQLite's own files.
     import sqlite3
 
-    holder = sqlite3.connect(bundled_cli.db)
+    holder = sqlite3.connect(landscape_cli.db)
     holder.execute("SELECT count(*) FROM source").fetchone()
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "atmptrack", "report", "timeline", "-o", str(target)],
             capture_output=True,
             text=True,
-            env=bundled_cli.env(),
+            env=landscape_cli.env(),
             timeout=60,
             preexec_fn=small_disk,
         )
@@ -453,7 +455,7 @@ def test_a_write_to_an_output_file_that_fails_midway_keeps_the_old_file(
     assert "Traceback" not in proc.stderr and f"cannot write {target}" in proc.stderr
     assert target.read_text() == "the previous report\n"
     assert [p.name for p in tmp_path.iterdir()] == ["timeline.html"]  # no temporary left behind
-    bundled_cli.ok("report", "timeline", "-o", str(target))
+    landscape_cli.ok("report", "timeline", "-o", str(target))
     assert target.read_text().lstrip().lower().startswith("<!doctype html>")
 
 
@@ -472,9 +474,9 @@ COMMANDS_WITH_HELP = [
 
 @pytest.mark.parametrize("command", COMMANDS_WITH_HELP, ids=lambda c: " ".join(c) or "atmptrack")
 def test_help_shows_placeholders_and_choices_never_python_types(
-    bundled_cli: Cli, command: list[str]
+    landscape_cli: Cli, command: list[str]
 ) -> None:
-    text = bundled_cli.ok(*command, "--help")
+    text = landscape_cli.ok(*command, "--help")
     assert not re.search(r"<(str|int|float|bool|list|path|Path)\b", text), text
     if (command[:1] in (["list"], ["filter"], ["report"]) and len(command) > 1) or command == [
         "list"
@@ -483,15 +485,15 @@ def test_help_shows_placeholders_and_choices_never_python_types(
 
 
 @pytest.mark.parametrize("report", REPORTS)
-def test_reports_take_the_columns_sort_and_limit_of_list(bundled_cli: Cli, report: str) -> None:
-    full = json.loads(bundled_cli.ok("report", report, "--format", "json"))
+def test_reports_take_the_columns_sort_and_limit_of_list(landscape_cli: Cli, report: str) -> None:
+    full = json.loads(landscape_cli.ok("report", report, "--format", "json"))
     assert full, report
     columns = list(full[0])
     numeric = [c for c in columns if all(isinstance(r.get(c), int | float) for r in full)]
     key = numeric[0] if numeric else columns[0]
     chosen = [key, columns[-1]] if key != columns[-1] else [key]
     shaped = json.loads(
-        bundled_cli.ok(
+        landscape_cli.ok(
             "report",
             report,
             "-f",
@@ -509,7 +511,7 @@ def test_reports_take_the_columns_sort_and_limit_of_list(bundled_cli: Cli, repor
     values = [row[key] for row in shaped if row[key] is not None]
     expected = sorted((r[key] for r in full if r[key] is not None), reverse=True, key=_order)
     assert values == expected[: len(values)]
-    wrong = bundled_cli("report", report, "--columns", f"{columns[0]}x")
+    wrong = landscape_cli("report", report, "--columns", f"{columns[0]}x")
     assert wrong.code == 2 and "did you mean" in wrong.err
 
 
@@ -529,11 +531,11 @@ def _order(value: object) -> tuple[int, object]:
     ids=" ".join,
 )
 def test_every_command_that_prints_data_writes_it_to_a_file_with_o(
-    bundled_cli: Cli, tmp_path: Path, command: list[str]
+    landscape_cli: Cli, tmp_path: Path, command: list[str]
 ) -> None:
     if command[0] == "diff":
-        command = ["diff", str(bundled_cli.data), str(bundled_cli.data)]
+        command = ["diff", str(landscape_cli.data), str(landscape_cli.data)]
     target = tmp_path / "out.json"
-    result = bundled_cli(*command, "-o", str(target))
+    result = landscape_cli(*command, "-o", str(target))
     assert result.code == 0 and result.out == "", result.err
     json.loads(target.read_text(encoding="utf-8"))  # the format its name asks for

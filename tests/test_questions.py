@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,13 +44,13 @@ def as_list(value: Any) -> list[str]:
 
 
 @pytest.mark.parametrize("fmt", MACHINE)
-def test_which_slovenian_and_portuguese_partners(bundled_cli: Cli, fmt: str) -> None:
-    si = parse(fmt, bundled_cli.ok("list", "partners", "--country", "SI", "-f", fmt))
+def test_which_slovenian_and_portuguese_partners(landscape_cli: Cli, fmt: str) -> None:
+    si = parse(fmt, landscape_cli.ok("list", "partners", "--country", "SI", "-f", fmt))
     assert {r["id"] for r in si} == SLOVENIAN
     assert {r["country"] for r in si} == {"SI"}
-    pt = parse(fmt, bundled_cli.ok("list", "partners", "--country", "pt", "-f", fmt))
+    pt = parse(fmt, landscape_cli.ok("list", "partners", "--country", "pt", "-f", fmt))
     assert {r["id"] for r in pt} == PORTUGUESE
-    both = parse(fmt, bundled_cli.ok("list", "partners", "--country", "PT,si", "-f", fmt))
+    both = parse(fmt, landscape_cli.ok("list", "partners", "--country", "PT,si", "-f", fmt))
     assert {r["id"] for r in both} == SLOVENIAN | PORTUGUESE
     coimbra = next(r for r in pt if r["id"] == "univ-coimbra")
     assert sorted(as_list(coimbra["initiatives"])) == ["geneh", "genet"]
@@ -56,8 +58,8 @@ def test_which_slovenian_and_portuguese_partners(bundled_cli: Cli, fmt: str) -> 
 
 
 @pytest.mark.parametrize("fmt", MACHINE)
-def test_how_much_funding_from_which_programme(bundled_cli: Cli, fmt: str) -> None:
-    rows = parse(fmt, bundled_cli.ok("report", "funding", "-f", fmt))
+def test_how_much_funding_from_which_programme(landscape_cli: Cli, fmt: str) -> None:
+    rows = parse(fmt, landscape_cli.ok("report", "funding", "-f", fmt))
     by_id = {(r["initiative"], r["funding"] or None): r for r in rows}
     geneh = by_id[("geneh", "horizon-europe")]
     assert Decimal(str(geneh["amount"])) == Decimal("4885375")
@@ -84,10 +86,10 @@ def test_how_much_funding_from_which_programme(bundled_cli: Cli, fmt: str) -> No
 
 
 @pytest.mark.parametrize("fmt", MACHINE)
-def test_who_coordinates_supports_and_leads_wp3_of_join4atmp(bundled_cli: Cli, fmt: str) -> None:
+def test_who_coordinates_supports_and_leads_wp3_of_join4atmp(landscape_cli: Cli, fmt: str) -> None:
     rows = parse(
         fmt,
-        bundled_cli.ok(
+        landscape_cli.ok(
             "list",
             "members",
             "--initiative",
@@ -103,7 +105,7 @@ def test_who_coordinates_supports_and_leads_wp3_of_join4atmp(bundled_cli: Cli, f
         ("ospedale-san-raffaele", "co-coordinator"),
         ("bih", "supporting"),
     }
-    groups = parse(fmt, bundled_cli.ok("list", "workgroups", "-i", "join4atmp", "-f", fmt))
+    groups = parse(fmt, landscape_cli.ok("list", "workgroups", "-i", "join4atmp", "-f", fmt))
     assert [str(g["number"]) for g in groups] == ["1", "2", "3", "4"]
     wp3 = next(g for g in groups if g["id"] == "wp3")
     assert as_list(wp3["leads"]) == ["vhio"]
@@ -111,9 +113,10 @@ def test_who_coordinates_supports_and_leads_wp3_of_join4atmp(bundled_cli: Cli, f
 
 
 @pytest.mark.parametrize("fmt", MACHINE)
-def test_catalan_work_groups_and_their_goals(bundled_cli: Cli, fmt: str) -> None:
+def test_catalan_work_groups_and_their_goals(landscape_cli: Cli, fmt: str) -> None:
     rows = parse(
-        fmt, bundled_cli.ok("list", "workgroups", "--initiative", "at-network-catalonia", "-f", fmt)
+        fmt,
+        landscape_cli.ok("list", "workgroups", "--initiative", "at-network-catalonia", "-f", fmt),
     )
     assert [str(r["number"]) for r in rows] == [str(n) for n in range(1, 8)]
     assert [r["name"] for r in rows] == [
@@ -130,9 +133,9 @@ def test_catalan_work_groups_and_their_goals(bundled_cli: Cli, fmt: str) -> None
 
 
 @pytest.mark.parametrize("fmt", MACHINE)
-def test_when_and_where_was_the_geneh_kick_off_and_who_spoke(bundled_cli: Cli, fmt: str) -> None:
+def test_when_and_where_was_the_geneh_kick_off_and_who_spoke(landscape_cli: Cli, fmt: str) -> None:
     rows = parse(
-        fmt, bundled_cli.ok("list", "milestones", "-i", "GeneH", "--kind", "kick-off", "-f", fmt)
+        fmt, landscape_cli.ok("list", "milestones", "-i", "GeneH", "--kind", "kick-off", "-f", fmt)
     )
     assert len(rows) == 1
     kick_off = rows[0]
@@ -151,18 +154,18 @@ def test_when_and_where_was_the_geneh_kick_off_and_who_spoke(bundled_cli: Cli, f
     ]
 
 
-def test_markdown_and_table_answer_too(bundled_cli: Cli) -> None:
-    markdown = bundled_cli.ok("list", "partners", "--country", "SI", "-f", "markdown")
+def test_markdown_and_table_answer_too(landscape_cli: Cli) -> None:
+    markdown = landscape_cli.ok("list", "partners", "--country", "SI", "-f", "markdown")
     lines = markdown.splitlines()
     assert lines[0].startswith("| id | name |")
     assert len(lines) == 2 + len(SLOVENIAN)
-    table = bundled_cli.ok("list", "partners", "--country", "SI", "-f", "table")
+    table = landscape_cli.ok("list", "partners", "--country", "SI", "-f", "table")
     for name in ("BioSistemika", "JAFRAL", "Kemijski inštitut", "ZOPS"):
         assert name in table
 
 
-def test_show_initiative_as_one_json_object_with_sources(bundled_cli: Cli) -> None:
-    record = json.loads(bundled_cli.ok("show", "join4atmp", "-f", "json"))
+def test_show_initiative_as_one_json_object_with_sources(landscape_cli: Cli) -> None:
+    record = json.loads(landscape_cli.ok("show", "join4atmp", "-f", "json"))
     assert record["type"] == "initiative"
     assert record["cordis_id"] == "101137206"
     roles = {m["organisation"]: m["role"] for m in record["members"]}
@@ -178,12 +181,30 @@ def test_show_initiative_as_one_json_object_with_sources(bundled_cli: Cli) -> No
     assert {r["initiative"] for r in record["relations"]} == {"euha", "t2evolve", "restore"}
 
 
-def test_show_organisation_by_short_name(bundled_cli: Cli) -> None:
-    record = json.loads(bundled_cli.ok("show", "NIC", "-f", "json"))
+def test_show_organisation_by_short_name(landscape_cli: Cli) -> None:
+    record = json.loads(landscape_cli.ok("show", "NIC", "-f", "json"))
     assert record["id"] == "kemijski-institut"
     assert "National Institute of Chemistry" in record["other_names"]
     assert record["hosts"] == ["ctgct-centre"]
     assert record["inferred"]["country"]
-    table = bundled_cli.ok("show", "geneh", "-f", "table")
+    table = landscape_cli.ok("show", "geneh", "-f", "table")
     assert "Excellence Hub for Advancing Innovation in Gene Therapy" in table
     assert "ctgct-geneh-role" in table
+
+
+def test_a_members_ec_contribution_reaches_list_show_and_diff(cli: Cli, tmp_path: Path) -> None:
+    """The field was added to the contract, the table and the entity's columns only."""
+    rows = json.loads(cli.ok("list", "members", "-i", "join4atmp", "-f", "json"))
+    charite = next(r for r in rows if r["organisation"] == "charite")
+    assert (charite["ec_contribution"], charite["net_ec_contribution"]) == (612500.75, 590000)
+    record = json.loads(cli.ok("show", "join4atmp", "-f", "json"))
+    member = next(m for m in record["members"] if m["organisation"] == "charite")
+    assert member["ec_contribution"] == "612500.75"
+    old = tmp_path / "old"
+    shutil.copytree(cli.data, old)
+    join = cli.data / "initiatives" / "join4atmp.yaml"
+    join.write_text(join.read_text().replace('"612500.75"', '"700000"'))
+    changes = json.loads(cli.ok("diff", str(old), "-f", "json"))
+    assert [(c["id"], c["field"], c["old"], c["new"]) for c in changes] == [
+        ("join4atmp/charite", "ec_contribution", "612500.75", "700000")
+    ]

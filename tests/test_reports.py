@@ -1,4 +1,4 @@
-"""The landscape reports: exact figures on the bundled data, and their pictures' structure."""
+"""The landscape reports: exact figures on the test landscape, and their pictures' structure."""
 
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ from typing import Any
 
 from atmptrack.report import spread_by_year
 
-from conftest import BUNDLED, Cli
+from conftest import LANDSCAPE, Cli
 
 
 def rows(cli: Cli, *args: str) -> list[dict[str, Any]]:
     return list(json.loads(cli.ok("report", *args, "--format", "json")))
 
 
-def test_geneh_helix_balance_and_countries(bundled_cli: Cli) -> None:
-    (balance,) = rows(bundled_cli, "partners", "-i", "geneh", "--section", "balance")
+def test_geneh_helix_balance_and_countries(landscape_cli: Cli) -> None:
+    (balance,) = rows(landscape_cli, "partners", "-i", "geneh", "--section", "balance")
     assert {
         k: balance[k]
         for k in ("academia", "industry", "government", "civil_society", "unknown", "total")
@@ -33,15 +33,15 @@ def test_geneh_helix_balance_and_countries(bundled_cli: Cli) -> None:
         "total": 13,
     }
     assert balance["industry_share"] == round(6 / 13, 3)
-    countries = rows(bundled_cli, "partners", "-i", "geneh", "--section", "countries")
+    countries = rows(landscape_cli, "partners", "-i", "geneh", "--section", "countries")
     assert [(c["country"], c["partners"]) for c in countries] == [("PT", 7), ("SI", 6)]
-    matrix = rows(bundled_cli, "partners", "-i", "GeneH")
+    matrix = rows(landscape_cli, "partners", "-i", "GeneH")
     assert {r["country"]: r["total"] for r in matrix} == {"PT": 7, "SI": 6}
     assert next(r for r in matrix if r["country"] == "PT")["industry"] == 3
 
 
-def test_matrix_over_all_initiatives_counts_each_organisation_once(bundled_cli: Cli) -> None:
-    matrix = rows(bundled_cli, "partners")
+def test_matrix_over_all_initiatives_counts_each_organisation_once(landscape_cli: Cli) -> None:
+    matrix = rows(landscape_cli, "partners")
     assert sum(int(str(r["total"])) for r in matrix) == 24  # partners in at least one initiative
     assert next(r for r in matrix if r["country"] == "IT") == {
         "country": "IT",
@@ -54,11 +54,11 @@ def test_matrix_over_all_initiatives_counts_each_organisation_once(bundled_cli: 
     }
 
 
-def test_overlap_names_coimbra_in_geneh_and_genet(bundled_cli: Cli) -> None:
-    shared = {r["organisation"]: r for r in rows(bundled_cli, "overlap")}
+def test_overlap_names_coimbra_in_geneh_and_genet(landscape_cli: Cli) -> None:
+    shared = {r["organisation"]: r for r in rows(landscape_cli, "overlap")}
     assert set(shared) == {"univ-coimbra", "kemijski-institut"}
     assert shared["univ-coimbra"]["roles"] == ["geneh:coordinator", "genet:host"]
-    matrix = {r["initiative"]: r for r in rows(bundled_cli, "overlap", "--section", "matrix")}
+    matrix = {r["initiative"]: r for r in rows(landscape_cli, "overlap", "--section", "matrix")}
     assert (
         matrix["geneh"]["genet"] == 1
         and matrix["geneh"]["geneh"] == 13
@@ -68,7 +68,7 @@ def test_overlap_names_coimbra_in_geneh_and_genet(bundled_cli: Cli) -> None:
 
 def test_roll_up_counts_a_hosted_body_with_its_parent(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    shutil.copytree(BUNDLED, data)
+    shutil.copytree(LANDSCAPE, data)
     # A test-only edit: make the hosted centre itself a partner of another initiative.
     path = data / "initiatives" / "networks.yaml"
     path.write_text(
@@ -87,14 +87,14 @@ def test_roll_up_counts_a_hosted_body_with_its_parent(tmp_path: Path) -> None:
     assert rolled["kemijski-institut"]["via"] == ["ctgct-centre"]
 
 
-def test_join4atmp_funding_by_year_is_spread_and_marked(bundled_cli: Cli) -> None:
-    by_year = rows(bundled_cli, "funding", "--by", "year", "-i", "join4atmp")
+def test_join4atmp_funding_by_year_is_spread_and_marked(landscape_cli: Cli) -> None:
+    by_year = rows(landscape_cli, "funding", "--by", "year", "-i", "join4atmp")
     assert [(r["year"], r["total"], r["spread"]) for r in by_year] == [
         (2024, 1000000, True),
         (2025, 1000000, True),
         (2026, 1000000, True),
     ]
-    everything = {r["year"]: r for r in rows(bundled_cli, "funding", "--by", "year")}
+    everything = {r["year"]: r for r in rows(landscape_cli, "funding", "--by", "year")}
     # GeneH and CTGCT have no whole period: their money is not placed in any year.
     assert everything[None]["total"] == 34885375 and everything[None]["spread"] is False
 
@@ -108,22 +108,22 @@ def test_spreading_keeps_the_total_exact() -> None:
     assert parts[0][1] == Decimal("416666.67")  # 10 of 24 months
 
 
-def test_timeline_orders_by_date_and_keeps_partial_dates(bundled_cli: Cli) -> None:
-    events = rows(bundled_cli, "timeline")
+def test_timeline_orders_by_date_and_keeps_partial_dates(landscape_cli: Cli) -> None:
+    events = rows(landscape_cli, "timeline")
     assert [e["date"] for e in events][:3] == ["2022", "2023-09-01", "2024-01-01"]
     assert [e["when"] for e in events][-2:] == ["10 June, year unknown", "≈ October, year unknown"]
-    upcoming = rows(bundled_cli, "timeline", "--upcoming", "--today", "2026-11-21")
+    upcoming = rows(landscape_cli, "timeline", "--upcoming", "--today", "2026-11-21")
     assert [(e["initiative"], e["kind"]) for e in upcoming] == [
         ("join4atmp", "end"),
         ("geneh", "end"),
         ("genet", "end"),
     ]
-    window = rows(bundled_cli, "timeline", "--from", "2025", "--to", "2025")
+    window = rows(landscape_cli, "timeline", "--from", "2025", "--to", "2025")
     assert [(e["initiative"], e["kind"]) for e in window] == [("geneh", "kick-off")]
 
 
-def test_coverage_of_the_catalan_network(bundled_cli: Cli) -> None:
-    coverage = {r["initiative"]: r for r in rows(bundled_cli, "coverage")}
+def test_coverage_of_the_catalan_network(landscape_cli: Cli) -> None:
+    coverage = {r["initiative"]: r for r in rows(landscape_cli, "coverage")}
     network = coverage["at-network-catalonia"]
     assert network["members_known"] == "2 of more than 50"
     assert (network["known_members"], network["declared_partners"], network["missing_members"]) == (
@@ -136,7 +136,7 @@ def test_coverage_of_the_catalan_network(bundled_cli: Cli) -> None:
         coverage["geneh"]["members_known"] == "13 of 13"
         and coverage["geneh"]["missing_members"] == 0
     )
-    lookup = rows(bundled_cli, "coverage", "--section", "lookup")
+    lookup = rows(landscape_cli, "coverage", "--section", "lookup")
     assert {
         "initiative": "at-network-catalonia",
         "what": "members",
@@ -149,8 +149,8 @@ def svg_of(cli: Cli, *args: str) -> ET.Element:
     return ET.fromstring(cli.ok("report", *args, "--format", "svg"))
 
 
-def test_svg_charts_are_valid_and_carry_the_data(bundled_cli: Cli) -> None:
-    bars = svg_of(bundled_cli, "funding")
+def test_svg_charts_are_valid_and_carry_the_data(landscape_cli: Cli) -> None:
+    bars = svg_of(landscape_cli, "funding")
     labelled = {
         e.get("data-label"): e.get("data-value") for e in bars.iter() if e.get("class") == "bar"
     }
@@ -159,16 +159,16 @@ def test_svg_charts_are_valid_and_carry_the_data(bundled_cli: Cli) -> None:
     assert "GeneT" not in labelled  # unknown: no bar
     texts = "".join(bars.itertext())
     assert "unknown" in texts and "Funding per initiative" in texts
-    heat = svg_of(bundled_cli, "partners")
+    heat = svg_of(landscape_cli, "partners")
     cells = [e for e in heat.iter() if e.get("class") == "cell"]
     assert len(cells) == 8 * 5  # countries × helix groups
-    gantt = svg_of(bundled_cli, "timeline", "--today", "2026-11-21")
+    gantt = svg_of(landscape_cli, "timeline", "--today", "2026-11-21")
     assert len([e for e in gantt.iter() if e.get("class") == "marker"]) == 3
     assert "today" in "".join(gantt.itertext())
 
 
-def test_svg_of_a_table_without_a_chart_is_a_usage_error(bundled_cli: Cli) -> None:
-    result = bundled_cli("report", "partners", "--section", "countries", "--format", "svg")
+def test_svg_of_a_table_without_a_chart_is_a_usage_error(landscape_cli: Cli) -> None:
+    result = landscape_cli("report", "partners", "--section", "countries", "--format", "svg")
     assert result.code == 2 and "sections with one: matrix, balance" in result.err
 
 
@@ -182,10 +182,10 @@ class _Collect(HTMLParser):
 
 
 def test_html_page_is_self_contained_and_written_with_output(
-    bundled_cli: Cli, tmp_path: Path
+    landscape_cli: Cli, tmp_path: Path
 ) -> None:
     target = tmp_path / "coverage.html"
-    result = bundled_cli("report", "coverage", "-o", str(target))
+    result = landscape_cli("report", "coverage", "-o", str(target))
     assert result.code == 0 and result.out == ""
     page = target.read_text(encoding="utf-8")
     parser = _Collect()
@@ -198,8 +198,8 @@ def test_html_page_is_self_contained_and_written_with_output(
     assert "2 of more than 50" in page
 
 
-def test_show_initiative_includes_its_timeline_partners_and_funding(bundled_cli: Cli) -> None:
-    record = json.loads(bundled_cli.ok("show", "geneh", "--format", "json"))
+def test_show_initiative_includes_its_timeline_partners_and_funding(landscape_cli: Cli) -> None:
+    record = json.loads(landscape_cli.ok("show", "geneh", "--format", "json"))
     assert [(e["date"], e["kind"]) for e in record["timeline"]] == [
         ("2025-03-21", "kick-off"),
         ("2028-12", "end"),
@@ -208,6 +208,6 @@ def test_show_initiative_includes_its_timeline_partners_and_funding(bundled_cli:
         "PT": 7,
         "SI": 6,
     }
-    table = bundled_cli.ok("show", "geneh", "--format", "table")
+    table = landscape_cli.ok("show", "geneh", "--format", "table")
     assert "GeneH from start to end" in table and "◆" in table
     assert "Funding" in table and "4,885,375" in table

@@ -41,7 +41,7 @@ initiatives:
     partner_counts:
       - {count: 40, qualifier: more-than, sources: [s2]}
     members:
-      - {organisation: lab, role: coordinator, sources: [s1, s2]}
+      - {organisation: lab, role: coordinator, ec_contribution: "1250000.50", sources: [s1, s2]}
       - {organisation: spinout, role: partner, sources: [s2]}
     people:
       - {id: ana, name: Ana, organisation: lab, sources: [s1]}
@@ -128,6 +128,8 @@ def test_rows_read_back_through_the_shapes_give_the_records_again(
         "initiative": "net",
         "organisation": "lab",
         "role": "coordinator",
+        "ec_contribution": "1250000.50",
+        "net_ec_contribution": None,
         "note": None,
         "sources": ["s1", "s2"],
         "inferred": {},
