@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Literal, cast
 
 from atmptrack.errors import UsageError
 
@@ -57,9 +58,16 @@ AMOUNT_KEY = "atmptrack_amount_key"
 SEP = "\x1f"  # joins the items of a list inside SQL; no id, name or code contains it
 
 
+# The closed sets of the filter language, as types: mypy checks every comparison against them.
+TokenKind = Literal["string", "op", "punct", "word", "keyword", "end"]
+# How a field compares: as text, a 64-bit integer, an exact amount, a partial date, any item of
+# a list, or a span of days (`year`).
+FieldKind = Literal["text", "int", "amount", "date", "list", "span"]
+
+
 @dataclass(frozen=True, slots=True)
 class Token:
-    kind: str  # string | op | punct | word | keyword | end
+    kind: TokenKind
     text: str
     pos: int  # 0-based offset in the expression
 
@@ -144,7 +152,8 @@ def tokenize(text: str) -> list[Token]:
         match = _TOKEN.match(text, pos)
         if match is None:
             raise ExpressionError(text, pos, f"unexpected character {text[pos]!r}")
-        kind = match.lastgroup or "word"
+        # The pattern's group names are the token kinds.
+        kind = cast(TokenKind, match.lastgroup or "word")
         value = match.group(kind)
         if kind == "string":
             value = re.sub(r"\\(.)", r"\1", value[1:-1])
@@ -182,11 +191,14 @@ class _Parser:
             return True
         return False
 
+    def at_end(self) -> bool:
+        return self.tok.kind == "end"
+
     def parse(self) -> Node:
-        if self.tok.kind == "end":
+        if self.at_end():
             raise self.fail(self.tok, "the expression is empty")
         node = self.expr()
-        if self.tok.kind != "end":
+        if not self.at_end():
             raise self.fail(self.tok, f"expected 'and', 'or' or the end, found {self.tok.text!r}")
         return node
 
@@ -338,7 +350,7 @@ class Field:
     """How one field of an entity compares: its SQL over the row `t`, and its kind."""
 
     sql: str  # for amounts: their decimal_key, as AMOUNT_KEY computes it
-    kind: str  # text | int | amount | date | list | span
+    kind: FieldKind
     lo: str | None = None  # for dates and spans: earliest and latest day, as ISO text
     hi: str | None = None
     # A closed vocabulary, countries or ids: the canonical form of a value, or a UsageError.

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 from atmptrack.errors import UsageError
 from atmptrack.expr import (
@@ -27,12 +27,14 @@ from atmptrack.expr import (
 )
 
 Row = dict[str, Any]
+# A column's kind: how it compares, sorts and aligns; `sum` is an amount added up over records.
+ColumnKind = Literal["text", "int", "amount", "sum", "date", "list"]
 
 
 @dataclass(frozen=True, slots=True)
 class Column:
     name: str
-    kind: str = "text"  # text | int | amount | sum (of amounts) | date | list
+    kind: ColumnKind = "text"
     help: str = ""
     # For dates: the hidden output columns holding the earliest and latest day meant.
     lo: str | None = None
