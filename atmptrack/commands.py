@@ -17,7 +17,7 @@ import typer
 from typer.core import TyperArgument, TyperGroup
 
 from atmptrack import __version__
-from atmptrack.errors import DataError, ExitCode, OutputClosed, UsageError
+from atmptrack.errors import DataError, ExitCode, OutputClosed, UsageError, did_you_mean
 
 if TYPE_CHECKING:
     import sqlite3
@@ -428,8 +428,11 @@ def _report(ctx: typer.Context, build: Callable[[sqlite3.Connection], list[Secti
     if opts.section is not None:
         sections = [s for s in everything if s.name == opts.section]
         if not sections:
-            valid = ", ".join(s.name for s in everything)
-            raise UsageError(f"unknown section '{opts.section}'; valid: {valid}")
+            names = [s.name for s in everything]
+            hint = did_you_mean(opts.section, names)
+            raise UsageError(
+                f"unknown section '{opts.section}'{hint}; valid sections: {', '.join(names)}"
+            )
 
     def write(fmt: Format, out: TextIO) -> None:
         # Machine formats print one table: only that one is shaped (and checked) by the options.
@@ -446,12 +449,12 @@ def _report(ctx: typer.Context, build: Callable[[sqlite3.Connection], list[Secti
 def _shaped(section: Section, opts: Output) -> Section:
     """A report's section with the --columns, --sort and --limit that `list` takes."""
     from dataclasses import replace
-    from difflib import get_close_matches
+
+    from atmptrack.errors import did_you_mean
 
     def known(name: str) -> str:
         if name not in section.columns:
-            close = get_close_matches(name, section.columns, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            hint = did_you_mean(name, section.columns)
             raise UsageError(
                 f"no column '{name}' in section '{section.name}'{hint}; "
                 f"its columns: {', '.join(section.columns)}"
@@ -789,16 +792,13 @@ class _LazyGroup(TyperGroup):
     def resolve_command(
         self, ctx: Context, args: list[str]
     ) -> tuple[str | None, Command | None, list[str]]:
-        from difflib import get_close_matches
-
         from typer._click.exceptions import UsageError as ClickUsageError
 
         try:
             return self._click_resolve_command(ctx, args)
         except ClickUsageError as exc:
-            matches = get_close_matches(args[0], self.registry) if args else []
-            if matches:
-                exc.message = f"{exc.message.rstrip('.')}; did you mean '{matches[0]}'?"
+            if args:
+                exc.message = exc.message.rstrip(".") + did_you_mean(args[0], self.registry)
             raise
 
     def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:

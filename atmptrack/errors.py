@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Literal
@@ -54,6 +55,18 @@ class Diagnostic:
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.path, self.line, self.column, self.rule)
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """` (did you mean 'x'?)` naming the closest of the choices, ignoring case; or nothing.
+
+    The one suggestion every message about an unknown name or value gives.
+    """
+    import difflib
+
+    lookup = {choice.lower(): choice for choice in choices}
+    close = difflib.get_close_matches(value.strip().lower(), list(lookup), n=1)
+    return f" (did you mean '{lookup[close[0]]}'?)" if close else ""
 
 
 class AtmptrackError(Exception):

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Literal, cast
 
-from atmptrack.errors import UsageError
+from atmptrack.errors import UsageError, did_you_mean
 
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "~", "!~", "in", "not in", "is null", "is not null")
 MAX_DEPTH = 16
@@ -412,13 +412,10 @@ class Compiler:
     def compare(self, node: Cmp) -> str:
         field = self.fields.get(node.field)
         if field is None:
-            import difflib
-
-            close = difflib.get_close_matches(node.field, list(self.fields), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            shown = [f for f in self.fields if not f.startswith("_")]
+            hint = did_you_mean(node.field, shown)
             raise self.fail(
-                node.pos,
-                f"unknown field '{node.field}'{hint} Valid fields: {', '.join(f for f in self.fields if not f.startswith('_'))}",
+                node.pos, f"unknown field '{node.field}'{hint}; valid fields: {', '.join(shown)}"
             )
         if node.op in ("is null", "is not null"):
             if field.kind == "span":

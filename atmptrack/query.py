@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Any, Literal
 
-from atmptrack.errors import UsageError
+from atmptrack.errors import UsageError, did_you_mean
 from atmptrack.expr import (
     AMOUNT_KEY,
     FOLD,
@@ -487,8 +487,9 @@ def entity(name: str) -> Entity:
     try:
         return ENTITIES[name]
     except KeyError:
+        hint = did_you_mean(name, ENTITIES)
         raise UsageError(
-            f"unknown entity '{name}'; valid entities: {', '.join(ENTITIES)}"
+            f"unknown entity '{name}'{hint}; valid entities: {', '.join(ENTITIES)}"
         ) from None
 
 
@@ -553,10 +554,7 @@ def check_closed(noun: str, value: str, valid: Sequence[str]) -> str:
     key = value.strip().lower().replace("_", "-")
     if key in lookup:
         return lookup[key]
-    import difflib
-
-    close = difflib.get_close_matches(key, list(lookup), n=1)
-    hint = f" (did you mean '{lookup[close[0]]}'?)" if close else ""
+    hint = did_you_mean(key, valid)
     raise UsageError(f"unknown {noun} '{value}'{hint}; valid values: {', '.join(valid)}")
 
 
@@ -620,10 +618,9 @@ class _Checks:
         ident = lookup.get(value.strip().lower())
         if ident is not None:
             return ident
-        import difflib
-
-        close = difflib.get_close_matches(value.lower(), list(lookup), n=1)
-        hint = f" (did you mean '{lookup[close[0]]}'?)" if close else ""
+        close = did_you_mean(value, lookup)
+        # The suggestion names the id, also when the closest match was an acronym.
+        hint = f" (did you mean '{lookup[close.split(chr(39))[1].lower()]}'?)" if close else ""
         raise UsageError(f"unknown initiative '{value}'{hint}; valid initiatives: {', '.join(ids)}")
 
 
@@ -749,8 +746,10 @@ def _order(entity: Entity, sort: Sequence[str]) -> str:
         descending = item.startswith("-")
         name = item.lstrip("-")
         if name not in entity.column_names:
+            hint = did_you_mean(name, entity.column_names)
             raise UsageError(
-                f"unknown sort column '{name}' for {entity.name}; valid columns: {', '.join(entity.column_names)}"
+                f"unknown sort column '{name}' for {entity.name}{hint}; "
+                f"valid columns: {', '.join(entity.column_names)}"
             )
         parts.extend(entity.sort_keys(name, descending=descending))
     return ", ".join(parts)

@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from atmptrack.errors import UsageError
+from atmptrack.errors import UsageError, did_you_mean
 from atmptrack.query import Row, date_bound, resolve_initiatives, show_amount
 from atmptrack.results import (
     Bar,
@@ -70,7 +70,10 @@ def funding(
 ) -> list[Section]:
     """One row per funding entry (unknown funding listed, never zero), totals per currency."""
     if by is not None and by not in FUNDING_GROUPS:
-        raise UsageError(f"unknown grouping '{by}'; valid values: {', '.join(FUNDING_GROUPS)}")
+        hint = did_you_mean(by, FUNDING_GROUPS)
+        raise UsageError(
+            f"unknown grouping '{by}'{hint}; valid values: {', '.join(FUNDING_GROUPS)}"
+        )
     sql, params = _ENTRIES_SQL, {}
     if initiatives:
         ids = resolve_initiatives(initiatives, conn)

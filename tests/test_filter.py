@@ -168,8 +168,9 @@ def test_field_and_value_errors_exit_2_with_a_caret(
 
 
 def test_unknown_field_lists_the_valid_fields(landscape_cli: Cli) -> None:
-    err = landscape_cli("filter", "milestones", "wen = 2024").err
-    assert "Valid fields: initiative, id, kind, date, end_date" in err and "year" in err
+    err = landscape_cli("filter", "milestones", "dat = 2024").err
+    assert "valid fields: initiative, id, kind, date, end_date" in err and "year" in err
+    assert "(did you mean 'date'?)" in err
 
 
 def test_filter_takes_the_output_options_of_list(landscape_cli: Cli) -> None:
