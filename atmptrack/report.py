@@ -504,16 +504,24 @@ def timeline(
     ]
     spans = fetch(
         conn,
-        "SELECT id, acronym, start_lo, end_hi FROM initiative ORDER BY coalesce(start_lo, end_hi, '9999'), id",
+        """SELECT i.id, i.acronym, i.start_lo, i.end_hi,
+             min(ms.date_lo) AS first_lo, max(coalesce(ms.end_hi, ms.date_hi)) AS last_hi
+           FROM initiative i LEFT JOIN milestone ms ON ms.initiative_id = i.id
+           GROUP BY i.id ORDER BY coalesce(i.start_lo, min(ms.date_lo), i.end_hi, '9999'), i.id""",
     )
+    dated = {e["initiative"] for e in kept if e["lo"]}
     chart = Gantt(
         "Initiatives from start to end, with milestones",
         spans=[
-            Span(str(s["acronym"] or s["id"]), _day(s["start_lo"]), _day(s["end_hi"]))
+            Span(
+                str(s["acronym"] or s["id"]),
+                _day(s["start_lo"]),
+                _day(s["end_hi"]),
+                started_by=None if s["start_lo"] else _day(s["first_lo"]),
+                running_on=None if s["end_hi"] else _day(s["last_hi"]),
+            )
             for s in spans
-            if s["start_lo"]
-            or s["end_hi"]
-            or any(e["initiative"] == s["id"] and e["lo"] for e in kept)
+            if s["start_lo"] or s["end_hi"] or s["id"] in dated
         ],
         markers=[
             Marker(

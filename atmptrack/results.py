@@ -54,11 +54,18 @@ class Heatmap:
 
 @dataclass(frozen=True, slots=True)
 class Span:
-    """A row of a Gantt chart: from start to end, either unknown (None)."""
+    """A row of a Gantt chart: from start to end, either unknown (None).
+
+    An unknown bound is drawn as unknown, open to the chart's edge, and what is known bounds
+    it: an initiative that held its kick-off in March 2025 had started by then (`started_by`),
+    and one that met in 2024 was still running then (`running_on`).
+    """
 
     label: str
     start: date | None
     end: date | None
+    started_by: date | None = None  # when start is unknown: its first dated milestone
+    running_on: date | None = None  # when end is unknown: its last dated milestone
 
 
 @dataclass(frozen=True, slots=True)
