@@ -137,7 +137,7 @@ def funding(
         grouped = _funding_by_year(entries)
         columns = ["year", *TOTAL_COLUMNS, "spread"]
     else:
-        grouped = _totals(entries, key=by)
+        grouped = _totals([_labelled(e, by) for e in entries], key=by)
         columns = [by, *TOTAL_COLUMNS]
     group_section = Section(
         f"by_{by}",
@@ -179,6 +179,24 @@ def _bars(title: str, rows: list[Row], key: str, labels: dict[str, str]) -> Char
 def _reported(text: str) -> str:
     qualifier, amount, rest = text.split(" ", 2)
     return f"{show_amount(Decimal(amount), qualifier)} {rest}"
+
+
+# Group labels for what has no group: two different things, never both called "unknown".
+FUNDING_UNKNOWN = "(funding unknown)"
+
+
+def _labelled(entry: Row, by: str) -> Row:
+    """The entry with a label where its group is missing: no money known, money with no
+    programme or funder stated, or no coordinator country."""
+    if entry.get(by) is not None:
+        return entry
+    if by == "country":  # the coordinator's, a fact about the initiative, not its funding
+        missing = "(no coordinator country known)"
+    elif entry["amount"] is None:
+        missing = FUNDING_UNKNOWN
+    else:
+        missing = f"(no {by} stated)"
+    return {**entry, by: missing}
 
 
 def _totals(entries: list[Row], *, key: str | None) -> list[Row]:

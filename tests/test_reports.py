@@ -10,6 +10,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from atmptrack.report import spread_by_year
 
 from conftest import LANDSCAPE, Cli
@@ -211,3 +213,15 @@ def test_show_initiative_includes_its_timeline_partners_and_funding(landscape_cl
     table = landscape_cli.ok("show", "geneh", "--format", "table")
     assert "GeneH from start to end" in table and "◆" in table
     assert "Funding" in table and "4,885,375" in table
+
+
+@pytest.mark.parametrize("by", ["programme", "funder", "country"])
+def test_funding_groups_never_share_a_label(landscape_cli: Cli, by: str) -> None:
+    groups = rows(landscape_cli, "funding", "--by", by)
+    assert all(g[by] for g in groups), "a group without a label reads as 'unknown'"
+    unknown_money = {g[by] for g in groups if g["total"] is None}
+    placeholders_with_money = {g[by] for g in groups if g["total"] is not None and g[by][0] == "("}
+    assert not unknown_money & placeholders_with_money
+    table = landscape_cli.ok("report", "funding", "--by", by, "-f", "table")
+    for label in unknown_money | placeholders_with_money:
+        assert label in table
