@@ -151,6 +151,10 @@ def tokenize(text: str) -> list[Token]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if match is None:
+            if text[pos] in "\"'":
+                raise ExpressionError(
+                    text, pos, f"unterminated string: no closing {text[pos]} for this one"
+                )
             raise ExpressionError(text, pos, f"unexpected character {text[pos]!r}")
         # The pattern's group names are the token kinds.
         kind = cast(TokenKind, match.lastgroup or "word")

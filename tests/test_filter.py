@@ -615,3 +615,12 @@ def test_any_expression_gives_rows_or_a_usage_error(
         assert isinstance(json.loads(result.out), list)
     else:
         assert result.err.startswith("atmptrack: error: ") and result.out == ""
+
+
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_an_unclosed_quote_says_unterminated_string(landscape_cli: Cli, quote: str) -> None:
+    result = landscape_cli("filter", "partners", f"name = {quote}Kemijski")
+    assert result.code == 2
+    lines = result.err.splitlines()
+    assert lines[0] == f"atmptrack: error: unterminated string: no closing {quote} for this one"
+    assert lines[2].index("^") == lines[1].index(quote)
