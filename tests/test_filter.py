@@ -55,7 +55,8 @@ def test_grammar_builds_the_expected_tree() -> None:
         ("country not = PT", 12, "expected 'in'"),
         ("= PT", 0, "expected a field name"),
         ("country = PT and", 16, "expected a field name"),
-        ('name = "open', 7, "unexpected character"),
+        ('name = "open', 7, "unterminated string"),
+        ("name = open $", 12, "found '$'"),
     ],
 )
 def test_syntax_errors_point_at_the_problem(text: str, pos: int, words: str) -> None:
