@@ -83,7 +83,7 @@ def _initiative_views(conn: sqlite3.Connection, record: Record) -> list[Chart]:
     charts: list[Chart] = []
     gantt = events.chart
     if isinstance(gantt, Gantt):
-        label = record["acronym"] or ident
+        label = record["acronym"] or record["name"]  # as the timeline labels it
         gantt.spans = [s for s in gantt.spans if s.label == label]
         gantt.markers = [m for m in gantt.markers if m.row == label]
         gantt.title = f"{label} from start to end"

@@ -233,16 +233,15 @@ _entity(
         span=("_start_lo", "_end_hi"),
         brief=(
             "acronym",
+            "name",
             "kind",
             "start",
             "end",
             "declared_partners",
             "known_members",
-            "countries",
             "coordinator",
         ),
         display={
-            "acronym": lambda r: r.get("acronym") or r.get("id") or "",
             "declared_partners": lambda r: count_words(
                 r.get("declared_partners"), r.get("declared_qualifier")
             ),
@@ -622,6 +621,11 @@ class _Checks:
         # The suggestion names the id, also when the closest match was an acronym.
         hint = f" (did you mean '{lookup[close.split(chr(39))[1].lower()]}'?)" if close else ""
         raise UsageError(f"unknown initiative '{value}'{hint}; valid initiatives: {', '.join(ids)}")
+
+
+def initiative_labels(conn: sqlite3.Connection) -> dict[str, str]:
+    """Each initiative's label for people: its acronym where it has one, else its name."""
+    return dict(conn.execute("SELECT id, coalesce(acronym, name) FROM initiative"))
 
 
 def resolve_initiatives(given: list[str], conn: sqlite3.Connection) -> list[str]:

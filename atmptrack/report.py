@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from atmptrack.errors import UsageError, did_you_mean
-from atmptrack.query import Row, date_bound, resolve_initiatives, show_amount
+from atmptrack.query import Row, date_bound, initiative_labels, resolve_initiatives, show_amount
 from atmptrack.results import (
     Bar,
     BarChart,
@@ -93,7 +94,8 @@ def funding(
         entries.append(row)
 
     known = [e for e in entries if e["amount"] is not None]
-    unknown = sorted({e["acronym"] or e["initiative"] for e in entries if e["amount"] is None})
+    label = _labeller(conn)
+    unknown = sorted({label(e) for e in entries if e["amount"] is None})
     totals = _totals(known, key=None)
     footer = [f"Funding unknown for: {', '.join(unknown)}"] if unknown else []
     total_section = Section(
@@ -111,7 +113,7 @@ def funding(
         ENTRY_COLUMNS,
         entries,
         human={
-            "initiative": lambda r: r["acronym"] or r["initiative"],
+            "initiative": label,
             "amount": lambda r: show_amount(r["amount"], r["qualifier"]),
             "also_reported": lambda r: "; ".join(_reported(v) for v in r["also_reported"]),
         },
@@ -129,7 +131,7 @@ def funding(
         ],
     )
     per_initiative = _totals(entries, key="initiative")
-    acronyms = {e["initiative"]: e["acronym"] or e["initiative"] for e in entries}
+    acronyms = {e["initiative"]: label(e) for e in entries}
     entry_section.chart = _bars("Funding per initiative", per_initiative, "initiative", acronyms)
     if by is None:
         return [entry_section, total_section]
@@ -301,8 +303,10 @@ def _members(conn: sqlite3.Connection, initiatives: list[str] | None) -> list[Ro
     return rows
 
 
-def _label(row: Row) -> str:
-    return str(row.get("acronym") or row["initiative"])
+def _labeller(conn: sqlite3.Connection) -> Callable[[Row], str]:
+    """How people see an initiative in every table and chart: its acronym, else its name."""
+    labels = initiative_labels(conn)
+    return lambda row: labels.get(row["initiative"]) or str(row["initiative"])
 
 
 # ---------------------------------------------------------------- partners
@@ -310,6 +314,7 @@ def _label(row: Row) -> str:
 
 def partners(conn: sqlite3.Connection, *, initiatives: list[str] | None = None) -> list[Section]:
     """Country × helix matrix, the helix balance of each initiative, countries per initiative."""
+    _label = _labeller(conn)
 
     members = _members(conn, initiatives)
     columns = [*HELIXES, "unknown"]
@@ -476,6 +481,7 @@ def timeline(
     today: date | None = None,
 ) -> list[Section]:
     """Every milestone and every initiative's start and end, in date order, as precisely as known."""
+    _label = _labeller(conn)
     from atmptrack.dates import PartialDate
 
     events = fetch(
@@ -532,7 +538,7 @@ def timeline(
         "Initiatives from start to end, with milestones",
         spans=[
             Span(
-                str(s["acronym"] or s["id"]),
+                _label({"initiative": s["id"]}),
                 _day(s["start_lo"]),
                 _day(s["end_hi"]),
                 started_by=None if s["start_lo"] else _day(s["first_lo"]),
@@ -543,7 +549,7 @@ def timeline(
         ],
         markers=[
             Marker(
-                str(e["acronym"] or e["initiative"]),
+                _label(e),
                 _day(e["lo"]),  # type: ignore[arg-type]  # the filter below keeps dated events
                 e["kind"],
                 e["precision"] != "day" or e["date_qualifier"] == "approximately",
@@ -579,6 +585,7 @@ _CORE_FIELDS = ("acronym", "start", "end", "website")
 
 def coverage(conn: sqlite3.Connection) -> list[Section]:
     """How complete the data is: counts declared against known, sourced against inferred, gaps."""
+    _label = _labeller(conn)
     from atmptrack.query import count_words
 
     initiatives = fetch(conn, "SELECT * FROM initiative ORDER BY id")
