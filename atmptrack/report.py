@@ -387,6 +387,7 @@ def partners(conn: sqlite3.Connection, *, initiatives: list[str] | None = None) 
         "Countries per initiative",
         ["initiative", "country", "partners"],
         country_rows,
+        human={"initiative": _label},
         right={"partners"},
     )
     return [matrix_section, balance_section, countries_section]
@@ -407,6 +408,10 @@ def _top(org: str, parents: dict[str, str | None]) -> str:
 
 def overlap(conn: sqlite3.Connection, *, roll_up: bool = False) -> list[Section]:
     """Organisations in two or more initiatives with their roles, and shared partners per pair."""
+    label = _labeller(conn)
+
+    def labelled(ini: str) -> str:
+        return label({"initiative": ini})
 
     members = _members(conn, None)
     names = {r["id"]: r["name"] for r in fetch(conn, "SELECT id, name FROM organisation")}
@@ -452,6 +457,12 @@ def overlap(conn: sqlite3.Connection, *, roll_up: bool = False) -> list[Section]
             title,
             ["organisation", "name", "initiatives", "roles", "via", "count"],
             shared_rows,
+            human={
+                "initiatives": lambda r: ", ".join(labelled(i) for i in r["initiatives"]),
+                "roles": lambda r: ", ".join(
+                    f"{labelled(i)}: {role}" for i, role in (x.split(":", 1) for x in r["roles"])
+                ),
+            },
             right={"count"},
         ),
         Section(
@@ -459,11 +470,12 @@ def overlap(conn: sqlite3.Connection, *, roll_up: bool = False) -> list[Section]
             "Shared partners between initiatives (the diagonal: partners of each)",
             ["initiative", *ids],
             matrix_rows,
+            human={"initiative": label},
             right=set(ids),
             chart=Heatmap(
                 "Shared partners between initiatives",
-                series=ids,
-                rows=[Values(r["initiative"], [float(r[b]) for b in ids]) for r in matrix_rows],
+                series=[labelled(i) for i in ids],
+                rows=[Values(label(r), [float(r[b]) for b in ids]) for r in matrix_rows],
             ),
         ),
     ]
@@ -711,5 +723,11 @@ def coverage(conn: sqlite3.Connection) -> list[Section]:
             ],
             chart=chart,
         ),
-        Section("lookup", "What to look up next", ["initiative", "what", "detail"], lookup),
+        Section(
+            "lookup",
+            "What to look up next",
+            ["initiative", "what", "detail"],
+            lookup,
+            human={"initiative": _label},
+        ),
     ]

@@ -225,3 +225,18 @@ def test_funding_groups_never_share_a_label(landscape_cli: Cli, by: str) -> None
     table = landscape_cli.ok("report", "funding", "--by", by, "-f", "table")
     for label in unknown_money | placeholders_with_money:
         assert label in table
+
+
+@pytest.mark.parametrize("report", ["funding", "partners", "overlap", "timeline", "coverage"])
+def test_people_see_an_initiative_by_its_acronym_else_its_name(
+    landscape_cli: Cli, report: str
+) -> None:
+    """One label policy in every report's tables (machine formats keep the ids)."""
+    result = landscape_cli("report", report, "-f", "table", env=landscape_cli.env(COLUMNS="250"))
+    assert result.code == 0, result.err
+    table = result.out
+    # Header rows name columns, and the overlap matrix's columns are initiative ids.
+    body = [line for line in table.splitlines() if not line.startswith("initiative ")]
+    cells = {cell.strip() for line in body for cell in line.split("  ") if cell}
+    assert "at-network-catalonia" not in cells  # it has no acronym: its name is shown
+    assert "geneh" not in cells and "join4atmp" not in cells  # their acronyms are
