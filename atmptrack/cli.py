@@ -11,7 +11,6 @@ import errno
 import os
 import signal
 import sys
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -92,8 +91,11 @@ def _environment(
     Tests pass their own, so that the real CLI runs in-process; a console script passes none.
     """
     saved_env = dict(os.environ) if env is not None else None
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    saved_handler = signal.signal(signal.SIGINT, _interrupted) if in_main_thread else None
+    try:
+        saved_handler = signal.signal(signal.SIGINT, _interrupted)
+        in_main_thread = True
+    except ValueError:  # handlers can only be set in the main thread (an embedding caller's)
+        saved_handler, in_main_thread = None, False
     try:
         if env is not None:
             os.environ.clear()

@@ -1,0 +1,65 @@
+"""The entry point and its boundary: global options anywhere, exit codes, in-process runs."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+import pytest
+
+from atmptrack.cli import hoist_global_options, main
+
+from conftest import Cli
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["load", "--db", "x.db"], ["--db", "x.db", "load"]),
+        (
+            ["list", "partners", "--data=d", "-c", "SI"],
+            ["--data=d", "list", "partners", "-c", "SI"],
+        ),
+        (["--debug", "show", "geneh"], ["--debug", "show", "geneh"]),
+        (["filter", "partners", "--", "--db"], ["filter", "partners", "--", "--db"]),
+        (
+            ["list", "partners", "--debug", "--db", "a", "--data", "b"],
+            ["--debug", "--db", "a", "--data", "b", "list", "partners"],
+        ),
+    ],
+)
+def test_global_options_move_to_the_front_up_to_a_double_dash(
+    argv: list[str], expected: list[str]
+) -> None:
+    assert hoist_global_options(argv) == expected
+
+
+def test_global_options_after_the_command_are_the_same_as_before(cli: Cli) -> None:
+    before = cli("--data", str(cli.data), "list", "sources", "-f", "json")
+    after = cli("list", "sources", "-f", "json", "--data", str(cli.data))
+    assert before.code == after.code == 0 and before.out == after.out
+
+
+def test_main_runs_in_a_thread_without_touching_signal_handlers(cli: Cli) -> None:
+    results: list[int] = []
+    out = io.StringIO()
+
+    def run() -> None:
+        results.append(main(["--version"], env=cli.env(), stdout=out, stderr=io.StringIO()))
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(30)
+    assert results == [0] and out.getvalue().startswith("atmptrack ")
+
+
+def test_usage_errors_read_like_atmptracks_own(cli: Cli) -> None:
+    for argv, words in (
+        (["lsit"], "no such command 'lsit' (did you mean 'list'?)"),
+        (["list", "partners", "--bogus"], "no such option: --bogus"),
+        (["list"], "missing argument 'ENTITY'"),
+    ):
+        result = cli(*argv)
+        assert result.code == 2, argv
+        assert result.err.startswith("atmptrack: error: ") and words in result.err, result.err
+        assert "Traceback" not in result.err
