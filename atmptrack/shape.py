@@ -245,6 +245,19 @@ class Provenance:
         return record
 
 
+def _cents(field: str) -> Callable[[Any], int | None]:
+    """An amount in cents, rounded half to even: what SQL tools sort and sum. The exact amount
+    stays in its own column as text."""
+
+    def value(record: Any) -> int | None:
+        amount = getattr(record, field)
+        if amount is None:
+            return None
+        return int((Decimal(amount) * 100).to_integral_value())
+
+    return value
+
+
 def _declared(initiative: Any) -> Any:
     return initiative.partner_counts[-1] if initiative.partner_counts else None
 
@@ -286,6 +299,10 @@ MEMBER = Shape(
     parent=("initiative_id",),
     paths={"organisation_id": "organisation"},
     names={**_IN_INITIATIVE, "organisation_id": "organisation"},
+    derived={
+        "ec_contribution_cents": _cents("ec_contribution"),
+        "net_ec_contribution_cents": _cents("net_ec_contribution"),
+    },
 )
 
 PERSON = Shape(
@@ -327,6 +344,7 @@ REPORTED_AMOUNT = Shape(
     "reported_amount",
     key=("initiative_id", "funding_id", "position"),
     parent=("initiative_id", "funding_id"),
+    derived={"amount_cents": _cents("amount")},
     joined_lists=frozenset({"sources"}),
     cited=False,
 )
@@ -337,6 +355,7 @@ FUNDING = Shape(
     key=("initiative_id", "id"),
     parent=("initiative_id",),
     names=_IN_INITIATIVE,
+    derived={"amount_cents": _cents("amount")},
     dates={"start": ("start_lo", "start_hi"), "end": ("end_lo", "end_hi")},
     nested=(("also_reported", REPORTED_AMOUNT),),
 )

@@ -90,7 +90,9 @@ class MembershipRow(SQLModel, table=True):
     role: str
     position: int
     ec_contribution: str | None = None  # exact decimal as text, like funding.amount
+    ec_contribution_cents: int | None = None
     net_ec_contribution: str | None = None
+    net_ec_contribution_cents: int | None = None
     note: str | None = None
 
 
@@ -166,6 +168,7 @@ class FundingRow(SQLModel, table=True):
     id: str = Field(primary_key=True)
     position: int
     amount: str | None = None  # exact decimal as text; SQLite has no decimal type
+    amount_cents: int | None = Field(default=None, index=True)  # for ORDER BY and sums in SQL
     currency: str
     qualifier: str
     funder: str | None = None
@@ -186,6 +189,7 @@ class ReportedAmountRow(SQLModel, table=True):
     funding_id: str = Field(primary_key=True)
     position: int = Field(primary_key=True)
     amount: str
+    amount_cents: int
     qualifier: str
     sources: str  # comma-separated source ids
     note: str | None = None
@@ -219,6 +223,35 @@ class InferredRow(SQLModel, table=True):
     field: str = Field(primary_key=True)
     reason: str
 
+
+# Views with the columns people read, for sqlite3, Datasette, DBeaver or a dashboard; amounts
+# come as exact text and as an integer of cents that sorts and sums. Created with the tables.
+VIEWS: dict[str, str] = {
+    "partners": """
+        SELECT o.id AS organisation_id, o.name, o.short_name, o.country, o.sector, o.helix,
+          o.city, count(m.initiative_id) AS initiatives,
+          group_concat(m.initiative_id, ', ') AS initiative_ids
+        FROM organisation o JOIN membership m ON m.organisation_id = o.id
+        GROUP BY o.id""",
+    "members": """
+        SELECT m.initiative_id, coalesce(i.acronym, i.name) AS initiative,
+          m.organisation_id, o.name AS organisation, o.country, o.sector, o.helix, m.role,
+          m.ec_contribution, m.ec_contribution_cents, m.net_ec_contribution,
+          m.net_ec_contribution_cents
+        FROM membership m JOIN initiative i ON i.id = m.initiative_id
+        JOIN organisation o ON o.id = m.organisation_id""",
+    "funding_entries": """
+        SELECT f.initiative_id, coalesce(i.acronym, i.name) AS initiative, f.id AS funding_id,
+          f.amount, f.amount_cents, f.currency, f.qualifier, f.funder, f.programme,
+          f.instrument, f.start, f."end"
+        FROM funding f JOIN initiative i ON i.id = f.initiative_id""",
+    "milestones_by_date": """
+        SELECT ms.initiative_id, coalesce(i.acronym, i.name) AS initiative,
+          ms.id AS milestone_id, ms.kind, ms.date, ms.date_lo AS earliest,
+          coalesce(ms.end_hi, ms.date_hi) AS latest, ms.date_qualifier, ms.place
+        FROM milestone ms JOIN initiative i ON i.id = ms.initiative_id
+        ORDER BY ms.date_lo IS NULL, ms.date_lo, ms.initiative_id, ms.position""",
+}
 
 # Insert order respects foreign keys; deletes run in reverse.
 TABLES: tuple[type[SQLModel], ...] = (

@@ -178,17 +178,17 @@ def _meta(conn: Connection) -> dict[str, str]:
 def _reset(conn: Connection, *, rebuild: bool) -> None:
     if rebuild:
         # A store of another schema version (or none) is rebuilt, never misread.
-        names = [
-            r[0]
-            for r in conn.execute(
-                text(
-                    "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
-                )
+        found = conn.execute(
+            text(
+                "SELECT type, name FROM sqlite_master "
+                "WHERE type IN ('view', 'table') AND name NOT LIKE 'sqlite_%' ORDER BY type DESC"
             )
-        ]
-        for name in names:
-            conn.exec_driver_sql(f'DROP TABLE "{name}"')
+        )
+        for kind, name in list(found):  # views first: they name the tables
+            conn.exec_driver_sql(f'DROP {kind.upper()} "{name}"')
         SQLModel.metadata.create_all(conn)
+        for name, select in tables.VIEWS.items():
+            conn.exec_driver_sql(f'CREATE VIEW "{name}" AS {select}')
         return
     for table in reversed(tables.TABLES):
         conn.execute(SQLModel.metadata.tables[str(table.__tablename__)].delete())

@@ -256,3 +256,53 @@ def test_a_current_store_in_a_read_only_directory_can_be_read(cli: Cli) -> None:
             json.loads(cli.ok("list", "sources", "-f", "json"))
         )
         assert sorted(p.name for p in stores.iterdir()) == before
+
+
+AMOUNT_COLUMNS = [
+    ("funding", "amount"),
+    ("reported_amount", "amount"),
+    ("membership", "ec_contribution"),
+    ("membership", "net_ec_contribution"),
+]
+
+
+@pytest.mark.parametrize(("table", "column"), AMOUNT_COLUMNS)
+def test_amounts_are_exact_text_beside_cents_that_sort_as_numbers(
+    cli: Cli, table: str, column: str
+) -> None:
+    from decimal import Decimal
+
+    cli.ok("load", "-q")
+    conn = sqlite3.connect(cli.db)
+    rows = conn.execute(
+        f'SELECT "{column}", "{column}_cents" FROM "{table}" WHERE "{column}" IS NOT NULL '
+        f'ORDER BY "{column}_cents"'
+    ).fetchall()
+    conn.close()
+    assert rows, f"no {table}.{column} in the test landscape"
+    assert all(isinstance(text, str) and isinstance(cents, int) for text, cents in rows)
+    assert all(cents == round(Decimal(text) * 100) for text, cents in rows)
+    exact = [Decimal(text) for text, _ in rows]
+    assert exact == sorted(exact)  # the integer orders them as the numbers they are
+
+
+def test_the_views_people_query_are_there_with_their_columns(cli: Cli) -> None:
+    cli.ok("load", "-q")
+    conn = sqlite3.connect(cli.db)
+    expected = {
+        "partners": {"organisation_id", "name", "country", "helix", "initiatives"},
+        "members": {"initiative_id", "initiative", "organisation", "role", "ec_contribution"},
+        "funding_entries": {"initiative", "amount", "amount_cents", "currency", "programme"},
+        "milestones_by_date": {"initiative", "kind", "date", "earliest", "latest", "place"},
+    }
+    for view, columns in expected.items():
+        cursor = conn.execute(f'SELECT * FROM "{view}"')
+        names = {d[0] for d in cursor.description}
+        assert columns <= names, (view, columns - names)
+        assert cursor.fetchall(), view
+    dated = [r[0] for r in conn.execute("SELECT earliest FROM milestones_by_date")]
+    known = [d for d in dated if d is not None]
+    assert known == sorted(known) and dated[: len(known)] == known  # by date, unknown last
+    partners = dict(conn.execute("SELECT organisation_id, initiatives FROM partners"))
+    assert partners["kemijski-institut"] == 2
+    conn.close()
