@@ -136,7 +136,7 @@ _ORG_COLUMNS = (
     Column("sources", "list", "ids of the sources cited"),
     Column("inferred", "list", "fields that no source states"),
 )
-_ORG_BRIEF = ("id", "name", "short_name", "country", "sector", "helix", "roles")
+_ORG_BRIEF = ("id", "name", "country", "sector", "helix", "roles")
 
 
 def _org_sql(where: str) -> str:
@@ -261,6 +261,8 @@ _ORGANISATIONS = Entity(
     "t.country, t.name COLLATE NOCASE",
     brief=_ORG_BRIEF,
     hidden=(Column("_role_names", "list", values="Role"),),
+    # `geneh: partner` for people: a narrow terminal may wrap after the colon, never inside an id.
+    display={"roles": lambda r: ", ".join(x.replace(":", ": ", 1) for x in r.get("roles") or [])},
 )
 # Partners are the organisations that take part in something: the same entity, one more condition.
 _entity(

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from rich.console import Console, RenderableType
+    from rich.text import Text
 
 
 class Format(StrEnum):
@@ -83,16 +84,13 @@ def format_for_file(path: Path, fmt: Format | None) -> Format:
 
 def parse_format(value: str, allowed: Sequence[Format] = FORMATS) -> Format:
     """A --format value, case-insensitive; an unknown one is a usage error with a suggestion."""
-    from difflib import get_close_matches
-
-    from atmptrack.errors import UsageError
+    from atmptrack.errors import UsageError, did_you_mean
 
     wanted = value.strip().lower()
     for fmt in allowed:
         if fmt.value == wanted:
             return fmt
-    close = get_close_matches(wanted, [f.value for f in allowed], n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    hint = did_you_mean(wanted, allowed)
     raise UsageError(f"unknown format '{value}'{hint}; valid formats: {', '.join(allowed)}")
 
 
@@ -171,14 +169,24 @@ def _decimal(value: Decimal) -> str:
     return format(value, "f")
 
 
-def _json(value: Any) -> str:
-    """JSON for the flat and nested values we produce; Decimals stay exact numbers."""
+def _json(value: Any, indent: int | None = None, level: int = 0) -> str:
+    """JSON for the flat and nested values we produce; Decimals stay exact numbers.
+
+    One line by default; with `indent`, nested objects and arrays one member a line.
+    """
     if isinstance(value, Decimal):
         return _decimal(value)
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{json.dumps(str(k))}: {_json(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_json(v) for v in value) + "]"
+    if isinstance(value, Mapping | list | tuple):
+        members = (
+            [f"{json.dumps(str(k))}: {_json(v, indent, level + 1)}" for k, v in value.items()]
+            if isinstance(value, Mapping)
+            else [_json(v, indent, level + 1) for v in value]
+        )
+        start, end = ("{", "}") if isinstance(value, Mapping) else ("[", "]")
+        if indent is None or not members:
+            return start + ", ".join(members) + end
+        inner, outer = " " * (indent * (level + 1)), " " * (indent * level)
+        return f"{start}\n{inner}" + f",\n{inner}".join(members) + f"\n{outer}{end}"
     return _JSON_UNSAFE.sub(
         lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False)
     )
@@ -281,10 +289,9 @@ def _write_markdown(section: Section, out: TextIO, header: bool, _guarded: bool)
 
 
 def _write_table(section: Section, out: TextIO, header: bool, _guarded: bool) -> None:
-    con = console(out)
-    con.print(_rich_table(section, header=header))
-    for line in section.footer:
-        con.print(clean(line), style="dim")
+    screen = _Screen(out)
+    screen.section(section, header=header)
+    screen.note()
 
 
 # One writer per table format: (section, stream, header, formula guard).
@@ -299,42 +306,345 @@ _TABLE_WRITERS: dict[Format, Callable[[Section, TextIO, bool, bool], None]] = {
 }
 
 
+# ---------------------------------------------------------------- tables for people
+#
+# Rich fits a table to the width by dropping the columns that do not fit and by cutting cells
+# anywhere (`JOIN4AT` / `MP`, `2025-03-2` / `1`). So the layout is decided here and Rich only
+# draws it. Each cell is cut into units a line may break between: its words (an id, a date, a
+# number or a URL is one word; `≈ 5,000,000` is one unit). No column is narrower than its
+# widest unit, nor than the widest word of its header (`declared_` / `partners`). When the
+# columns at their full width do not fit, long headers wrap first, then the wide columns are
+# narrowed to a common level and their text wraps at words; when even the narrowest widths do
+# not fit, each record becomes a block of `field  value` lines (as `psql \x` shows them), and
+# one note on stderr says so. Nothing is ever dropped or cut inside a word in a table.
+
+# The spaces between two columns: the one SIMPLE_HEAVY draws and a padding of one on the right.
+# Two, not Rich's three: at 80 columns a space saved per column is a table kept a table.
+_GAP = 2
+# Qualifier symbols belong to the amount after them: `≈ 5,000,000` is one unit.
+_GLUE = frozenset({"≈", "≤", "≥", "<", ">", "~", "±"})
+_URL = re.compile(r"https?://\S")
+# What marks a word as a number, a date or an id rather than prose: a digit or a joiner.
+_TOKEN = re.compile(r"[\d_:/.@-]")
+# Where a value holds several items (aims, reasons, nested records), an item's continuation
+# lines are indented by this much, so that the eye finds where the next item starts.
+_HANG = 2
+# Escape sequences that set colours and styles: kept when the padding around them goes.
+_SGR = re.compile(r"\x1b\[[0-9;]*m")
+_PADDING = re.compile(r"(?:[ \t]|\x1b\[[0-9;]*m)+$")
+
+
+def _unpadded(text: str) -> str:
+    """text without the spaces Rich pads each line with; style codes among them are kept."""
+
+    def strip(line: str) -> str:
+        tail = _PADDING.search(line)
+        if tail is None:
+            return line
+        return line[: tail.start()] + "".join(_SGR.findall(tail.group()))
+
+    return "\n".join(strip(line) for line in text.split("\n"))
+
+
+def _units(paragraph: str) -> list[str]:
+    """The pieces a line may break between: its words, a qualifier symbol with the next one."""
+    units: list[str] = []
+    for word in paragraph.split():
+        if units and units[-1] in _GLUE:
+            units[-1] += " " + word
+        else:
+            units.append(word)
+    return units
+
+
+def _head_units(name: str) -> list[str]:
+    """A column name breaks only after an underscore: `declared_` / `partners`, words whole."""
+    return re.findall(r"[^_]+_*|_+", name)
+
+
+def _narrowest(text: str) -> int:
+    """The narrowest width text wraps to without cutting a unit."""
+    from rich.cells import cell_len
+
+    paragraphs = text.split("\n")
+    hang = _HANG if len(paragraphs) > 1 else 0
+    return max((cell_len(u) + hang for p in paragraphs for u in _units(p)), default=0)
+
+
+def _widest(text: str) -> int:
+    from rich.cells import cell_len
+
+    return max(cell_len(p.strip()) for p in text.split("\n"))
+
+
+def _keeps_whole(unit: str) -> bool:
+    """Whether a unit names or counts something (a number, a date, an id, a URL): such a unit
+    is written whole even where it is wider than the line, since a cropped one would name
+    something else; a terminal soft-wraps the long line, and a URL stays openable."""
+    return bool(_URL.search(unit) or _TOKEN.search(unit.strip(".,;:!?()[]\"'")))
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """text as lines of at most `width` cells, broken only between units.
+
+    Table columns are never narrower than their units; only a record's value can meet a unit
+    wider than its line, which is then kept whole (`_keeps_whole`) or cropped with `…`.
+    """
+    from rich.cells import cell_len, set_cell_size
+
+    paragraphs = text.split("\n")
+    hang = _HANG if len(paragraphs) > 1 else 0
+    lines: list[str] = []
+    for paragraph in paragraphs:
+        indent, room = "", width
+        line: list[str] = []
+        used = 0
+        for unit in _units(paragraph):
+            size = cell_len(unit)
+            if line and used + 1 + size <= room:
+                line.append(unit)
+                used += 1 + size
+                continue
+            if line:
+                lines.append(indent + " ".join(line))
+                indent, room = " " * hang, width - hang
+            if size > room and not _keeps_whole(unit):
+                unit = set_cell_size(unit, max(room - 1, 0)) + "…"
+                size = cell_len(unit)
+            line, used = [unit], size
+        lines.append(indent + " ".join(line))
+    return lines
+
+
+def _wrap_head(name: str, width: int) -> str:
+    from rich.cells import cell_len
+
+    lines = [""]
+    for unit in _head_units(name):
+        if lines[-1] and cell_len(lines[-1] + unit) > width:
+            lines.append("")
+        lines[-1] += unit
+    return "\n".join(lines)
+
+
+def _fit(heads: list[str], cells: list[list[str]], room: int) -> list[int] | None:
+    """Column widths within room, or None when the columns cannot fit it.
+
+    Three widths per column: whole (header and cells on one line), with the header wrapped
+    after its underscores, and narrowest (wrapped down to its widest unit). Headers wrap
+    first, since a long name over short values costs width without telling more; then the
+    text wraps. Either way the widest columns give way first, down to one common level.
+    """
+    head_units = [max((_widest(u) for u in _head_units(h)), default=0) for h in heads]
+    text = [max((_widest(row[i]) for row in cells), default=0) for i in range(len(heads))]
+    least = [max((_narrowest(row[i]) for row in cells), default=0) for i in range(len(heads))]
+    whole = [max(_widest(h), t) for h, t in zip(heads, text, strict=True)]
+    headed = [max(u, t) for u, t in zip(head_units, text, strict=True)]
+    narrowest = [max(u, n) for u, n in zip(head_units, least, strict=True)]
+    if sum(whole) <= room:
+        return whole
+    if sum(headed) <= room:
+        return _level(headed, whole, room)
+    if sum(narrowest) <= room:
+        return _level(narrowest, headed, room)
+    return None
+
+
+def _level(lows: list[int], highs: list[int], room: int) -> list[int]:
+    """Widths between lows and highs that fill room: the highest columns lowered to one level."""
+
+    def at(level: int) -> list[int]:
+        return [max(lo, min(hi, level)) for lo, hi in zip(lows, highs, strict=True)]
+
+    low, high = 0, max(highs)  # at(low) fits and at(high) does not: the highest level that fits
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if sum(at(middle)) <= room else (low, middle)
+    widths = at(low)
+    spare = room - sum(widths)
+    for index, (width, most) in enumerate(zip(widths, highs, strict=True)):
+        if spare and width < most:
+            widths[index] += 1
+            spare -= 1
+    return widths
+
+
 def _human(section: Section, row: Row, column: str) -> str:
     show = section.human.get(column)
     if show is not None:
-        return clean(show(row))
-    value = row.get(column)
-    if isinstance(value, list):
-        return clean(", ".join(str(v) for v in value))
+        return clean(show(row) or "")  # a function that finds nothing to say leaves the cell empty
+    return _readable(row.get(column))
+
+
+def _readable(value: Any, *, items: bool = False) -> str:
+    """A value as people read it: lists as `a, b` (with items=True, items holding spaces one per
+    line), a mapping as `key: value` lines, nested records one per line, amounts as
+    `report funding` writes them. Never JSON."""
+    if isinstance(value, Mapping):
+        return "\n".join(f"{clean(str(k))}: {_inline(v)}" for k, v in value.items() if _known(v))
+    if isinstance(value, list | tuple):
+        if any(isinstance(v, Mapping) for v in value):
+            return "\n".join(_inline(v) for v in value)
+        texts = [_inline(v) for v in value]
+        return ("\n" if items and any(" " in t for t in texts) else ", ").join(texts)
+    return _inline(value)
+
+
+def _inline(value: Any) -> str:
+    """A value on one line: a nested record as `≈ 5,000,000 EUR; note: nearly EUR 5 million`."""
+    from atmptrack.query import show_amount
+
+    if isinstance(value, Mapping):
+        rest = {k: v for k, v in value.items() if _known(v)}
+        parts = []
+        if "amount" in value:
+            parts.append(
+                show_amount(value["amount"], value.get("qualifier"), value.get("currency"))
+            )
+            rest = {k: v for k, v in rest.items() if k not in ("amount", "qualifier", "currency")}
+        parts.extend(f"{clean(str(k))}: {_inline(v)}" for k, v in rest.items())
+        return "; ".join(parts)
+    if isinstance(value, list | tuple):
+        return ", ".join(_inline(v) for v in value)
+    if isinstance(value, Decimal):
+        return show_amount(value, None)
     return _text(value)
 
 
-def _rich_table(section: Section, *, header: bool) -> RenderableType:
+def _known(value: Any) -> bool:
+    return value is not None and not (isinstance(value, list | tuple | Mapping | str) and not value)
+
+
+class _Screen:
+    """Output for people on one stream, at its width (COLUMNS, the terminal's, or Rich's 80).
+
+    Rich pads each line of a table to the width: lines reach the stream without that padding,
+    so that a table in a file or a pipe has no trailing spaces. Tables shown as records are
+    counted for one note on stderr at the end.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.console = console(stream)
+        self.stream = stream
+        self.width = self.console.width
+        self.as_records: list[tuple[str, int]] = []
+
+    def print(self, renderable: RenderableType, **options: Any) -> None:
+        with self.console.capture() as capture:
+            self.console.print(renderable, **options)
+        self.stream.write(_unpadded(capture.get()))
+
+    def lines(self, lines: Sequence[Text]) -> None:
+        """Lines already fitted: printed as they are, never wrapped or cropped again."""
+        from rich.text import Text
+
+        if lines:
+            self.print(Text("\n").join(lines), soft_wrap=True)
+
+    def text(self, text: str, style: str = "") -> None:
+        from rich.text import Text
+
+        self.lines([Text(line, style=style) for line in _wrap(clean(text), self.width)])
+
+    def blank(self) -> None:
+        self.stream.write("\n")
+
+    def section(self, section: Section, *, header: bool) -> None:
+        """A titled table, or one block per record when its columns cannot fit; its footer."""
+        names = section.table_columns or section.columns
+        columns = [clean(c) for c in names]
+        cells = [[_human(section, row, c) for c in names] for row in section.rows]
+        heads = columns if header else [""] * len(columns)
+        widths = _fit(heads, cells, self.width - _GAP * (len(columns) - 1)) if names else []
+        if section.title:
+            self.text(section.title, "bold")
+        if widths is None:
+            self.as_records.append((section.title or section.name, len(columns)))
+            for index, row in enumerate(cells):
+                if index or section.title:
+                    self.blank()  # a block per record, set off from the title too
+                self.record(list(zip(columns, row, strict=True)))
+            if not cells:
+                self.blank()
+                self.text(f"no rows; columns: {', '.join(columns)}", "dim")
+        elif names:
+            if section.title:
+                self.blank()
+            right = [c in section.right for c in names]
+            self.print(_rich_table(heads if header else None, cells, right, widths))
+        if section.footer:
+            self.blank()
+        for line in section.footer:
+            self.text(line, "dim")
+        self.blank()
+
+    def record(self, fields: Sequence[tuple[str, str]]) -> None:
+        """One `field  value` line per field; a value wraps under itself."""
+        from rich.cells import cell_len
+        from rich.text import Text
+
+        # A name longer than a third of the width gets a line of its own rather than squeezing
+        # every value; it is never broken either.
+        names = min(max((cell_len(n) for n, _ in fields), default=0), max(self.width // 3, 8))
+        room = max(self.width - names - 2, 8)
+        indent = " " * (names + 2)
+        out: list[Text] = []
+        for name, value in fields:
+            wrapped = _wrap(value, room) if value.strip() else []
+            if cell_len(name) > names or not wrapped:
+                out.append(Text(name, style="bold"))
+            else:
+                padding = " " * (names - cell_len(name) + 2)
+                out.append(Text.assemble((name, "bold"), padding + wrapped.pop(0)))
+            out.extend(Text(indent + line) for line in wrapped)
+        self.lines(out)
+
+    def note(self) -> None:
+        """One line on stderr when tables were shown as records: a column is never lost in silence."""
+        if not self.as_records:
+            return
+        if len(self.as_records) == 1:
+            what = f"{self.as_records[0][1]} columns do not fit {self.width} characters"
+        else:
+            tables = "; ".join(f"{title}: {n} columns" for title, n in self.as_records)
+            what = f"{len(self.as_records)} tables do not fit {self.width} characters ({tables})"
+        write_messages([f"atmptrack: note: {what}; showing one record per block"])
+
+
+def _rich_table(
+    headers: list[str] | None, cells: list[list[str]], right: list[bool], widths: list[int]
+) -> RenderableType:
+    """The table Rich draws at the widths `_fit` chose: every cell and header wrapped beforehand,
+    so that Rich has nothing left to wrap, crop or drop."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
+    wrapped = [
+        ["\n".join(_wrap(cell, width)) for cell, width in zip(row, widths, strict=True)]
+        for row in cells
+    ]
     table = Table(
-        title=Text(section.title, style="bold") if section.title else None,
         box=box.SIMPLE_HEAVY,
-        show_header=header,
+        show_header=headers is not None,
         header_style="bold",
-        title_justify="left",
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
     )
-    columns = section.table_columns or section.columns
-    cells = [[_human(section, row, c) for c in columns] for row in section.rows]
-    for index, column in enumerate(columns):
-        # Short values (codes, dates, amounts) keep their width so that only text wraps: Rich
-        # would otherwise narrow every column alike and break `2024-01` or `4,885,375` apart.
-        longest = max((len(line[index]) for line in cells), default=0)
+    for index, width in enumerate(widths):
+        head = _wrap_head(headers[index], width) if headers is not None else ""
+        used = max([_widest(head), *(_widest(row[index]) for row in wrapped)])
         table.add_column(
-            Text(column),
-            justify="right" if column in section.right else "left",
-            min_width=max(min(len(column), 14), longest if longest <= 12 else 0),
-            overflow="fold",
+            Text(head),
+            justify="right" if right[index] else "left",
+            # What the wrapped cells use, which is at most what _fit allowed.
+            width=max(used, 1),
+            no_wrap=True,
+            overflow="ellipsis",
         )
-    for line in cells:
-        table.add_row(*(Text(cell) for cell in line))
+    for row in wrapped:
+        table.add_row(*(Text(cell) for cell in row))
     return table
 
 
@@ -368,19 +678,23 @@ def write_sections(
             parts.append((section.title, fragment))
         out.write(charts.html_page(title or (sections[0].title if sections else ""), parts))
         return
-    if fmt in ("table", "markdown"):
+    if fmt == "table":
+        screen = _Screen(out)
+        for section in sections:
+            screen.section(section, header=header)
+            rendered = _rich_chart(section.chart) if section.chart is not None else None
+            if rendered is not None:
+                screen.print(rendered)
+        screen.note()
+        return
+    if fmt == "markdown":
         for index, section in enumerate(sections):
-            if fmt == "markdown":
-                if index:
-                    out.write("\n")
-                out.write(f"## {section.title}\n\n")
+            if index:
+                out.write("\n")
+            out.write(f"## {section.title}\n\n")
             write_section(section, fmt, out, header=header, formula_guard=formula_guard)
-            if fmt == "markdown" and section.footer:
+            if section.footer:
                 out.write("\n" + "\n".join(f"- {_md_cell(line)}" for line in section.footer) + "\n")
-            if fmt == "table" and section.chart is not None:
-                rendered = _rich_chart(section.chart)
-                if rendered is not None:
-                    console(out).print(rendered)
         return
     write_section(sections[0], fmt, out, header=header, formula_guard=formula_guard)
 
@@ -418,14 +732,24 @@ def svg_chart(chart: Chart) -> str:
                 percent=chart.percent,
             )
         case Heatmap():
+            labels = [r.label for r in chart.rows]
+            # The same things as rows and columns (initiatives against initiatives): each with
+            # itself is a total, not an overlap, and must not set the scale the overlaps are read on.
+            square = bool(labels) and labels == list(chart.series)
             return charts.heatmap(
                 chart.title,
-                [clean(r.label) for r in chart.rows],
+                [clean(label) for label in labels],
                 chart.series,
                 [[int(v) for v in r.values] for r in chart.rows],
+                diagonal="diagonal: each with itself (its own total), not on the colour scale"
+                if square
+                else "",
             )
         case Gantt():
-            spans = [charts.Span(clean(s.label), s.start, s.end) for s in chart.spans]
+            spans = [
+                charts.Span(clean(s.label), s.start, s.end, s.started_by, s.running_on)
+                for s in chart.spans
+            ]
             markers = [
                 charts.Marker(clean(m.row), m.day, clean(m.label), m.approximate)
                 for m in chart.markers
@@ -553,9 +877,13 @@ def write_document(
     header: bool = True,
     charts: Sequence[Chart] = (),
 ) -> None:
-    """One nested record: an object in JSON/YAML, `field value` pairs in TSV/CSV, a layout for people."""
+    """One nested record: an object in JSON/YAML, `field value` pairs in TSV/CSV, a layout for people.
+
+    JSON is indented for a reader on a terminal and one line in a pipe, as before.
+    """
     if fmt == "json" or fmt == "jsonl":
-        out.write(_json(document) + "\n")
+        indent = 2 if fmt == "json" and _isatty(out) else None
+        out.write(_json(document, indent) + "\n")
     elif fmt == "yaml":
         import yaml
 
@@ -564,59 +892,64 @@ def write_document(
         pairs = [{"field": k, "value": v} for k, v in _flatten(document)]
         write_section(Section("fields", "", ["field", "value"], pairs), fmt, out, header=header)
     elif fmt == "table":
-        con = console(out)
-        con.print(_rich_document(document))
+        screen = _Screen(out)
+        _people_document(screen, document)
         for chart in charts:
             rendered = _rich_chart(chart)
             if rendered is not None:
-                con.print(rendered)
+                screen.print(rendered)
+        screen.note()
     else:
         raise ValueError(f"unknown format {fmt}")
 
 
-def _rich_document(document: Mapping[str, Any]) -> RenderableType:
-    from rich.console import Group
-    from rich.padding import Padding
-    from rich.panel import Panel
-    from rich.table import Table
-    from rich.text import Text
-
-    def cell(value: Any) -> Text:
-        if isinstance(value, list):
-            return Text(clean(", ".join(_text(v) for v in value)))
-        return Text(_text(value))
-
-    scalars = Table.grid(padding=(0, 2))
-    scalars.add_column(style="bold")
-    scalars.add_column(overflow="fold")
-    parts: list[RenderableType] = []
+def _people_document(screen: _Screen, document: Mapping[str, Any]) -> None:
+    """The title, the plain fields as `field  value` lines, then a table per list of records."""
+    screen.text(_text(document.get("title") or document.get("id")), "bold")
+    screen.blank()
+    fields: list[tuple[str, str]] = []
+    tables: list[Section] = []
     for key, value in document.items():
-        if key == "title":
+        if key == "title" or not _known(value):
             continue
-        if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
-            columns = list(dict.fromkeys(k for item in value for k in item))
-            table = Table(title=Text(key.replace("_", " "), style="bold"), title_justify="left")
-            for column in columns:
-                table.add_column(Text(column), overflow="fold")
-            for item in value:
-                table.add_row(*(cell(item.get(c)) for c in columns))
-            parts.append(Padding(table, (1, 0, 0, 0)))
-        elif isinstance(value, Mapping):
-            sub = Table.grid(padding=(0, 2))
-            sub.add_column(style="bold")
-            sub.add_column(overflow="fold")
-            for sub_key, sub_value in value.items():
-                if sub_value not in (None, [], {}):
-                    sub.add_row(Text(str(sub_key)), cell(sub_value))
-            parts.append(
-                Padding(
-                    Panel(sub, title=Text(key.replace("_", " ")), title_align="left"), (1, 0, 0, 0)
-                )
-            )
-        elif value not in (None, [], {}):
-            scalars.add_row(Text(key), cell(value))
-    title = Text(_text(document.get("title") or document.get("id")), style="bold")
-    return Group(Panel(scalars, title=title, title_align="left"), *parts)
+        if isinstance(value, list) and all(isinstance(v, Mapping) for v in value):
+            tables.append(_nested_section(key, value))
+        else:
+            fields.append((clean(key), _readable(value, items=True)))
+    screen.record(fields)
+    screen.blank()
+    for table in tables:
+        screen.section(table, header=True)
+
+
+def _nested_section(key: str, items: list[Mapping[str, Any]]) -> Section:
+    """A list of records inside a document, as a table of the columns something is known in:
+    `show` is read, and an empty column would cost width without telling anything."""
+    from atmptrack.query import show_amount
+
+    names = dict.fromkeys(k for item in items for k in item)
+    columns = [str(c) for c in names if any(_known(item.get(c)) for item in items)]
+    human: dict[str, Callable[[Row], str]] = {c: _cell_of(c) for c in columns}
+    if "amount" in columns:  # as `report funding` shows it: `≈ 5,000,000`
+        human["amount"] = lambda row: show_amount(row.get("amount"), row.get("qualifier"))
+    right = {
+        c
+        for c in columns
+        if all(
+            isinstance(v, int | Decimal) and not isinstance(v, bool)
+            for v in (item.get(c) for item in items)
+            if v is not None
+        )
+    }
+    title = key.replace("_", " ").capitalize()
+    return Section(key, title, columns, [dict(item) for item in items], human=human, right=right)
+
+
+def _cell_of(column: str) -> Callable[[Row], str]:
+    def cell(row: Row) -> str:
+        return _readable(row.get(column), items=True)
+
+    return cell
 
 
 def write_grouped(
@@ -635,7 +968,7 @@ def write_grouped(
         return
     from rich.text import Text
 
-    con = console(out)
+    con = _Screen(out)
     con.print(Text(clean(title), style="bold"))
     for heading, style, lines in groups:
         if lines:
