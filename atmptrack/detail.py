@@ -134,7 +134,7 @@ def _initiative(conn: sqlite3.Connection, prov: shape.Provenance, ini_id: str) -
     ]
     for name, child in shape.INITIATIVE.children:
         found = shape.records(conn, child, prov, where={"initiative_id": ini_id}).values()
-        record[name] = [_without(item, "initiative") for item in found]
+        record[name] = [_exact(_without(item, "initiative"), child) for item in found]
     organisations = {
         r["id"]: r
         for r in fetch(
@@ -159,15 +159,21 @@ def _initiative(conn: sqlite3.Connection, prov: shape.Provenance, ini_id: str) -
         milestone["speakers"] = [names.get(p, p) for p in milestone["speakers"]]
     record["milestones"].sort(key=lambda m: _date_order(conn, ini_id, m["id"]))
     for entry in record["funding"]:
-        entry["amount"] = Decimal(entry["amount"]) if entry["amount"] is not None else None
-        for reported in entry["also_reported"]:
-            reported["amount"] = Decimal(reported["amount"])
+        entry["also_reported"] = [_exact(r, shape.REPORTED_AMOUNT) for r in entry["also_reported"]]
     record["relations"] = _relations(conn, prov, ini_id)
     return record
 
 
 # What `show` tells of each member organisation besides its id.
 _ORG_SHOWN = ("name", "country", "sector", "helix")
+
+
+def _exact(record: Record, stored: shape.Shape) -> Record:
+    """Amounts as Decimals, so that every format writes them as the numbers they are."""
+    for name in stored.amounts:
+        if record.get(name) is not None:
+            record[name] = Decimal(record[name])
+    return record
 
 
 def _without(record: Record, *names: str) -> Record:

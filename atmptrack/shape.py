@@ -77,6 +77,11 @@ class Shape:
     cited: bool = True  # carries sources and inferred fields
 
     @property
+    def amounts(self) -> frozenset[str]:
+        """Columns holding an exact amount: each has its `<column>_cents` beside it."""
+        return frozenset(c.removesuffix("_cents") for c in self.derived if c.endswith("_cents"))
+
+    @property
     def hidden(self) -> frozenset[str]:
         """Columns a record read back leaves out."""
         bounds = {column for pair in self.dates.values() for column in pair}

@@ -199,7 +199,7 @@ def test_a_members_ec_contribution_reaches_list_show_and_diff(cli: Cli, tmp_path
     assert (charite["ec_contribution"], charite["net_ec_contribution"]) == (612500.75, 590000)
     record = json.loads(cli.ok("show", "join4atmp", "-f", "json"))
     member = next(m for m in record["members"] if m["organisation"] == "charite")
-    assert member["ec_contribution"] == "612500.75"
+    assert member["ec_contribution"] == 612500.75  # a number, exact in the JSON text
     old = tmp_path / "old"
     shutil.copytree(cli.data, old)
     join = cli.data / "initiatives" / "join4atmp.yaml"
