@@ -2,7 +2,15 @@
 
 # No `from __future__ import annotations` here: SQLModel needs the real annotations.
 
+from sqlalchemy import ForeignKeyConstraint
 from sqlmodel import Field, SQLModel
+
+
+def _within(table: str, column: str) -> ForeignKeyConstraint:
+    """A reference to a record of the same initiative: (initiative_id, column) -> table's key."""
+    return ForeignKeyConstraint(
+        ["initiative_id", column], [f"{table}.initiative_id", f"{table}.id"]
+    )
 
 
 class MetaRow(SQLModel, table=True):
@@ -121,6 +129,7 @@ class WorkGroupRow(SQLModel, table=True):
 
 class WorkGroupLeadRow(SQLModel, table=True):
     __tablename__ = "workgroup_lead"
+    __table_args__ = (_within("workgroup", "workgroup_id"),)
     initiative_id: str = Field(primary_key=True, foreign_key="initiative.id")
     workgroup_id: str = Field(primary_key=True)
     organisation_id: str = Field(primary_key=True, foreign_key="organisation.id")
@@ -129,6 +138,7 @@ class WorkGroupLeadRow(SQLModel, table=True):
 
 class WorkGroupCoordinatorRow(SQLModel, table=True):
     __tablename__ = "workgroup_coordinator"
+    __table_args__ = (_within("workgroup", "workgroup_id"), _within("person", "person_id"))
     initiative_id: str = Field(primary_key=True, foreign_key="initiative.id")
     workgroup_id: str = Field(primary_key=True)
     person_id: str = Field(primary_key=True)
@@ -156,6 +166,7 @@ class MilestoneRow(SQLModel, table=True):
 
 class MilestoneSpeakerRow(SQLModel, table=True):
     __tablename__ = "milestone_speaker"
+    __table_args__ = (_within("milestone", "milestone_id"), _within("person", "person_id"))
     initiative_id: str = Field(primary_key=True, foreign_key="initiative.id")
     milestone_id: str = Field(primary_key=True)
     person_id: str = Field(primary_key=True)
@@ -185,6 +196,7 @@ class FundingRow(SQLModel, table=True):
 
 class ReportedAmountRow(SQLModel, table=True):
     __tablename__ = "reported_amount"
+    __table_args__ = (_within("funding", "funding_id"),)
     initiative_id: str = Field(primary_key=True, foreign_key="initiative.id")
     funding_id: str = Field(primary_key=True)
     position: int = Field(primary_key=True)

@@ -146,13 +146,41 @@ def test_rows_read_back_through_the_shapes_give_the_records_again(
     conn.close()
 
 
-def test_atmptracks_own_writes_enforce_foreign_keys(data: Path, tmp_path: Path) -> None:
+FOREIGN_KEYS = [
+    (str(table.name), tuple(str(c) for c in fk.column_keys), fk.referred_table.name)
+    for table in SQLModel.metadata.sorted_tables
+    for fk in table.foreign_key_constraints
+]
+
+
+def test_every_reference_is_a_declared_foreign_key() -> None:
+    declared = {(table, cols[-1], target) for table, cols, target in FOREIGN_KEYS}
+    for expected in [
+        ("membership", "organisation_id", "organisation"),
+        ("workgroup_lead", "workgroup_id", "workgroup"),
+        ("workgroup_lead", "organisation_id", "organisation"),
+        ("workgroup_coordinator", "person_id", "person"),
+        ("milestone_speaker", "person_id", "person"),
+        ("milestone_speaker", "milestone_id", "milestone"),
+        ("reported_amount", "funding_id", "funding"),
+        ("organisation", "parent_id", "organisation"),
+        ("relation", "target_id", "initiative"),
+        ("citation", "source_id", "source"),
+    ]:
+        assert expected in declared, expected
+
+
+@pytest.mark.parametrize(("table", "columns", "target"), FOREIGN_KEYS, ids=str)
+def test_atmptracks_own_writes_enforce_every_foreign_key(
+    data: Path, tmp_path: Path, table: str, columns: tuple[str, ...], target: str
+) -> None:
     store = tmp_path / "store.sqlite"
     fingerprint = datadir.fingerprint(data)
     writer.load(data, store, fingerprint=fingerprint, force=True)
     before = table_dump(store)
     rows = writer.build_rows(read_dataset(data))
-    rows["membership"][0]["organisation_id"] = "no-such-organisation"
+    row = next(r for r in rows[table] if all(r.get(c) is not None for c in columns))
+    row[columns[-1]] = "no-such-record"  # the last column names the record referred to
     with pytest.raises(StoreError, match="FOREIGN KEY"):
         writer.write_rows(store, rows, data_dir=data, fingerprint=fingerprint, force=True)
     assert table_dump(store) == before
