@@ -12,7 +12,7 @@ EXTRAS_test  := [test]
 EXTRAS_lint  := [test,lint]
 EXTRAS_bench := [bench]
 
-.PHONY: run test test-fast lint bench clean
+.PHONY: run test test-fast lint bench clean system-tools
 
 run: $(call stamp,run)
 	$(BIN)/atmptrack load
@@ -20,7 +20,7 @@ run: $(call stamp,run)
 	$(BIN)/atmptrack report funding --format table
 
 # Everything, real processes included (about 1.5 minutes on 2 cores).
-test: $(call stamp,test)
+test: $(call stamp,test) system-tools
 	$(BIN)/python -m pytest
 
 # The inner loop: everything but the tests marked slow (about 45 seconds).
@@ -43,6 +43,18 @@ $(VENV)/.installed-%-$(HASH): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.$(EXTRAS_$*)'
 	rm -f $(VENV)/.installed-$*-*
 	touch $@
+
+# System tools that slow tests drive: a headless browser prints the HTML reports to PDF and
+# pdftotext reads the pages back. Installed from Debian's packages where this machine allows it
+# (root with apt-get); elsewhere those tests say what is missing (and fail in CI).
+system-tools:
+	@missing=""; for tool in chromium pdftotext; do \
+	  command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing$$missing from Debian's packages"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends chromium poppler-utils >/dev/null; \
+	fi
 
 clean:
 	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache

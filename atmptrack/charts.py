@@ -50,6 +50,9 @@ BAR_COLOUR = "#0072B2"
 MARKER_COLOUR = "#D55E00"
 HEAT_LOW = (242, 246, 250)
 HEAT_HIGH = (8, 48, 107)
+HEAT_STEPS_MAX = 10  # up to this count a heatmap's legend shows every value, else a gradient
+DIAGONAL_FILL = "#ededed"  # a heatmap's diagonal: neutral, off the colour scale
+DIAGONAL_STRIPE = "#d2d2d2"
 
 TITLE_SIZE = 18
 SUBTITLE_SIZE = 13
@@ -73,11 +76,19 @@ class Bar:
 
 @dataclass(frozen=True, slots=True)
 class Span:
-    """One row of a Gantt chart; None for an unknown start or end."""
+    """One row of a Gantt chart; None for an unknown start or end.
+
+    An unknown bound is drawn open to the chart's edge, and what is known about it bounds the
+    solid part: `started_by` (used only when start is None) is a day by which the row had
+    started, e.g. its first dated milestone; `running_on` (used only when end is None) is a day
+    on which it was still running, e.g. its last dated milestone.
+    """
 
     label: str
     start: date | None
     end: date | None
+    started_by: date | None = None
+    running_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -758,6 +769,44 @@ def _hex(rgb: tuple[int, int, int]) -> str:
     return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
+def _heat_legend(top: int, uid: str) -> tuple[list[tuple[float, Swatch, str]], list[str]]:
+    """The colour scale as legend entries (and the defs they need): every count from 0 to `top`
+    when there are few, else 0 and a gradient from 1 to `top` (the colours are linear in the count
+    from 1, so that the gradient shows each cell's colour at its place)."""
+    if top <= 0:
+        return [], []
+    if top <= HEAT_STEPS_MAX:
+        return [
+            (14, _rect_swatch(_hex(_heat_colour(v, top)), "#d0d0d0"), str(v))
+            for v in range(top + 1)
+        ], []
+    gradient = f"{uid}-scale"
+    one = _text_width("1", LABEL_SIZE)
+    ramp = 120.0
+
+    def draw(x: float, y: float) -> str:
+        return _tag("text", {"x": x, "y": y + 11.5}, "1") + _tag(
+            "rect",
+            {
+                "class": "scale",
+                "x": x + one + 6,
+                "y": y,
+                "width": ramp,
+                "height": 14,
+                "fill": f"url(#{gradient})",
+                "stroke": "#d0d0d0",
+            },
+        )
+
+    defs = [
+        f'<linearGradient id="{gradient}" x1="0" y1="0" x2="1" y2="0">'
+        f'<stop offset="0" stop-color="{_hex(_heat_colour(1, top))}"/>'
+        f'<stop offset="1" stop-color="{_hex(_heat_colour(top, top))}"/></linearGradient>'
+    ]
+    zero = (14.0, _rect_swatch(_hex(_heat_colour(0, top)), "#d0d0d0"), "0")
+    return [zero, (one + 6 + ramp, draw, str(top))], defs
+
+
 def heatmap(
     title: str,
     row_labels: Sequence[str],
@@ -765,12 +814,23 @@ def heatmap(
     values: Sequence[Sequence[int]],
     *,
     subtitle: str = "",
+    diagonal: str = "",
 ) -> str:
     """A grid of cells coloured by value (0 very light, the maximum the strongest blue), each cell
     showing its number in a contrasting colour; row labels left, column labels on top, rotated
-    -40 degrees when they would not fit horizontally."""
+    -40 degrees when they would not fit horizontally; a legend with the colour of each count (up
+    to 10) or a gradient from 1 to the maximum.
+
+    `diagonal`, when given, says that the matrix is square with the same things as rows and
+    columns, and is the legend's words for its diagonal: those cells (each thing with itself, a
+    total rather than an overlap) are grey and kept off the colour scale, so that they do not
+    pale the cells between different things."""
     if len(values) != len(row_labels):
         raise ValueError(f"{len(values)} rows of values for {len(row_labels)} row labels")
+    if diagonal and len(row_labels) != len(column_labels):
+        raise ValueError(
+            f"a heatmap with a diagonal is square, not {len(row_labels)} × {len(column_labels)}"
+        )
     for label, row in zip(row_labels, values, strict=True):
         if len(row) != len(column_labels):
             raise ValueError(
@@ -778,7 +838,20 @@ def heatmap(
             )
         for value in row:
             _check_number(value, f"a value of {label!r}")
-    top = max((int(v) for row in values for v in row), default=0)
+
+    def on_diagonal(i: int, j: int) -> bool:
+        return bool(diagonal) and i == j
+
+    top = max(
+        (
+            int(v)
+            for i, row in enumerate(values)
+            for j, v in enumerate(row)
+            if not on_diagonal(i, j)
+        ),
+        default=0,
+    )
+    uid = _uid("heatmap", title, tuple(row_labels), tuple(column_labels), tuple(map(tuple, values)))
     columns = [_fit(c, 200, LABEL_SIZE) for c in column_labels]
     column_widths = [_text_width(c, LABEL_SIZE) for c in columns]
     label_width = _label_width(row_labels, 240)
@@ -817,12 +890,15 @@ def heatmap(
         content = grid_left + n * cell_width + overhang(cell_width) + PAD
     width = max(_canvas_width(content, title), content)
 
-    legend_items: list[tuple[float, Swatch, str]] = []
-    if top > 0:
-        steps = sorted({0, top // 2, top}) if top > 1 else [0, top]
-        for step in steps:
-            colour = _hex(_heat_colour(step, top))
-            legend_items.append((14, _rect_swatch(colour, "#d0d0d0"), str(step)))
+    legend_items, defs = _heat_legend(top, uid)
+    hatch = f"{uid}-diagonal"
+    if diagonal:
+        defs.append(
+            f'<pattern id="{hatch}" patternUnits="userSpaceOnUse" width="6" height="6" '
+            f'patternTransform="rotate(45)"><rect width="6" height="6" fill="{DIAGONAL_FILL}"/>'
+            f'<rect width="2" height="6" fill="{DIAGONAL_STRIPE}"/></pattern>'
+        )
+        legend_items.append((14, _rect_swatch(f"url(#{hatch})", "#b0b0b0"), diagonal))
     body, y = _header_and_legend(title, subtitle, width, legend_items)
 
     header_height = sin40 * widest + 16 if rotated else 22.0
@@ -859,7 +935,8 @@ def heatmap(
         cy = grid_top + i * cell_height
         body.append(_row_label(label, grid_left - 8, cy + cell_height / 2 + 4, 240))
         for j, (column, value) in enumerate(zip(column_labels, row, strict=True)):
-            rgb = _heat_colour(int(value), top)
+            own = on_diagonal(i, j)
+            rgb = _rgb(DIAGONAL_FILL) if own else _heat_colour(int(value), top)
             x = grid_left + j * cell_width
             body.append(
                 _tag(
@@ -870,15 +947,18 @@ def heatmap(
                         "data-row": label,
                         "data-column": column,
                         "data-value": str(int(value)),
+                        "data-diagonal": "true" if own else None,
                         "x": x,
                         "y": cy,
                         "width": cell_width,
                         "height": cell_height,
-                        "fill": _hex(rgb),
+                        "fill": f"url(#{hatch})" if own else _hex(rgb),
                         "stroke": "#ffffff",
                         "stroke-width": 2,
                     },
-                    inner=_tooltip(f"{label}, {column}: {int(value)}"),
+                    inner=_tooltip(
+                        f"{label}, {column}: {int(value)}" + (f" ({diagonal})" if own else "")
+                    ),
                 )
             )
             body.append(
@@ -889,7 +969,7 @@ def heatmap(
                         "x": x + cell_width / 2,
                         "y": cy + cell_height / 2 + 4,
                         "text-anchor": "middle",
-                        "fill": MUTED if value == 0 else _text_on(rgb),
+                        "fill": INK if own else MUTED if value == 0 else _text_on(rgb),
                     },
                     str(int(value)),
                 )
@@ -898,7 +978,7 @@ def heatmap(
     if not row_labels or not column_labels:
         body.append(_no_data(grid_left, grid_top + 16))
         bottom = grid_top + 24
-    return _document(title, width, bottom + PAD, [], body)
+    return _document(title, width, bottom + PAD, defs, body)
 
 
 # --- Gantt -------------------------------------------------------------------------------------
@@ -906,6 +986,9 @@ def heatmap(
 GANTT_LABEL_PX = 260.0
 MARKER_LABEL_PX = 200.0
 SPAN_HEIGHT = 14.0
+MIN_SOLID_PX = 3.0  # the solid part of a bar known on a single day: a visible cap
+OPEN_BACKGROUND = "#d4e5f3"  # between the stripes of an open part
+OPEN_EDGE_OPACITY = 0.3  # an open part fades to this at the chart's edge
 LEVEL_HEIGHT = 14.0  # one level of marker labels stacked above a row's bar
 
 
@@ -1012,27 +1095,50 @@ def _year_starts(low: date, high: date) -> list[int]:
     return [yr for yr in range(low.year, high.year + 1) if low <= date(yr, 1, 1) <= high]
 
 
+def _known_part(span: Span) -> tuple[date, date] | None:
+    """The days between which the row is known to have been running: from its start (else the day
+    by which it had started) to its end (else the last day it was seen running). A single day when
+    only one of these is known; None when none is."""
+    low = span.start if span.start is not None else span.started_by
+    high = span.end if span.end is not None else span.running_on
+    if low is None:
+        return None if high is None else (high, high)
+    if high is None:
+        return low, low
+    if low <= high:
+        return low, high
+    # Contradictory data: a known bound wins over what only bounds an unknown one.
+    if span.start is not None and span.end is None:
+        return low, low  # seen running before its start: the known part is its start
+    if span.start is None and span.end is not None:
+        return high, high  # first seen after its end: the known part is its end
+    return high, low
+
+
 def _date_range(
     spans: Sequence[Span], markers: Sequence[Marker], today: date | None
-) -> tuple[date, date, int]:
-    """The dates at the plot's left and right ends, and how many days a bar with an unknown start
-    or end fades over. The range takes in the faded bars and a margin, and at least two 1 Januaries
-    so that the axis has year ticks; it never leaves date.min..date.max."""
-    known = [d for s in spans for d in (s.start, s.end) if d is not None]
+) -> tuple[date, date]:
+    """The dates at the plot's left and right ends. The range takes in every date, room for the
+    open part of a bar whose start or end is unknown, a margin, and at least two 1 Januaries so
+    that the axis has year ticks; it never leaves date.min..date.max."""
+    known = [d for s in spans for d in (s.start, s.end, s.started_by, s.running_on) if d]
     known += [m.when for m in markers]
     if today is not None:
         known.append(today)
     if not known:
         known = [date.today()]
     first, last = min(known), max(known)
-    fade_days = int(min(max((last - first).days * 0.15, 180), 550))
-    fade = timedelta(days=fade_days)
+    # An open part as short as a few pixels would read as a hard end: give it room to be seen.
+    room = timedelta(days=int(min(max((last - first).days * 0.15, 180), 550)))
     extent = list(known)
     for span in spans:
-        if span.start is not None and span.end is None:
-            extent.append(_shift(span.start, fade))
-        elif span.end is not None and span.start is None:
-            extent.append(_shift(span.end, -fade))
+        part = _known_part(span)
+        if part is None:
+            continue
+        if span.start is None:
+            extent.append(_shift(part[0], -room))
+        if span.end is None:
+            extent.append(_shift(part[1], room))
     margin = timedelta(days=max(45, int((max(extent) - min(extent)).days * 0.03)))
     low, high = _shift(min(extent), -margin), _shift(max(extent), margin)
     if len(_year_starts(low, high)) < 2:
@@ -1042,7 +1148,7 @@ def _date_range(
             first_year, next_year = max(first_year - 1, MINYEAR), MAXYEAR
         low = min(low, date(first_year, 1, 1))
         high = max(high, date(next_year, 1, 1))
-    return low, high, fade_days
+    return low, high
 
 
 @dataclass(frozen=True, slots=True)
@@ -1051,7 +1157,6 @@ class _TimeScale:
 
     low: date
     high: date
-    fade_days: int
     left: float
     width: float
 
@@ -1062,10 +1167,6 @@ class _TimeScale:
     @property
     def total_days(self) -> int:
         return max((self.high - self.low).days, 1)
-
-    @property
-    def fade_px(self) -> float:
-        return self.width * self.fade_days / self.total_days
 
     def x(self, day: date) -> float:
         return self.left + self.width * (day - self.low).days / self.total_days
@@ -1108,15 +1209,42 @@ def _layout_rows(
     return layouts
 
 
-def _fade_gradients(fade_out: str, fade_in: str) -> list[str]:
-    return [
-        f'<linearGradient id="{fade_out}" x1="0" y1="0" x2="1" y2="0">'
-        f'<stop offset="0" stop-color="{BAR_COLOUR}" stop-opacity="1"/>'
-        f'<stop offset="1" stop-color="{BAR_COLOUR}" stop-opacity="0"/></linearGradient>',
-        f'<linearGradient id="{fade_in}" x1="0" y1="0" x2="1" y2="0">'
-        f'<stop offset="0" stop-color="{BAR_COLOUR}" stop-opacity="0"/>'
-        f'<stop offset="1" stop-color="{BAR_COLOUR}" stop-opacity="1"/></linearGradient>',
-    ]
+@dataclass(frozen=True, slots=True)
+class _OpenStyle:
+    """The ids of the defs that draw the open part of a bar: a hatch, faded towards the edge of
+    the chart where the unknown bound lies."""
+
+    hatch: str
+    start_mask: str  # fades out leftwards: an unknown start
+    end_mask: str  # fades out rightwards: an unknown end
+
+    @classmethod
+    def for_chart(cls, uid: str) -> _OpenStyle:
+        return cls(f"{uid}-open", f"{uid}-open-start", f"{uid}-open-end")
+
+    def defs(self) -> list[str]:
+        def mask(mask_id: str, left: float, right: float) -> str:
+            # Mask content in the box of the masked bar, so that one mask serves every bar.
+            return (
+                f'<linearGradient id="{mask_id}-fade" x1="0" y1="0" x2="1" y2="0">'
+                f'<stop offset="0" stop-color="#ffffff" stop-opacity="{_num(left)}"/>'
+                f'<stop offset="1" stop-color="#ffffff" stop-opacity="{_num(right)}"/>'
+                f"</linearGradient>"
+                f'<mask id="{mask_id}" maskContentUnits="objectBoundingBox">'
+                f'<rect width="1" height="1" fill="url(#{mask_id}-fade)"/></mask>'
+            )
+
+        return [
+            f'<pattern id="{self.hatch}" patternUnits="userSpaceOnUse" width="6" height="6" '
+            f'patternTransform="rotate(45)"><rect width="6" height="6" fill="{OPEN_BACKGROUND}"/>'
+            f'<rect width="2.5" height="6" fill="{BAR_COLOUR}"/></pattern>',
+            mask(self.start_mask, OPEN_EDGE_OPACITY, 1.0),
+            mask(self.end_mask, 1.0, OPEN_EDGE_OPACITY),
+        ]
+
+    def attrs(self, side: str) -> dict[str, AttrValue]:
+        mask_id = self.start_mask if side == "start" else self.end_mask
+        return {"fill": f"url(#{self.hatch})", "mask": f"url(#{mask_id})"}
 
 
 def _diamond_swatch(hollow: bool) -> Swatch:
@@ -1133,13 +1261,28 @@ def _bar_swatch(fill: str) -> Swatch:
     return draw
 
 
+def _open_swatch(side: str, style: _OpenStyle) -> Swatch:
+    """A short solid bar with its open part on the side of the unknown bound."""
+
+    def draw(x: float, y: float) -> str:
+        open_x, solid_x = (x, x + 22) if side == "start" else (x + 12, x)
+        return _tag(
+            "rect", {"x": open_x, "y": y + 2, "width": 22, "height": 10, **style.attrs(side)}
+        ) + _tag("rect", {"x": solid_x, "y": y + 2, "width": 12, "height": 10, "fill": BAR_COLOUR})
+
+    return draw
+
+
 def _gantt_legend(
-    spans: Sequence[Span], markers: Sequence[Marker], fade_out: str
+    spans: Sequence[Span], markers: Sequence[Marker], style: _OpenStyle
 ) -> list[tuple[float, Swatch, str]]:
     """The symbols this chart uses, and only those (a plain bar always)."""
-    items: list[tuple[float, Swatch, str]] = [(28, _bar_swatch(BAR_COLOUR), "start to end")]
-    if any((s.start is None) != (s.end is None) for s in spans):
-        items.append((28, _bar_swatch(f"url(#{fade_out})"), "faded end: date unknown"))
+    drawn = [s for s in spans if _known_part(s) is not None]
+    items: list[tuple[float, Swatch, str]] = [(28, _bar_swatch(BAR_COLOUR), "known to be running")]
+    if any(s.start is None for s in drawn):
+        items.append((34, _open_swatch("start", style), "start unknown"))
+    if any(s.end is None for s in drawn):
+        items.append((34, _open_swatch("end", style), "end unknown"))
     if any(not m.approximate for m in markers):
         items.append((14, _diamond_swatch(False), "milestone"))
     if any(m.approximate for m in markers):
@@ -1191,41 +1334,34 @@ def _year_axis(scale: _TimeScale, top: float, bottom: float) -> tuple[list[str],
     return grid, axis
 
 
-def _span_row(layout: _RowLayout, scale: _TimeScale, fade_out: str, fade_in: str) -> list[str]:
-    """The row's label and its bar: solid between known dates, fading towards an unknown end,
-    or the words "dates unknown" where the bar would be."""
+def _span_tooltip(span: Span) -> str:
+    """The row's dates in words, saying what bounds an unknown one."""
+    if span.start is not None:
+        begin = f"from {span.start.isoformat()}"
+    elif span.started_by is not None:
+        begin = f"start unknown, had started by {span.started_by.isoformat()}"
+    else:
+        begin = "start unknown"
+    if span.end is not None:
+        finish = f"until {span.end.isoformat()}"
+    elif span.running_on is not None:
+        finish = f"end unknown, still running on {span.running_on.isoformat()}"
+    else:
+        finish = "end unknown"
+    return f"{span.label}: {begin}; {finish}"
+
+
+def _span_row(layout: _RowLayout, scale: _TimeScale, style: _OpenStyle) -> list[str]:
+    """The row's label and its bar: solid where the row is known to have been running, open
+    (hatched, fading, no end cap) from there to the chart's edge on the side of an unknown start
+    or end; the words "dates unknown" where nothing at all is known."""
     row = layout.row
     parts = [_row_label(row.name, scale.left - 12, layout.centre + 4, GANTT_LABEL_PX)]
     span = row.span
     if span is None:
         return parts
-    attrs: dict[str, AttrValue] = {
-        "class": "span",
-        "data-label": span.label,
-        "data-start": span.start.isoformat() if span.start else "unknown",
-        "data-end": span.end.isoformat() if span.end else "unknown",
-        "y": layout.bar_top,
-        "height": SPAN_HEIGHT,
-    }
-    if span.start is not None and span.end is not None:
-        a, b = sorted((scale.x(span.start), scale.x(span.end)))
-        attrs.update({"x": a, "width": max(b - a, 2.0), "fill": BAR_COLOUR, "rx": 2})
-        tip = f"{span.label}: {span.start.isoformat()} – {span.end.isoformat()}"
-    elif span.start is not None:
-        x = scale.x(span.start)
-        # Shorter than a whole fade only where the calendar ends within it.
-        fade = min(scale.fade_px, scale.right - x)
-        attrs.update({"x": x, "width": fade, "fill": f"url(#{fade_out})"})
-        tip = f"{span.label}: from {span.start.isoformat()}, end unknown"
-    elif span.end is not None:
-        end = scale.x(span.end)
-        x = end - scale.fade_px
-        fade = scale.fade_px
-        if x < scale.left:  # the calendar begins within the fade
-            x, fade = scale.left, end - scale.left
-        attrs.update({"x": x, "width": fade, "fill": f"url(#{fade_in})"})
-        tip = f"{span.label}: until {span.end.isoformat()}, start unknown"
-    else:
+    known = _known_part(span)
+    if known is None:
         x = _free_spot(
             _text_width("dates unknown", LABEL_SIZE),
             [p.x for p in layout.labels],
@@ -1234,6 +1370,53 @@ def _span_row(layout: _RowLayout, scale: _TimeScale, fade_out: str, fade_in: str
         )
         parts.append(_no_data(x, layout.centre + 4, "dates unknown", label=span.label))
         return parts
+    a, b = scale.x(known[0]), scale.x(known[1])
+    if b - a < MIN_SOLID_PX:
+        # A single known day still gets a visible solid cap, grown away from its known bound.
+        if span.start is not None:
+            b = a + MIN_SOLID_PX
+        elif span.end is not None:
+            a = b - MIN_SOLID_PX
+        else:
+            a, b = (a + b - MIN_SOLID_PX) / 2, (a + b + MIN_SOLID_PX) / 2
+        if a < scale.left:
+            a, b = scale.left, scale.left + MIN_SOLID_PX
+        elif b > scale.right:
+            a, b = scale.right - MIN_SOLID_PX, scale.right
+    tip = _span_tooltip(span)
+    for side, x0, x1 in (("start", scale.left, a), ("end", b, scale.right)):
+        unknown = span.start is None if side == "start" else span.end is None
+        if unknown and x1 - x0 >= 0.5:
+            open_attrs: dict[str, AttrValue] = {
+                "class": "span-open",
+                "data-label": span.label,
+                "data-side": side,
+                "x": x0,
+                "y": layout.bar_top,
+                "width": x1 - x0,
+                "height": SPAN_HEIGHT,
+                **style.attrs(side),
+            }
+            parts.append(_tag("rect", open_attrs, inner=_tooltip(tip)))
+    attrs: dict[str, AttrValue] = {
+        "class": "span",
+        "data-label": span.label,
+        "data-start": span.start.isoformat() if span.start else "unknown",
+        "data-end": span.end.isoformat() if span.end else "unknown",
+        "data-started-by": span.started_by.isoformat()
+        if span.start is None and span.started_by
+        else None,
+        "data-running-on": span.running_on.isoformat()
+        if span.end is None and span.running_on
+        else None,
+        "x": a,
+        "y": layout.bar_top,
+        "width": b - a,
+        "height": SPAN_HEIGHT,
+        "fill": BAR_COLOUR,
+        # Rounded only where both ends are known: an open side joins its hatch without a seam.
+        "rx": 2 if span.start is not None and span.end is not None else None,
+    }
     parts.append(_tag("rect", attrs, inner=_tooltip(tip)))
     return parts
 
@@ -1333,23 +1516,22 @@ def gantt(
     today: date | None = None,
     subtitle: str = "",
 ) -> str:
-    """One row per span on a time axis with year ticks; a bar from start to end, an unknown start
-    or end drawn as a bar fading out from the known end, "dates unknown" when neither is known;
-    markers as diamonds on their row (hollow and dashed when approximate) with staggered labels;
+    """One row per span on a time axis with year ticks: a solid bar where the row is known to
+    have been running (from start, else `started_by`, to end, else `running_on`), and an unknown
+    start or end drawn open (hatched, fading, no end cap) from there to the chart's edge;
+    "dates unknown" when nothing is known; markers as diamonds on their row (hollow and dashed when approximate) with staggered labels;
     a dashed 'today' line when today is given; a legend for the symbols used. Any date from
     0001-01-01 to 9999-12-31 can be drawn."""
     uid = _uid("gantt", title, tuple(spans), tuple(markers), today, subtitle)
     rows = _gantt_rows(spans, markers)
-    low, high, fade_days = _date_range(spans, markers, today)
+    low, high = _date_range(spans, markers, today)
     label_width = _label_width([r.name for r in rows], GANTT_LABEL_PX)
     fixed = PAD + label_width + 12 + PAD
     width = _canvas_width(fixed + 660, title)
-    scale = _TimeScale(low, high, fade_days, PAD + label_width + 12, width - fixed)
-    fade_out, fade_in = f"{uid}-fade-out", f"{uid}-fade-in"
-
-    body, plot_top = _header_and_legend(
-        title, subtitle, width, _gantt_legend(spans, markers, fade_out)
-    )
+    scale = _TimeScale(low, high, PAD + label_width + 12, width - fixed)
+    style = _OpenStyle.for_chart(uid)
+    legend = _gantt_legend(spans, markers, style)
+    body, plot_top = _header_and_legend(title, subtitle, width, legend)
     if today is not None:
         plot_top += 16  # room for the 'today' label above the rows
     layouts = _layout_rows(rows, scale, plot_top, width)
@@ -1360,7 +1542,7 @@ def gantt(
     grid, axis = _year_axis(scale, plot_top, plot_bottom)
     body += grid
     for layout in layouts:
-        body += _span_row(layout, scale, fade_out, fade_in)
+        body += _span_row(layout, scale, style)
     if today is not None:
         body += _today_line(scale.x(today), today, plot_top, plot_bottom, width)
     for layout in layouts:
@@ -1368,7 +1550,9 @@ def gantt(
     body += axis
     if not rows:
         body.append(_no_data(scale.left + 4, plot_top + 18))
-    return _document(title, width, plot_bottom + 24 + 10, _fade_gradients(fade_out, fade_in), body)
+    # The hatch and masks only when some bar has an open part (the legend then says which).
+    opened = any(label in ("start unknown", "end unknown") for _, _, label in legend)
+    return _document(title, width, plot_bottom + 24 + 10, style.defs() if opened else [], body)
 
 
 def _marker_shape(
@@ -1418,7 +1602,9 @@ def html_table(
     def cls(column: str) -> str:
         return ' class="num"' if column in right else ""
 
-    head = "".join(f"<th{cls(c)}>{_html(c)}</th>" for c in columns)
+    # A break opportunity after each underscore, so that a column named `civil_society_share`
+    # may take two lines rather than widen a printed table past the page.
+    head = "".join(f"<th{cls(c)}>{_html(c).replace('_', '_<wbr>')}</th>" for c in columns)
     lines = [f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>"]
     for row in rows:
         cells = "".join(f"<td{cls(c)}>{_html(_cell(row.get(c)))}</td>" for c in columns)
@@ -1442,23 +1628,44 @@ tbody tr:nth-child(even) { background: #f6f8fa; }
 .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 footer { margin-top: 2.5em; padding-top: 0.6em; border-top: 1px solid #dddddd; }
 .note { font-size: 12px; color: #555555; }
-@page { margin: 15mm; }
+@page { margin: 12mm; }
 @media print {
-  body { max-width: none; padding: 0; font-size: 11pt; }
-  h2 { break-after: avoid; }
-  svg, tr { break-inside: avoid; }
+  /* No page size is set, so that A4 and Letter both work: everything fits the page's width. */
+  body { max-width: none; margin: 0; padding: 0; font-size: 10pt; line-height: 1.3; }
+  h1 { font-size: 16pt; margin-bottom: 0.5em; }
+  h2 { font-size: 12.5pt; margin-top: 1.2em; break-after: avoid; page-break-after: avoid; }
+  /* A scrolling box would cut off on paper what does not fit: let it all show, and shrink. */
+  .scroll { overflow: visible; }
+  svg { max-width: 100%%; height: auto; break-inside: avoid; page-break-inside: avoid; }
+  table { width: 100%%; font-size: 8pt; line-height: 1.25; }
+  th, td { padding: 2px 4px; }
+  /* Long identifiers, URLs and lists wrap inside their cell rather than widen the table; headings
+     wrap at spaces and underscores only, so that none is cut into letters. */
+  td { overflow-wrap: anywhere; }
+  /* ... but not squeezed to a letter a line by the number columns, which do not wrap. */
+  td:not(.num) { min-width: 5.5em; }
+  th.num { white-space: normal; }
+  td.num { white-space: nowrap; }
+  tr, th, td { break-inside: avoid; page-break-inside: avoid; }
   thead { display: table-header-group; }
+  thead th, tbody tr:nth-child(even) { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   tbody tr:nth-child(even) { background: #f3f3f3; }
+  footer { break-inside: avoid; }
 }
 """
 
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>\s*")
 
 
+def _same_heading(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
 def html_page(title: str, parts: Sequence[tuple[str, str]], *, note: str = "") -> str:
     """A complete HTML5 document with inline CSS only: the title as <h1>, then for each
     (heading, fragment) an <h2> and the fragment (tables or inline SVG, inserted as given);
-    `note` becomes a small footer paragraph."""
+    `note` becomes a small footer paragraph. A first heading that only repeats the title gets no
+    <h2>: the <h1> already heads its part."""
     font = FONT_STACK.replace("'", '"')
     lines = [
         "<!DOCTYPE html>",
@@ -1472,11 +1679,11 @@ def html_page(title: str, parts: Sequence[tuple[str, str]], *, note: str = "") -
         "<body>",
         f"<h1>{_html(title)}</h1>",
     ]
-    for heading, fragment in parts:
+    for index, (heading, fragment) in enumerate(parts):
         body = _XML_DECLARATION.sub("", fragment)
-        lines.append(
-            f'<section>\n<h2>{_html(heading)}</h2>\n<div class="scroll">\n{body}\n</div>\n</section>'
-        )
+        repeated = index == 0 and _same_heading(heading, title)
+        head = "" if repeated else f"<h2>{_html(heading)}</h2>\n"
+        lines.append(f'<section>\n{head}<div class="scroll">\n{body}\n</div>\n</section>')
     if note:
         lines.append(f'<footer><p class="note">{_html(note)}</p></footer>')
     lines += ["</body>", "</html>"]

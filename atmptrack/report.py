@@ -541,7 +541,7 @@ def timeline(
     spans = fetch(
         conn,
         """SELECT i.id, i.acronym, i.start_lo, i.end_hi,
-             min(ms.date_lo) AS first_lo, max(coalesce(ms.end_hi, ms.date_hi)) AS last_hi
+             min(ms.date_hi) AS started_by, max(ms.date_lo) AS running_on
            FROM initiative i LEFT JOIN milestone ms ON ms.initiative_id = i.id
            GROUP BY i.id ORDER BY coalesce(i.start_lo, min(ms.date_lo), i.end_hi, '9999'), i.id""",
     )
@@ -553,8 +553,10 @@ def timeline(
                 _label({"initiative": s["id"]}),
                 _day(s["start_lo"]),
                 _day(s["end_hi"]),
-                started_by=None if s["start_lo"] else _day(s["first_lo"]),
-                running_on=None if s["end_hi"] else _day(s["last_hi"]),
+                # What is certain: started by the latest day its first milestone can mean,
+                # and running on the earliest day its last one can.
+                started_by=None if s["start_lo"] else _day(s["started_by"]),
+                running_on=None if s["end_hi"] else _day(s["running_on"]),
             )
             for s in spans
             if s["start_lo"] or s["end_hi"] or s["id"] in dated

@@ -5,11 +5,15 @@ from __future__ import annotations
 import io
 import itertools
 import math
+import os
 import re
+import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import date
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -85,6 +89,10 @@ def by_class(root: ET.Element, cls: str) -> list[ET.Element]:
 def text_of(element: ET.Element) -> str:
     """The visible text of a <text> element (its own text, not a <title> tooltip child)."""
     return element.text or ""
+
+
+def legend_labels(root: ET.Element) -> list[str]:
+    return [g.get("data-label") or "" for g in by_class(root, "legend")]
 
 
 def visible_texts(root: ET.Element) -> list[str]:
@@ -469,6 +477,122 @@ def test_many_heatmap_columns_still_fit_in_the_maximum_width() -> None:
     assert len(by_class(root, "cell")) == 30
 
 
+# The overlap report's matrix: shared partners per pair, the diagonal each one's own partners.
+INITIATIVES = ["at-network-catalonia", "ctgct", "geneh", "genet", "join4atmp"]
+OVERLAP = [
+    [2, 0, 0, 0, 0],
+    [0, 1, 1, 0, 0],
+    [0, 1, 13, 1, 0],
+    [0, 0, 1, 3, 0],
+    [0, 0, 0, 0, 7],
+]
+
+
+def overlap_chart() -> results.Heatmap:
+    return results.Heatmap(
+        "Shared partners between initiatives",
+        series=INITIATIVES,
+        rows=[
+            results.Values(ini, [float(v) for v in row])
+            for ini, row in zip(INITIATIVES, OVERLAP, strict=True)
+        ],
+    )
+
+
+def is_grey(colour: str) -> bool:
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return r == g == b
+
+
+def test_the_diagonal_of_the_overlap_does_not_set_the_colour_scale() -> None:
+    root = parse(svg_chart(overlap_chart()))
+    cells = by_class(root, "cell")
+    diagonal = [c for c in cells if c.get("data-row") == c.get("data-column")]
+    others = [c for c in cells if c.get("data-row") != c.get("data-column")]
+    assert all(c.get("data-diagonal") == "true" for c in diagonal)
+    assert not any(c.get("data-diagonal") for c in others)
+    # The real overlaps are read on their own scale: the largest (1) is the strongest blue,
+    # not a pale tint beside geneh's 13 partners.
+    ones = {c.get("fill") for c in others if c.get("data-value") == "1"}
+    assert ones == {"#08306b"}
+    # The diagonal is neutral: a grey hatch, not a colour of the scale, with its number in ink.
+    found = defs_ids(root)
+    for cell in diagonal:
+        pattern = found[url_id(cell.get("fill"))]
+        assert pattern.tag == f"{NS}pattern"
+        assert all(is_grey(r.get("fill", "")) for r in pattern.iter(f"{NS}rect"))
+    numbers = by_class(root, "cell-value")
+    assert [n.text for n in numbers] == [str(v) for row in OVERLAP for v in row]
+    inks = [n.get("fill") for n, c in zip(numbers, cells, strict=True) if c.get("data-diagonal")]
+    assert inks == ["#1a1a1a"] * 5
+    legend = legend_labels(root)
+    assert legend[:2] == ["0", "1"]  # the scale of the off-diagonal cells only
+    (explained,) = (entry for entry in legend if "diagonal" in entry)
+    assert "not on the colour scale" in explained
+
+
+def test_a_heatmap_that_is_not_square_keeps_every_cell_on_the_scale() -> None:
+    chart = results.Heatmap(
+        "Organisations by country and helix",
+        series=HELIX,
+        rows=[
+            results.Values(country, [float(v) for v in row])
+            for country, row in zip(COUNTRIES, MATRIX, strict=True)
+        ],
+    )
+    root = parse(svg_chart(chart))
+    cells = by_class(root, "cell")
+    assert not any(c.get("data-diagonal") for c in cells)
+    assert not any("diagonal" in entry for entry in legend_labels(root))
+    strongest = {c.get("fill") for c in cells if c.get("data-value") == "12"}
+    assert strongest == {"#08306b"}
+    assert all((c.get("fill") or "").startswith("#") for c in cells)
+
+
+def test_a_heatmap_with_a_diagonal_must_be_square() -> None:
+    with pytest.raises(ValueError, match="square"):
+        heatmap("T", ["a", "b"], ["a"], [[1], [2]], diagonal="itself")
+
+
+def swatch_fill(entry: ET.Element) -> str:
+    return next(entry.iter(f"{NS}rect")).get("fill") or ""
+
+
+def test_heatmap_legend_shows_every_count_in_the_colours_of_the_cells() -> None:
+    values = [[0, 1, 2], [3, 1, 0]]
+    root = parse(heatmap("T", ["a", "b"], ["x", "y", "z"], values))
+    entries = by_class(root, "legend")
+    # Evenly stepped: every count from 0 to the largest, none left out.
+    assert [e.get("data-label") for e in entries] == ["0", "1", "2", "3"]
+    fills = {c.get("data-value"): c.get("fill") for c in by_class(root, "cell")}
+    for entry in entries:
+        assert swatch_fill(entry) == fills[entry.get("data-label")]
+
+
+def test_a_heatmap_with_large_counts_has_a_gradient_legend_matching_the_cells() -> None:
+    root = parse(heatmap("Partners", COUNTRIES, HELIX, MATRIX))
+    entries = by_class(root, "legend")
+    assert [e.get("data-label") for e in entries] == ["0", "12"]
+    zero, ramp = entries
+    fills = {int(c.get("data-value", "0")): c.get("fill") or "" for c in by_class(root, "cell")}
+    assert swatch_fill(zero) == fills[0]
+    assert "1" in [t.text for t in ramp.iter(f"{NS}text")]  # the ramp runs from 1 ...
+    (bar,) = (r for r in ramp.iter(f"{NS}rect") if (r.get("fill") or "").startswith("url("))
+    gradient = defs_ids(root)[url_id(bar.get("fill"))]
+    stops = [s.get("stop-color") or "" for s in gradient]
+    assert stops == [fills[1], fills[12]]  # ... to 12, in the colours of those cells
+    low, high = _rgb(stops[0]), _rgb(stops[1])
+    for value, fill in fills.items():  # and each cell's colour lies on it at its place
+        if value:
+            t = (value - 1) / 11
+            expected = [lo + (hi - lo) * t for lo, hi in zip(low, high, strict=True)]
+            assert all(abs(c - e) <= 1.5 for c, e in zip(_rgb(fill), expected, strict=True)), value
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
 # --- Gantt -------------------------------------------------------------------------------------
 
 
@@ -477,29 +601,224 @@ def marker_x(element: ET.Element) -> float:
     return (min(xs) + max(xs)) / 2
 
 
-def test_gantt_draws_a_span_per_dated_row_and_fades_unknown_ends() -> None:
+def plot_edges(root: ET.Element) -> tuple[float, float]:
+    """The left and right ends of a Gantt chart's time axis (its horizontal axis line)."""
+    (axis,) = (
+        e
+        for e in root.iter(f"{NS}line")
+        if e.get("stroke") == "#8c8c8c" and e.get("y1") == e.get("y2")
+    )
+    return float(axis.get("x1", "0")), float(axis.get("x2", "0"))
+
+
+def extent(element: ET.Element) -> tuple[float, float]:
+    x = float(element.get("x", "0"))
+    return x, x + float(element.get("width", "0"))
+
+
+def bar_of(root: ET.Element, label: str) -> tuple[ET.Element, dict[str, ET.Element]]:
+    """A row's solid part and its open parts by side ("start", "end")."""
+    (solid,) = (e for e in by_class(root, "span") if e.get("data-label") == label)
+    opened = {
+        e.get("data-side") or "": e
+        for e in by_class(root, "span-open")
+        if e.get("data-label") == label
+    }
+    return solid, opened
+
+
+def drawn_extent(root: ET.Element, label: str) -> tuple[float, float]:
+    """From where to where anything of a row's bar is drawn, solid or open."""
+    parts = [
+        extent(e)
+        for e in root.iter(f"{NS}rect")
+        if e.get("class") in ("span", "span-open") and e.get("data-label") == label
+    ]
+    assert parts, f"no bar drawn for {label}"
+    return min(p[0] for p in parts), max(p[1] for p in parts)
+
+
+def day_x(root: ET.Element, day: date) -> float:
+    """Where a day lies, from the year ticks around it."""
+    years = {int(t.text or "0"): float(t.get("x", "0")) for t in by_class(root, "tick")}
+    low, high = years[day.year], years[day.year + 1]
+    days = (date(day.year + 1, 1, 1) - date(day.year, 1, 1)).days
+    return low + (high - low) * (day - date(day.year, 1, 1)).days / days
+
+
+# The timeline report's chart, as `report timeline` builds it from the bundled data.
+REPORT_TIMELINE = results.Gantt(
+    "Initiatives from start to end, with milestones",
+    spans=[
+        results.Span(
+            "at-network-catalonia",
+            None,
+            None,
+            started_by=date(2022, 1, 1),
+            running_on=date(2022, 12, 31),
+        ),
+        results.Span("CTGCT", date(2023, 9, 1), None),
+        results.Span("GeneT", date(2024, 1, 1), date(2029, 12, 31)),
+        results.Span("JOIN4ATMP", date(2024, 1, 1), date(2026, 12, 31)),
+        results.Span("GeneH", None, date(2028, 12, 31), started_by=date(2025, 3, 21)),
+    ],
+    markers=[
+        results.Marker("at-network-catalonia", date(2022, 1, 1), "mandate", True),
+        results.Marker("JOIN4ATMP", date(2024, 1, 25), "kick-off"),
+        results.Marker("GeneH", date(2025, 3, 21), "kick-off"),
+    ],
+    today=TODAY,
+)
+
+
+def test_an_unknown_start_is_open_to_the_left_edge_and_bounded_by_the_first_milestone() -> None:
+    root = parse(svg_chart(REPORT_TIMELINE))
+    left, right = plot_edges(root)
+    (kick_off,) = (m for m in by_class(root, "marker") if m.get("data-row") == "GeneH")
+    # Drawn from the left edge, not fading in from late 2027 after its March 2025 kick-off.
+    assert drawn_extent(root, "GeneH")[0] == pytest.approx(left, abs=0.02)
+    solid, opened = bar_of(root, "GeneH")
+    start, end = extent(solid)
+    # It had started by its kick-off: the solid part begins there at the latest.
+    assert start <= marker_x(kick_off) + 0.5
+    assert solid.get("data-start") == "unknown" and solid.get("data-started-by") == "2025-03-21"
+    assert math.isclose(start, day_x(root, date(2025, 3, 21)), abs_tol=1)
+    assert math.isclose(end, day_x(root, date(2028, 12, 31)), abs_tol=1)
+    assert list(opened) == ["start"]
+    assert extent(opened["start"]) == pytest.approx((left, start), abs=0.02)
+    assert right - end > 50  # a known end: nothing drawn after it
+
+
+def test_an_unknown_end_is_open_to_the_right_edge() -> None:
+    root = parse(svg_chart(REPORT_TIMELINE))
+    left, right = plot_edges(root)
+    # Not as if it ended in 2024: the bar runs on past today to the right edge of the chart.
+    assert drawn_extent(root, "CTGCT")[1] == pytest.approx(right, abs=0.02)
+    solid, opened = bar_of(root, "CTGCT")
+    assert solid.get("data-end") == "unknown" and solid.get("data-running-on") is None
+    start, end = extent(solid)
+    # The known start is a hard edge; the solid part is only a cap, nothing says when it ran on.
+    assert math.isclose(start, day_x(root, date(2023, 9, 1)), abs_tol=1)
+    assert 0 < end - start <= 4
+    assert list(opened) == ["end"]
+    assert extent(opened["end"]) == pytest.approx((end, right), abs=0.02)
+    (today,) = by_class(root, "today")
+    assert right > float(today.get("x1", "0")) > start > left
+
+
+def test_both_bounds_unknown_is_open_edge_to_edge_solid_between_what_is_known() -> None:
+    root = parse(svg_chart(REPORT_TIMELINE))
+    left, right = plot_edges(root)
+    solid, opened = bar_of(root, "at-network-catalonia")
+    start, end = extent(solid)
+    assert math.isclose(start, day_x(root, date(2022, 1, 1)), abs_tol=1)
+    assert math.isclose(end, day_x(root, date(2022, 12, 31)), abs_tol=1)
+    assert extent(opened["start"]) == pytest.approx((left, start), abs=0.02)
+    assert extent(opened["end"]) == pytest.approx((end, right), abs=0.02)
+    assert solid.get("data-started-by") == "2022-01-01"
+    assert solid.get("data-running-on") == "2022-12-31"
+
+
+def test_a_running_on_day_keeps_the_solid_part_until_then() -> None:
+    spans = [Span("A", date(2023, 1, 1), None, running_on=date(2025, 6, 1))]
+    root = parse(gantt("T", spans, [Marker("A", date(2025, 6, 1), "meeting")]))
+    solid, opened = bar_of(root, "A")
+    start, end = extent(solid)
+    assert math.isclose(start, day_x(root, date(2023, 1, 1)), abs_tol=1)
+    assert math.isclose(end, day_x(root, date(2025, 6, 1)), abs_tol=1)
+    assert extent(opened["end"])[1] == pytest.approx(plot_edges(root)[1], abs=0.02)
+
+
+def test_no_row_is_drawn_ending_before_its_own_milestones() -> None:
+    markers = [
+        *(results.Marker(m.row, m.day, m.label, m.approximate) for m in REPORT_TIMELINE.markers),
+        results.Marker("CTGCT", date(2026, 5, 1), "general assembly"),
+    ]
+    chart = results.Gantt(REPORT_TIMELINE.title, REPORT_TIMELINE.spans, markers, TODAY)
+    root = parse(svg_chart(chart))
+    for marker in sorted(by_class(root, "marker"), key=lambda m: m.get("data-row") or ""):
+        label = marker.get("data-row") or ""
+        low, high = drawn_extent(root, label)
+        assert low - 0.5 <= marker_x(marker) <= high + 0.5, (label, marker.get("data-label"))
+
+
+def test_open_parts_are_hatched_fading_and_uncapped_and_known_bars_are_solid() -> None:
     spans = [*SPANS, Span("Mystery", None, None)]
     root = parse(gantt("Timeline", spans, MARKERS, today=TODAY))
     drawn = {s.get("data-label"): s for s in by_class(root, "span")}
     assert list(drawn) == ["GeneT", "CTGCT", "GeneH", "JOIN4ATMP"]
-    assert drawn["CTGCT"].get("data-end") == "unknown"
-    assert drawn["GeneH"].get("data-start") == "unknown"
-    gradients = defs_ids(root)
-    for name in ("CTGCT", "GeneH"):
-        gradient = gradients[url_id(drawn[name].get("fill"))]
-        assert gradient.tag == f"{NS}linearGradient"
-        opacities = [s.get("stop-opacity") for s in gradient]
-        assert "0" in opacities and "1" in opacities
-    # CTGCT fades out to the right, GeneH fades in from the left
-    out_gradient = gradients[url_id(drawn["CTGCT"].get("fill"))]
-    in_gradient = gradients[url_id(drawn["GeneH"].get("fill"))]
-    assert [s.get("stop-opacity") for s in out_gradient] == ["1", "0"]
-    assert [s.get("stop-opacity") for s in in_gradient] == ["0", "1"]
-    for name in ("GeneT", "JOIN4ATMP"):
-        assert not (drawn[name].get("fill") or "").startswith("url(")
+    for solid in drawn.values():
+        assert solid.get("fill") == "#0072B2" and solid.get("stroke") is None
+    # Rounded ends only where both dates are known: an open side has no cap.
+    assert [name for name, e in drawn.items() if e.get("rx")] == ["GeneT", "JOIN4ATMP"]
+    found = defs_ids(root)
+    opened = by_class(root, "span-open")
+    assert sorted((e.get("data-label"), e.get("data-side")) for e in opened) == [
+        ("CTGCT", "end"),
+        ("GeneH", "start"),
+    ]
+    for part in opened:
+        assert part.get("stroke") is None
+        assert found[url_id(part.get("fill"))].tag == f"{NS}pattern"
+        mask = found[url_id(part.get("mask"))]
+        (gradient,) = (found[url_id(r.get("fill"))] for r in mask.iter(f"{NS}rect"))
+        opacities = [float(s.get("stop-opacity", "1")) for s in gradient]
+        # Faded towards the chart's edge: on the left for an unknown start, right for an end.
+        if part.get("data-side") == "start":
+            assert opacities[0] < opacities[1]
+        else:
+            assert opacities[0] > opacities[1]
+    # Without a started_by, GeneH is known only at its end: a cap there, open to the left edge.
+    left, _ = plot_edges(root)
+    solid, parts = bar_of(root, "GeneH")
+    assert math.isclose(extent(solid)[1], day_x(root, date(2028, 12, 31)), abs_tol=1)
+    assert extent(parts["start"])[0] == pytest.approx(left, abs=0.02)
     (unknown,) = by_class(root, "unknown")
     assert unknown.get("data-label") == "Mystery" and unknown.text == "dates unknown"
     assert [t.text for t in by_class(root, "label")] == [s.label for s in spans]
+
+
+def test_contradictory_bounds_keep_the_known_date() -> None:
+    spans = [
+        # first seen after its own end; seen running before its own start
+        Span("A", None, date(2024, 1, 1), started_by=date(2025, 1, 1)),
+        Span("B", date(2024, 1, 1), None, running_on=date(2023, 1, 1)),
+    ]
+    root = parse(gantt("T", spans))
+    a, _ = bar_of(root, "A")
+    b, _ = bar_of(root, "B")
+    assert math.isclose(extent(a)[1], day_x(root, date(2024, 1, 1)), abs_tol=1)
+    assert extent(a)[1] - extent(a)[0] <= 4
+    assert math.isclose(extent(b)[0], day_x(root, date(2024, 1, 1)), abs_tol=1)
+    assert extent(b)[1] - extent(b)[0] <= 4
+
+
+def test_the_gantt_legend_names_an_unknown_start_and_end_apart_and_only_when_present() -> None:
+    root = parse(svg_chart(REPORT_TIMELINE))
+    assert legend_labels(root) == [
+        "known to be running",
+        "start unknown",
+        "end unknown",
+        "milestone",
+        "approximate date",
+    ]
+    # Each swatch has its open part on its own side of the solid one.
+    for entry in by_class(root, "legend"):
+        rects = list(entry.iter(f"{NS}rect"))
+        if entry.get("data-label") == "start unknown":
+            assert float(rects[0].get("x", "0")) < float(rects[1].get("x", "0"))
+            assert (rects[0].get("fill") or "").startswith("url(")
+        if entry.get("data-label") == "end unknown":
+            assert float(rects[0].get("x", "0")) > float(rects[1].get("x", "0"))
+            assert (rects[0].get("fill") or "").startswith("url(")
+    day = date(2024, 1, 1)
+    only_start = parse(gantt("T", [Span("A", None, day), Span("B", day, day)]))
+    assert legend_labels(only_start) == ["known to be running", "start unknown"]
+    only_end = parse(gantt("T", [Span("A", day, None)]))
+    assert legend_labels(only_end) == ["known to be running", "end unknown"]
+    known = parse(gantt("T", [Span("A", day, day), Span("B", None, None)]))
+    assert legend_labels(known) == ["known to be running"]
+    assert not defs_ids(known) and not by_class(known, "span-open")
 
 
 def test_gantt_bars_sit_between_their_dates_on_the_year_axis() -> None:
@@ -538,9 +857,14 @@ def test_gantt_markers_with_labels_and_x_increasing_with_dates() -> None:
     approximate = [m for m in found if m.get("data-approximate") == "true"]
     assert len(approximate) == 1 and approximate[0].get("fill") == "#ffffff"
     assert approximate[0].get("stroke-dasharray")
-    legend = [g.get("data-label") or "" for g in by_class(root, "legend")]
-    assert len(legend) == 4 and any("unknown" in entry for entry in legend)
-    assert "milestone" in legend and "approximate date" in legend
+    legend = legend_labels(root)
+    assert legend == [
+        "known to be running",
+        "start unknown",
+        "end unknown",
+        "milestone",
+        "approximate date",
+    ]
 
 
 def test_markers_sit_on_the_row_of_their_span() -> None:
@@ -718,6 +1042,132 @@ def test_html_page_without_note_or_parts() -> None:
     assert "<footer" not in page and "<h1>Empty</h1>" in page
 
 
+def headings(page: str) -> list[tuple[str, str]]:
+    return re.findall(r"<(h[12])>(.*?)</h[12]>", page)
+
+
+def test_the_page_title_is_not_repeated_as_the_first_heading() -> None:
+    svg = all_charts()["gantt"]
+    page = html_page("Timeline", [("Timeline", svg), ("Sources", "<p>x</p>")])
+    assert headings(page) == [("h1", "Timeline"), ("h2", "Sources")]
+    assert page.index("<h1>") < page.index("<svg")
+    check_html(page)
+    # A title of its own keeps every section's heading; only the first may repeat it.
+    page = html_page("Landscape", [("Timeline", svg), ("Landscape", "<p>x</p>")])
+    assert headings(page) == [("h1", "Landscape"), ("h2", "Timeline"), ("h2", "Landscape")]
+
+
+def test_a_report_page_names_its_first_section_once() -> None:
+    sections = [
+        Section("events", "Timeline", ["when"], [{"when": "2024"}], chart=REPORT_TIMELINE),
+        Section("other", "Milestones by kind", ["kind"], [{"kind": "kick-off"}]),
+    ]
+    out = io.StringIO()
+    write_sections(sections, "html", out)
+    found = headings(out.getvalue())
+    assert found == [("h1", "Timeline"), ("h2", "Milestones by kind")]
+
+
+def print_rules(page: str) -> tuple[dict[str, str], str]:
+    """The declarations of each selector inside `@media print`, and the whole style sheet."""
+    css = page[page.index("<style>") + len("<style>") : page.index("</style>")]
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    start = css.index("{", css.index("@media print")) + 1
+    depth, end = 1, start
+    while depth:
+        depth += {"{": 1, "}": -1}.get(css[end], 0)
+        end += 1
+    rules: dict[str, str] = {}
+    for selectors, declarations in re.findall(r"([^{}]+)\{([^{}]*)\}", css[start : end - 1]):
+        for selector in selectors.split(","):
+            key = " ".join(selector.split())
+            rules[key] = rules.get(key, "") + " ".join(declarations.split()) + " "
+    return rules, css
+
+
+def test_print_css_fits_tables_and_charts_on_any_paper() -> None:
+    rules, css = print_rules(html_page("T", [("part", "<p>x</p>")]))
+    assert "@page" in css and not re.search(r"@page\s*\{[^}]*size", css)  # A4 and Letter
+    assert "width: 100%" in rules["table"]
+    table_pt = float(re.findall(r"font-size: ([\d.]+)pt", rules["table"])[0])
+    body_pt = float(re.findall(r"font-size: ([\d.]+)pt", rules["body"])[0])
+    assert table_pt < body_pt <= 11  # smaller type on paper, smaller still in tables
+    assert "overflow: visible" in rules[".scroll"]  # nothing cut off by a scroll box
+    assert "max-width: 100%" in rules["svg"] and "height: auto" in rules["svg"]
+    assert "overflow-wrap: anywhere" in rules["td"]  # long cells wrap
+    assert "white-space: normal" in rules["th.num"]
+    assert "break-inside: avoid" in rules["tr"] and "break-inside: avoid" in rules["svg"]
+    assert "display: table-header-group" in rules["thead"]  # headers repeat on each page
+    assert "break-after: avoid" in rules["h2"]
+
+
+def test_column_names_may_wrap_at_underscores() -> None:
+    table = html_table(["civil_society_share", "name"], [{"name": "x"}], right={"name"})
+    assert "<th>civil_<wbr>society_<wbr>share</th>" in table
+    checker = check_html(table)
+    assert "".join(checker.data).count("civil_society_share") == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("paper", ["A4", "Letter"])
+def test_a_wide_table_prints_inside_the_page(tmp_path: Path, paper: str) -> None:
+    """Printed by headless Chromium, every word of a wide table and its chart lies on the page."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    pdftotext = shutil.which("pdftotext")
+    if browser is None or pdftotext is None:
+        # `make test` installs both from Debian's packages where it can (root with apt); CI must.
+        if os.environ.get("CI"):
+            pytest.fail("chromium and pdftotext (poppler-utils) are missing in CI")
+        pytest.skip(
+            "needs chromium and pdftotext (poppler-utils); `make test` installs them as root"
+        )
+    columns = [f"column_number_{j}" for j in range(12)] + ["last"]
+    rows = [
+        {
+            **{c: f"value-{i}-{j}" + "-wide" * (j % 4) for j, c in enumerate(columns)},
+            "column_number_5": "averyveryverylongidentifierwithoutanyplacetobreakatall" * 2,
+            "column_number_7": 1234567.5 * i,
+            "last": f"LAST{i}",
+        }
+        for i in range(40)
+    ]
+    fragment = all_charts()["gantt"] + html_table(columns, rows, right={"column_number_7"})
+    page = html_page("Wide", [("A wide table", fragment)])
+    source = tmp_path / "page.html"
+    source.write_text(page.replace("</style>", f"@page {{ size: {paper}; }}</style>"))
+    pdf, words = tmp_path / "page.pdf", tmp_path / "words.html"
+    subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-pdf-header-footer",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--print-to-pdf={pdf}",
+            source.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    subprocess.run([pdftotext, "-bbox", str(pdf), str(words)], check=True, timeout=60)
+    found = words.read_text(encoding="utf-8")
+    pages = re.findall(r'<page width="([\d.]+)" height="([\d.]+)">(.*?)</page>', found, re.S)
+    assert pages
+    texts = []
+    for width, _, content in pages:
+        for x_max, text in re.findall(
+            r'<word xMin="[\d.]+" yMin="[\d.]+" xMax="([\d.]+)"'
+            r' yMax="[\d.]+">([^<]*)</word>',
+            content,
+        ):
+            texts.append(text)
+            assert float(x_max) <= float(width) - 20, (paper, text)  # inside the right margin
+    assert {f"LAST{i}" for i in range(40)} <= set(texts)  # the last column is not cut off
+    assert "Timeline" in texts  # the chart's title: the chart is printed, scaled to fit
+
+
 def test_xml_declaration_of_a_fragment_is_not_put_into_the_page() -> None:
     svg = '<?xml version="1.0" encoding="UTF-8"?>\n' + bar_chart("T", [Bar("a", 1)])
     page = html_page("T", [("chart", svg)])
@@ -809,7 +1259,7 @@ def test_gantt_draws_dates_at_both_ends_of_the_calendar(name: str) -> None:
     assert [s.get("data-label") for s in drawn] == [
         span.label for span in chart.spans if span.start or span.end
     ]
-    for span in drawn:  # bars stay on the canvas, even those fading past the end of the calendar
+    for span in drawn + by_class(root, "span-open"):  # bars stay on the canvas
         x, w = float(span.get("x", "0")), float(span.get("width", "0"))
         assert x >= 0 and w >= 0 and x + w <= width - 10, span.get("data-label")
     assert sorted(m.get("data-value") or "" for m in by_class(root, "marker")) == sorted(
