@@ -15,7 +15,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TextIO
 
-from atmptrack.results import BarChart, Chart, Gantt, Heatmap, Row, Section, StackedChart
+from atmptrack.results import BarChart, Chart, Gantt, Heatmap, Row, Section, Span, StackedChart
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -765,6 +765,30 @@ def _fill(index: int) -> str:
     return "█▓▒░▞▚"[index % 6]
 
 
+def _gantt_cells(row: Span, chart: Gantt, column: Callable[[date], int], width: int) -> str:
+    """One timeline row: solid where the initiative is known to run, open to the edge where its
+    start or end is unknown, and its milestones on top."""
+    known_from = row.start or row.started_by
+    known_to = row.end or row.running_on
+    if known_from and known_to and known_to < known_from:
+        known_from, known_to = known_to, known_from
+    cells = [" "] * width
+    if known_from is None and known_to is None:
+        cells = ["░"] * width  # nothing known but that it exists: open on both sides
+    else:
+        a = column(known_from) if known_from else column(known_to)  # type: ignore[arg-type]
+        b = column(known_to) if known_to else a
+        cells[a : b + 1] = ["━"] * (b - a + 1)
+        if row.start is None:
+            cells[:a] = ["░"] * a
+        if row.end is None:
+            cells[b + 1 :] = ["░"] * (width - b - 1)
+    for marker in chart.markers:
+        if marker.row == row.label:
+            cells[column(marker.day)] = "◇" if marker.approximate else "◆"
+    return "".join(cells)
+
+
 def _rich_chart(chart: Chart) -> RenderableType | None:
     """Text charts for a terminal: bars of blocks, stacked blocks, a timeline of the years."""
     from rich.table import Table
@@ -805,9 +829,12 @@ def _rich_chart(chart: Chart) -> RenderableType | None:
         grid.add_row(Text(""), legend)
         caption = ""
     elif isinstance(chart, Gantt):
-        days = [d for s in chart.spans for d in (s.start, s.end) if d] + [
-            m.day for m in chart.markers
-        ]
+        days = [
+            d
+            for s in chart.spans
+            for d in (s.start, s.end, s.started_by, s.running_on)
+            if d is not None
+        ] + [m.day for m in chart.markers]
         if not days:
             return None
         first, last = min(days).year, max(days).year
@@ -819,21 +846,9 @@ def _rich_chart(chart: Chart) -> RenderableType | None:
 
         grid.add_column(no_wrap=True)
         grid.add_column(no_wrap=True)
-        for label, start, end in ((s.label, s.start, s.end) for s in chart.spans):
-            cells = [" "] * width
-            if start or end:
-                a = column(start) if start else max(0, column(end) - 4) if end else 0
-                b = column(end) if end else min(width - 1, column(start) + 4) if start else 0
-                for i in range(a, b + 1):
-                    cells[i] = "━"
-                if not start:
-                    cells[a] = "░"
-                if not end:
-                    cells[b] = "░"
-            for marker in chart.markers:
-                if marker.row == label:
-                    cells[column(marker.day)] = "◇" if marker.approximate else "◆"
-            grid.add_row(Text(clean(label)), Text("".join(cells), style="cyan"))
+        for row in chart.spans:
+            cells = _gantt_cells(row, chart, column, width)
+            grid.add_row(Text(clean(row.label)), Text(cells, style="cyan"))
         axis = [" "] * width
         free = 0  # year labels are written only where the previous one has ended
         for year in range(first, last + 1):
@@ -843,7 +858,12 @@ def _rich_chart(chart: Chart) -> RenderableType | None:
             axis[at : at + 4] = list(str(year))
             free = at + 5
         grid.add_row(Text(""), Text("".join(axis), style="dim"))
-        caption = "━ span  ░ end unknown  ◆ milestone  ◇ approximate date"
+        keys = ["━ known to be running"]
+        if any(row.start is None for row in chart.spans):
+            keys.append("░ start unknown (open to the left)")
+        if any(row.end is None for row in chart.spans):
+            keys.append("░ end unknown (open to the right)")
+        caption = "  ".join([*keys, "◆ milestone", "◇ approximate date"])
     else:
         return None
     from rich.console import Group

@@ -240,3 +240,20 @@ def test_people_see_an_initiative_by_its_acronym_else_its_name(
     cells = {cell.strip() for line in body for cell in line.split("  ") if cell}
     assert "at-network-catalonia" not in cells  # it has no acronym: its name is shown
     assert "geneh" not in cells and "join4atmp" not in cells  # their acronyms are
+
+
+def test_the_terminal_timeline_draws_unknown_bounds_open_to_the_edge(landscape_cli: Cli) -> None:
+    result = landscape_cli(
+        "report", "timeline", "-f", "table", env=landscape_cli.env(COLUMNS="120")
+    )
+    lines = result.out.splitlines()
+    row = {line.split("  ")[0].strip(): line for line in lines if "━" in line or "░" in line}
+    geneh = row["GeneH"].split("GeneH", 1)[1].strip()
+    # Start unknown: open from the left edge up to the kick-off, known from there to the end.
+    assert geneh.startswith("░") and "░" not in geneh[geneh.index("◆") :]
+    ctgct = row["CTGCT"].split("CTGCT", 1)[1]
+    # End unknown: open to the right edge of the chart.
+    assert ctgct.rstrip().endswith("░") and len(ctgct.rstrip()) == len(
+        row["GeneT"].split("GeneT", 1)[1].rstrip()
+    )
+    assert "start unknown" in result.out and "end unknown" in result.out
