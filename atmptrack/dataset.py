@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import difflib
 import os
+import re
 import unicodedata
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from atmptrack import shape as stored
 from atmptrack.datadir import scan, shown
-from atmptrack.errors import DataError, Diagnostic, Severity
+from atmptrack.errors import DataError, Diagnostic, Severity, did_you_mean
 from atmptrack.schema import DataFile, Initiative, Organisation, Source, model_at
 from atmptrack.vocab import quote
 from atmptrack.yamlio import Document, YamlPath, read_yaml
@@ -153,13 +153,22 @@ def _from_pydantic(document: Document, exc: ValidationError) -> Iterator[Diagnos
             model = model_at(loc)
             message = f"unknown field '{loc[-1]}'"
             if model is not None:
-                message += _suggest(str(loc[-1]), model.model_fields, "did you mean")
+                message += did_you_mean(str(loc[-1]), model.model_fields)
                 where = f"'{_field(loc[:-1])}'" if loc[:-1] else "the top level"
                 message += f" (fields of {where}: {', '.join(model.model_fields)})"
             mark = document.mark(loc, key=True)
         elif kind == "missing":
             message = f"{_field(loc)}: required field is missing"
             mark = document.mark(loc[:-1])
+        elif rule == "schema-vocabulary" and isinstance(error.get("input"), str):
+            # `unknown sector 'hospitl' (did you mean 'hospital'?)`, as the command line says it.
+            valid = re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected", "")))
+            found = str(error["input"])
+            message = (
+                f"{_field(loc)}: unknown {_noun(loc)} {quote(found)}{did_you_mean(found, valid)}; "
+                f"valid values: {', '.join(valid)}"
+            )
+            mark = document.mark(loc)
         else:
             found = error.get("input")
             quoted = isinstance(found, str) and (found in message or quote(found) in message)
@@ -167,6 +176,11 @@ def _from_pydantic(document: Document, exc: ValidationError) -> Iterator[Diagnos
             message = f"{_field(loc)}: {message}{shown}"
             mark = document.mark(loc)
         yield Diagnostic(document.path, mark.line, mark.column, "error", rule, message, _field(loc))
+
+
+def _noun(loc: tuple[str | int, ...]) -> str:
+    """What a value at loc is called: its field (`sector`; `therapy_areas` for an item of it)."""
+    return next((str(part) for part in reversed(loc) if isinstance(part, str)), "value")
 
 
 def _found(value: Any) -> str:
@@ -179,11 +193,6 @@ def _found(value: Any) -> str:
     if isinstance(value, list):
         return " (found a list)"
     return " (found nothing)" if value is None else ""
-
-
-def _suggest(word: str, choices: Iterable[str], lead: str = "did you mean") -> str:
-    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; {lead} '{match[0]}'?" if match else ""
 
 
 # Organisations by id, each with its file and place in it.
@@ -376,7 +385,7 @@ class _Checker:
             loc,
             "error",
             "unknown-reference",
-            f"unknown {what} '{value}'{_suggest(value, known)}",
+            f"unknown {what} '{value}'{did_you_mean(value, known)}",
         )
         return False
 
@@ -396,7 +405,7 @@ class _Checker:
                     "error",
                     "unknown-inferred-field",
                     f"inferred names '{name}', which is not a field of this record"
-                    f"{_suggest(name, fields)}",
+                    f"{did_you_mean(name, fields)}",
                 )
             elif getattr(record, name) in (None, [], {}):
                 self.add(

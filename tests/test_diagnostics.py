@@ -454,3 +454,11 @@ def test_an_unreadable_directory_is_an_error_not_a_silent_gap(cli: Cli) -> None:
         locked.chmod(0o755)
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "locked:1:1: error: cannot read the directory: Permission denied" in proc.stdout
+
+
+def test_a_misspelt_vocabulary_value_in_yaml_gets_a_suggestion(cli: Cli) -> None:
+    europe = cli.data / "organisations" / "europe.yaml"
+    europe.write_text(europe.read_text().replace("sector: hospital", "sector: hospitl", 1))
+    result = cli("validate")
+    assert result.code == 3
+    assert "unknown sector 'hospitl' (did you mean 'hospital'?); valid values: university" in result.out
