@@ -205,7 +205,7 @@ def root(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+            "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
 ) -> None:
@@ -751,6 +751,19 @@ def validate_cmd(
         raise typer.Exit(int(ExitCode.DATA))
 
 
+def schema_cmd() -> None:
+    """Print the JSON Schema (draft 2020-12) of the data format, for editors and CI.
+
+    Generated from the models that validate the data, so it cannot drift; the same file ships
+    in the package as atmptrack/data.schema.json. Example: atmptrack schema > data.schema.json
+    """
+    import json
+
+    from atmptrack.schema import json_schema
+
+    sys.stdout.write(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n")
+
+
 # ---------------------------------------------------------------- lazy groups and running
 
 # Every command, in the order `--help` lists them. Only the invoked one is built.
@@ -762,6 +775,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "report": report_group,
     "diff": diff_cmd,
     "validate": validate_cmd,
+    "schema": schema_cmd,
 }
 REPORTS: dict[str, Callable[..., None]] = {
     "funding": report_funding_cmd,

@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -162,8 +163,29 @@ def _check_url(value: str) -> str:
     return value
 
 
-Id = Annotated[str, AfterValidator(_check_id)]
-Date = Annotated[PartialDate, BeforeValidator(_parse_date), PlainSerializer(str)]
+# What editors see (`atmptrack schema`): the JSON Schema of each type says what the reader
+# accepts, as YAML 1.2 tools parse the file (an unquoted 2025 is a number, 2025-03 a string).
+_DATE_PATTERN = r"^(?:[0-9]{4}(?:-[0-9]{2}(?:-[0-9]{2})?)?|--[0-9]{2}(?:-[0-9]{2})?)$"
+_DATE_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": _DATE_PATTERN},
+        {"type": "integer", "minimum": 1, "maximum": 9999},
+    ],
+    "description": "A partial date: YYYY, YYYY-MM, YYYY-MM-DD, or --MM / --MM-DD when the year is unknown.",
+}
+_ID_SCHEMA = {
+    "type": "string",
+    "pattern": "^[a-z0-9]+(?:-[a-z0-9]+)*$",
+    "description": "Lower-case letters, digits and single hyphens.",
+}
+
+Id = Annotated[str, AfterValidator(_check_id), WithJsonSchema(_ID_SCHEMA)]
+Date = Annotated[
+    PartialDate,
+    BeforeValidator(_parse_date),
+    PlainSerializer(str),
+    WithJsonSchema(_DATE_SCHEMA),
+]
 Amount = Annotated[Decimal, BeforeValidator(_parse_amount)]
 Country = Annotated[str, AfterValidator(_check_country)]
 Currency = Annotated[str, AfterValidator(_check_currency)]
@@ -336,6 +358,18 @@ class DataFile(Model):
     sources: list[Source] = Field(default_factory=list)
     organisations: list[Organisation] = Field(default_factory=list)
     initiatives: list[Initiative] = Field(default_factory=list)
+
+
+def json_schema() -> dict[str, Any]:
+    """The data format as a JSON Schema (draft 2020-12), from the models that validate it."""
+    schema = DataFile.model_json_schema(mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "atmptrack data file",
+        "description": "One YAML file of an atmptrack data directory: sources, organisations "
+        "and initiatives. Cross-file checks (references, unique ids) need `atmptrack validate`.",
+        **{k: v for k, v in schema.items() if k not in ("title", "description")},
+    }
 
 
 def model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:

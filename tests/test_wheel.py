@@ -48,6 +48,7 @@ def test_wheel_ships_the_dataset_and_reports_funding_from_it(tmp_path: Path) -> 
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         assert "atmptrack/_data/initiatives/geneh.yaml" in names
+        assert "atmptrack/data.schema.json" in names  # for editors, beside the package
         site = tmp_path / "site"
         archive.extractall(site)
     elsewhere = tmp_path / "elsewhere"  # no ./data here: the bundled dataset must be used
