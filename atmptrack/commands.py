@@ -692,6 +692,11 @@ def diff_cmd(
         raise typer.Exit(int(ExitCode.DIFFERENCES))
 
 
+# text: `file:line:col: severity: message [rule]`; json: one object per problem; github: GitHub
+# Actions workflow commands, which annotate the pull request's files.
+_DIAGNOSTIC_FORMATS = ("text", "json", "github")
+
+
 def validate_cmd(
     ctx: typer.Context,
     paths: Annotated[
@@ -704,7 +709,12 @@ def validate_cmd(
     ] = None,
     fmt: Annotated[
         str | None,
-        typer.Option("--format", "-f", metavar="FORMAT", help="text (default) or json."),
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="[text|json|github]",
+            help="text (default), json, or github (annotations for GitHub Actions).",
+        ),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
 ) -> None:
@@ -717,8 +727,10 @@ def validate_cmd(
     from atmptrack.render import write_messages
 
     out_format = (fmt or "text").lower()
-    if out_format not in ("text", "json"):
-        raise UsageError(f"unknown format '{fmt}'; valid formats: text, json")
+    if out_format not in _DIAGNOSTIC_FORMATS:
+        hint = did_you_mean(out_format, _DIAGNOSTIC_FORMATS)
+        valid = ", ".join(_DIAGNOSTIC_FORMATS)
+        raise UsageError(f"unknown format '{fmt}'{hint}; valid formats: {valid}")
     root = resolve_data_dir(_settings(ctx).data)
     files = None
     if paths:
@@ -741,6 +753,10 @@ def validate_cmd(
         write_section(
             Section("diagnostics", "", list(rows[0]) if rows else [], rows), "json", sys.stdout
         )
+    elif out_format == "github":
+        from atmptrack.render import github_annotation
+
+        sys.stdout.writelines(github_annotation(d) + "\n" for d in diagnostics)
     else:
         from atmptrack.render import escape
 

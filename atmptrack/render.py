@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.text import Text
 
+    from atmptrack.errors import Diagnostic
+
 
 class Format(StrEnum):
     """Every output format. Each table format has one writer in `_TABLE_WRITERS`."""
@@ -995,6 +997,26 @@ def write_grouped(
             con.print(Text(f"\n{heading} ({len(lines)})", style=f"bold {style}"))
             for line in lines:
                 con.print(Text(f"  {clean(line)}", style=style))
+
+
+def github_annotation(diagnostic: Diagnostic) -> str:
+    """A GitHub Actions workflow command that annotates the file at the problem's place.
+
+    Values are escaped as the runner expects (`%`, CR and LF everywhere; also `:` and `,` in
+    properties), so that nothing in a data file can end the command or start another.
+    """
+
+    def data(text: str) -> str:
+        return escape(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    def prop(text: str) -> str:
+        return data(text).replace(":", "%3A").replace(",", "%2C")
+
+    level = "error" if diagnostic.severity == "error" else "warning"
+    return (
+        f"::{level} file={prop(diagnostic.path)},line={diagnostic.line},col={diagnostic.column},"
+        f"title={prop(diagnostic.rule)}::{data(diagnostic.message)}"
+    )
 
 
 def write_messages(lines: Sequence[str], stream: TextIO | None = None) -> None:

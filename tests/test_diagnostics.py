@@ -461,4 +461,37 @@ def test_a_misspelt_vocabulary_value_in_yaml_gets_a_suggestion(cli: Cli) -> None
     europe.write_text(europe.read_text().replace("sector: hospital", "sector: hospitl", 1))
     result = cli("validate")
     assert result.code == 3
-    assert "unknown sector 'hospitl' (did you mean 'hospital'?); valid values: university" in result.out
+    assert (
+        "unknown sector 'hospitl' (did you mean 'hospital'?); valid values: university"
+        in result.out
+    )
+
+
+def test_validate_annotates_a_pull_request_for_github_actions(cli: Cli) -> None:
+    europe = cli.data / "organisations" / "europe.yaml"
+    europe.write_text(europe.read_text().replace("sector: hospital", "sector: hospitl", 1))
+    (cli.data / "evil.yaml").write_text(
+        'sources:\n  - {id: "a,b:c%0A::error::x", title: t, url: "https://e.org"}\n'
+    )
+    result = cli("validate", "--format", "github")
+    assert result.code == 3
+    lines = result.out.splitlines()
+    assert all(line.startswith(("::error file=", "::warning file=")) for line in lines)
+    vocabulary = next(line for line in lines if "hospitl" in line)
+    assert vocabulary.startswith("::error file=")
+    assert (
+        ",line=" in vocabulary
+        and ",col=" in vocabulary
+        and ",title=schema-vocabulary::" in vocabulary
+    )
+    # Nothing in the data can end the command or start another one: `%0A` in the file stays
+    # text (`%250A`), not a newline, and the properties are only ours.
+    evil = next(line for line in lines if "evil.yaml" in line)
+    _, props, message = evil.split("::", 2)
+    assert [p.split("=")[0] for p in props.removeprefix("error ").split(",")] == [
+        "file",
+        "line",
+        "col",
+        "title",
+    ]
+    assert "%250A" in message and "%0A" not in message.replace("%250A", "")
