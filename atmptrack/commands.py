@@ -780,6 +780,25 @@ def schema_cmd() -> None:
     sys.stdout.write(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n")
 
 
+def init_cmd(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            metavar="DIR", help="A new or empty directory for the tracker.", show_default=False
+        ),
+    ],
+) -> None:
+    """Start a new tracker: example data that validates, the schema for editors, a pre-commit hook.
+
+    Overwrites nothing. Example: atmptrack init my-tracker && cd my-tracker && atmptrack validate
+    """
+    from atmptrack.render import write_messages
+    from atmptrack.scaffold import init
+
+    created = init(directory)
+    write_messages([f"atmptrack: created {directory} with {len(created)} files"])
+
+
 # ---------------------------------------------------------------- lazy groups and running
 
 # Every command, in the order `--help` lists them. Only the invoked one is built.
@@ -792,6 +811,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "diff": diff_cmd,
     "validate": validate_cmd,
     "schema": schema_cmd,
+    "init": init_cmd,
 }
 REPORTS: dict[str, Callable[..., None]] = {
     "funding": report_funding_cmd,
