@@ -468,6 +468,8 @@ COMMANDS_WITH_HELP = [
     ["show"],
     ["diff"],
     ["validate"],
+    ["schema"],
+    ["init"],
     ["report"],
     *(["report", r] for r in REPORTS),
 ]
