@@ -173,12 +173,6 @@ def _emit(
 # ---------------------------------------------------------------- the root and its options
 
 
-def _version(value: bool) -> None:
-    if value:
-        sys.stdout.write(f"atmptrack {__version__}\n")
-        raise typer.Exit()
-
-
 def root(
     ctx: typer.Context,
     data: Annotated[
@@ -203,9 +197,12 @@ def root(
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
     version: Annotated[
+        bool, typer.Option("--version", "-V", help="Print the version and exit; with -v, more.")
+    ] = False,
+    verbose: Annotated[
         bool,
         typer.Option(
-            "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."
+            "--verbose", "-v", help="With --version: the data directory and store in use."
         ),
     ] = False,
 ) -> None:
@@ -215,6 +212,17 @@ def root(
     """
     settings = _settings(ctx)
     settings.data, settings.db, settings.debug = data, db, debug
+    if version:
+        sys.stdout.write(f"atmptrack {__version__}\n")
+        if verbose:
+            from atmptrack.datadir import resolve_data_dir
+            from atmptrack.store import resolve_store
+
+            data_dir = resolve_data_dir(data)
+            sys.stdout.write(f"data  {data_dir}\nstore {resolve_store(db, data_dir)}\n")
+        raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        raise UsageError("missing command; `atmptrack --help` lists them")
 
 
 # ---------------------------------------------------------------- load, list, filter, show
@@ -799,6 +807,45 @@ def init_cmd(
     write_messages([f"atmptrack: created {directory} with {len(created)} files"])
 
 
+def store_cmd(
+    ctx: typer.Context,
+    action: Annotated[
+        str,
+        typer.Argument(
+            metavar="[show|prune]",
+            help="show (default): the store of the data directory in use; prune: remove the stores whose data directory is gone.",
+            show_default=False,
+        ),
+    ] = "show",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="With prune: say what would be removed.")
+    ] = False,
+) -> None:
+    """Where the store of the data directory in use lives, its size, what it holds, when it was loaded.
+
+    Example: atmptrack store prune --dry-run
+    """
+    from atmptrack import store
+    from atmptrack.datadir import resolve_data_dir
+    from atmptrack.render import FORMATS, write_document, write_messages
+
+    if action not in ("show", "prune"):
+        hint = did_you_mean(action, ("show", "prune"))
+        raise UsageError(f"unknown action '{action}'{hint}; valid actions: show, prune")
+    if action == "prune":
+        removed = store.prune(dry_run=dry_run)
+        verb = "would remove" if dry_run else "removed"
+        sys.stdout.writelines(f"{path}\n" for path in removed)
+        write_messages(
+            [f"atmptrack: {verb} {len(removed)} store(s) of data directories that are gone"]
+        )
+        return
+    settings = _settings(ctx)
+    data_dir = resolve_data_dir(settings.data)
+    info = {"data": str(data_dir), **store.describe(store.resolve_store(settings.db, data_dir))}
+    _emit(_opts(ctx), FORMATS, lambda fmt, out: write_document(info, fmt, out))
+
+
 # ---------------------------------------------------------------- lazy groups and running
 
 # Every command, in the order `--help` lists them. Only the invoked one is built.
@@ -812,6 +859,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "validate": validate_cmd,
     "schema": schema_cmd,
     "init": init_cmd,
+    "store": store_cmd,
 }
 REPORTS: dict[str, Callable[..., None]] = {
     "funding": report_funding_cmd,
@@ -877,6 +925,7 @@ _OUTPUT_OPTIONS: dict[Callable[..., None], tuple[str, ...]] = {
     list_cmd: _TABLE_OPTIONS,
     filter_cmd: _TABLE_OPTIONS,
     show_cmd: ("fmt", "output"),
+    store_cmd: ("fmt", "output"),
     diff_cmd: ("fmt", "output", "no_header", "formula_guard"),
     **{report: (*_TABLE_OPTIONS, "section") for report in REPORTS.values()},
 }
@@ -935,7 +984,8 @@ def _attach(command: Command, names: tuple[str, ...], formats: tuple[Format, ...
 def build_app() -> Command:
     """The root command; only the invoked subcommand will be built."""
     app = typer.Typer(cls=_Root, no_args_is_help=True, **_TYPER_SETTINGS)
-    app.callback()(root)
+    # Without a command the callback still runs, so that --version can see -v after it.
+    app.callback(invoke_without_command=True)(root)
     return typer.main.get_command(app)
 
 

@@ -24,6 +24,59 @@ APPLICATION_ID = 0x41544D50
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
+def stores_dir() -> Path:
+    """Where the default stores live: one per data directory, in the user data directory."""
+    from platformdirs import user_data_path
+
+    return user_data_path("atmptrack", appauthor=False) / "stores"
+
+
+def describe(store: Path) -> dict[str, Any]:
+    """What `atmptrack store` tells of a store: where, how big, what it holds, when loaded."""
+    info: dict[str, Any] = {"store": str(store), "exists": store.exists()}
+    if not store.exists():
+        return info
+    check_owned(store)
+    meta = peek(store)
+    files = [store, *(store.with_name(store.name + s) for s in ("-wal", "-shm"))]
+    info["bytes"] = sum(f.stat().st_size for f in files if f.exists())
+    info |= {
+        k: meta.get(k) for k in ("data_dir", "loaded_at", "atmptrack_version", "schema_version")
+    }
+    conn = _open(store)
+    try:
+        for table in ("source", "organisation", "initiative", "membership"):
+            try:
+                info[f"{table}s"] = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+            except sqlite3.Error:
+                info[f"{table}s"] = None  # an empty store, or one being rebuilt
+    finally:
+        conn.close()
+    return info
+
+
+def prune(*, dry_run: bool) -> list[Path]:
+    """Remove the default stores whose data directory no longer exists; the ones removed.
+
+    Only files in the stores directory that carry atmptrack's mark are considered.
+    """
+    removed = []
+    folder = stores_dir()
+    for store in sorted(folder.glob("*.sqlite")) if folder.is_dir() else []:
+        try:
+            check_owned(store)
+            data_dir = peek(store).get("data_dir")
+        except StoreError:
+            continue
+        if data_dir is None or Path(data_dir).exists():
+            continue
+        removed.append(store)
+        if not dry_run:
+            for path in (store, *(store.with_name(store.name + s) for s in ("-wal", "-shm"))):
+                path.unlink(missing_ok=True)
+    return removed
+
+
 def resolve_store(option: str | None, data_dir: Path) -> Path:
     """--db / ATMPTRACK_DB as a path or sqlite URL; by default one store per data directory."""
     if option:
@@ -43,10 +96,8 @@ def resolve_store(option: str | None, data_dir: Path) -> Path:
         return Path(option).expanduser().resolve()
     import hashlib
 
-    from platformdirs import user_data_path
-
     key = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
-    return user_data_path("atmptrack", appauthor=False) / "stores" / f"{data_dir.name}-{key}.sqlite"
+    return stores_dir() / f"{data_dir.name}-{key}.sqlite"
 
 
 def check_owned(store: Path) -> None:

@@ -63,3 +63,13 @@ def test_usage_errors_read_like_atmptracks_own(cli: Cli) -> None:
         assert result.code == 2, argv
         assert result.err.startswith("atmptrack: error: ") and words in result.err, result.err
         assert "Traceback" not in result.err
+
+
+def test_version_short_form_and_with_v_the_data_and_store_in_use(cli: Cli) -> None:
+    from atmptrack import __version__
+
+    assert cli.ok("-V") == f"atmptrack {__version__}\n"
+    lines = cli.ok("--version", "-v").splitlines()
+    assert lines == [f"atmptrack {__version__}", f"data  {cli.data}", f"store {cli.db}"]
+    missing = cli("--debug")
+    assert missing.code == 2 and "missing command" in missing.err

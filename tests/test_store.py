@@ -306,3 +306,36 @@ def test_the_views_people_query_are_there_with_their_columns(cli: Cli) -> None:
     partners = dict(conn.execute("SELECT organisation_id, initiatives FROM partners"))
     assert partners["kemijski-institut"] == 2
     conn.close()
+
+
+def test_store_says_where_it_is_what_it_holds_and_when_it_was_loaded(cli: Cli) -> None:
+    cli.ok("load", "-q")
+    info = json.loads(cli.ok("store", "-f", "json"))
+    assert info["store"] == str(cli.db) and info["data"] == str(cli.data)
+    assert info["bytes"] > 0 and info["initiatives"] == len(
+        json.loads(cli.ok("list", "initiatives", "-f", "json"))
+    )
+    assert info["loaded_at"] and info["data_dir"] == str(cli.data)
+
+
+def test_store_prune_removes_only_our_stores_of_data_directories_that_are_gone(
+    cli: Cli, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in cli.env().items() if k != "ATMPTRACK_DB"}  # default stores
+    gone, kept = tmp_path / "gone", tmp_path / "kept"
+    for data in (gone, kept):
+        shutil.copytree(cli.data, data)
+        assert cli("--data", str(data), "load", "-q", env=env).code == 0
+    stores = cli.home / "atmptrack" / "stores"
+    foreign = stores / "someone-else.sqlite"
+    _foreign_sqlite(foreign)
+    before = sorted(p.name for p in stores.iterdir())
+    shutil.rmtree(gone)
+    dry = cli("store", "prune", "--dry-run", env=env)
+    assert dry.code == 0 and len(dry.out.splitlines()) == 1 and "gone-" in dry.out
+    assert sorted(p.name for p in stores.iterdir()) == before
+    done = cli("store", "prune", env=env)
+    assert done.code == 0 and "removed 1 store(s)" in done.err
+    left = sorted(p.name for p in stores.iterdir())
+    assert "someone-else.sqlite" in left and not any(n.startswith("gone-") for n in left)
+    assert any(n.startswith("kept-") for n in left)
