@@ -29,6 +29,7 @@ class Settings:
     data: str | None = None
     db: str | None = None
     debug: bool = False
+    pager: bool = True
 
     def store(self) -> tuple[Path, Path]:
         """The data directory and its store, refreshed when the YAML changed."""
@@ -44,7 +45,7 @@ class Settings:
 
 # Global options users also type after the subcommand (`atmptrack load --db x.db`): moved to
 # the front before parsing. The value says whether the option takes an argument.
-_GLOBAL_OPTIONS = {"--data": True, "--db": True, "--debug": False}
+_GLOBAL_OPTIONS = {"--data": True, "--db": True, "--debug": False, "--no-pager": False}
 
 
 def hoist_global_options(argv: list[str]) -> list[str]:

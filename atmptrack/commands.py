@@ -154,14 +154,20 @@ def _opts(ctx: typer.Context) -> Output:
 
 
 def _emit(
-    opts: Output, allowed: tuple[Format, ...], write: Callable[[Format, TextIO], None]
+    ctx: typer.Context, allowed: tuple[Format, ...], write: Callable[[Format, TextIO], None]
 ) -> None:
-    """Write to stdout or, with -o, to the file whole; the format as asked, named or by default."""
-    from atmptrack.render import default_format, format_for_file, parse_format
+    """Write to stdout (long tables for people through a pager) or, with -o, to the file whole;
+    the format as asked, named or by default."""
+    from atmptrack.render import default_format, format_for_file, page, paged, parse_format
 
+    opts = _opts(ctx)
     asked = parse_format(opts.fmt, allowed) if opts.fmt is not None else None
     if opts.file is None:
-        write(asked or default_format(sys.stdout), sys.stdout)
+        chosen = asked or default_format(sys.stdout)
+        if chosen == "table" and _settings(ctx).pager and paged(sys.stdout):
+            page(lambda out: write(chosen, out), sys.stdout)
+        else:
+            write(chosen, sys.stdout)
         return
     chosen = format_for_file(opts.file, asked)
     if chosen not in allowed:
@@ -196,6 +202,13 @@ def root(
         ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    no_pager: Annotated[
+        bool,
+        typer.Option(
+            "--no-pager",
+            help="Never page long tables (by default they go through ATMPTRACK_PAGER, PAGER or less -FRX on a terminal).",
+        ),
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", "-V", help="Print the version and exit; with -v, more.")
     ] = False,
@@ -212,6 +225,7 @@ def root(
     """
     settings = _settings(ctx)
     settings.data, settings.db, settings.debug = data, db, debug
+    settings.pager = not no_pager
     if version:
         sys.stdout.write(f"atmptrack {__version__}\n")
         if verbose:
@@ -369,7 +383,7 @@ def _rows(ctx: typer.Context, entity: str, filters: Filters, expression: str | N
         rows = [{"column": c.name, "kind": c.kind, "description": c.help} for c in ent.columns]
         title = f"Columns of {ent.name}"
         listing = Section("columns", title, ["column", "kind", "description"], rows)
-        _emit(opts, FORMATS, lambda fmt, out: write_section(listing, fmt, out, header=opts.header))
+        _emit(ctx, FORMATS, lambda fmt, out: write_section(listing, fmt, out, header=opts.header))
         return
     request = query.Query(ent, filters, opts.columns, opts.sort, opts.limit, expression)
     _, store = _settings(ctx).store()
@@ -387,7 +401,7 @@ def _rows(ctx: typer.Context, entity: str, filters: Filters, expression: str | N
         table_columns=None if opts.columns else list(ent.brief) or None,
     )
     _emit(
-        opts,
+        ctx,
         FORMATS,
         lambda fmt, out: write_section(
             section, fmt, out, header=opts.header, formula_guard=opts.formula_guard
@@ -417,7 +431,7 @@ def show_cmd(
     _, store = _settings(ctx).store()
     with reading(store) as conn:
         record, charts = describe(conn, ident)
-    _emit(_opts(ctx), FORMATS, lambda fmt, out: write_document(record, fmt, out, charts=charts))
+    _emit(ctx, FORMATS, lambda fmt, out: write_document(record, fmt, out, charts=charts))
 
 
 # ---------------------------------------------------------------- reports
@@ -451,7 +465,7 @@ def _report(ctx: typer.Context, build: Callable[[sqlite3.Connection], list[Secti
         shaped = [_shaped(s, opts) for s in chosen]
         write_sections(shaped, fmt, out, header=opts.header, formula_guard=opts.formula_guard)
 
-    _emit(opts, REPORT_FORMATS, write)
+    _emit(ctx, REPORT_FORMATS, write)
 
 
 def _shaped(section: Section, opts: Output) -> Section:
@@ -695,7 +709,7 @@ def diff_cmd(
             section = Section("changes", "", diff.COLUMNS, [c.row() for c in changes])
             write_section(section, fmt, out, **options)
 
-    _emit(opts, FORMATS, write)
+    _emit(ctx, FORMATS, write)
     if exit_code and changes:
         raise typer.Exit(int(ExitCode.DIFFERENCES))
 
@@ -843,7 +857,7 @@ def store_cmd(
     settings = _settings(ctx)
     data_dir = resolve_data_dir(settings.data)
     info = {"data": str(data_dir), **store.describe(store.resolve_store(settings.db, data_dir))}
-    _emit(_opts(ctx), FORMATS, lambda fmt, out: write_document(info, fmt, out))
+    _emit(ctx, FORMATS, lambda fmt, out: write_document(info, fmt, out))
 
 
 # ---------------------------------------------------------------- lazy groups and running

@@ -7,6 +7,7 @@ imported only for the `table` format, and user data reaches it as Text, never as
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -997,6 +998,48 @@ def write_grouped(
             con.print(Text(f"\n{heading} ({len(lines)})", style=f"bold {style}"))
             for line in lines:
                 con.print(Text(f"  {clean(line)}", style=style))
+
+
+def paged(stream: TextIO) -> bool:
+    """Whether output to this stream is for a person at a terminal, who may want a pager."""
+    return _isatty(stream)
+
+
+def page(write: Callable[[TextIO], None], stream: TextIO) -> None:
+    """Output for a terminal, through the user's pager as git and gh do.
+
+    ATMPTRACK_PAGER, else PAGER, else `less`; `less` gets LESS=FRX unless the user set LESS, so
+    output that fits on one screen prints and returns at once. An empty value or `cat` means no
+    pager; a pager that cannot be started means none either.
+    """
+    import io
+    import shlex
+    import shutil
+    import subprocess
+
+    command = os.environ.get("ATMPTRACK_PAGER", os.environ.get("PAGER", "less")).strip()
+    buffer = io.StringIO()
+    # Laid out for the terminal, not for the 80 columns of an unknown stream.
+    width = os.environ.get("COLUMNS") or str(shutil.get_terminal_size().columns)
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = width
+    try:
+        write(buffer)
+    finally:
+        if saved is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = saved
+    text = buffer.getvalue()
+    if command and command != "cat":
+        env = {**os.environ, "LESS": os.environ.get("LESS", "FRX")}
+        try:
+            # The pager writes to the terminal itself; a reader quitting early ends it quietly.
+            subprocess.run(shlex.split(command), input=text, text=True, env=env, check=False)
+            return
+        except OSError:
+            pass
+    stream.write(text)
 
 
 def github_annotation(diagnostic: Diagnostic) -> str:

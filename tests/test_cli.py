@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -73,3 +74,63 @@ def test_version_short_form_and_with_v_the_data_and_store_in_use(cli: Cli) -> No
     assert lines == [f"atmptrack {__version__}", f"data  {cli.data}", f"store {cli.db}"]
     missing = cli("--debug")
     assert missing.code == 2 and "missing command" in missing.err
+
+
+def _on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run atmptrack with a pseudo-terminal as stdout; its exit code and what the screen got."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "atmptrack", *argv],
+        stdin=follower,
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    os.close(follower)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the process is done with it
+            break
+        if not chunk:
+            break
+        screen += chunk
+    code = proc.wait(timeout=60)
+    os.close(leader)
+    return code, screen.decode("utf-8", "replace")
+
+
+@pytest.mark.slow
+def test_long_tables_on_a_terminal_go_through_the_pager_and_never_in_a_pipe(
+    cli: Cli, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    cli.ok("load", "-q")
+    paged = tmp_path / "paged.txt"
+    env = cli.env(ATMPTRACK_PAGER=f"sh -c 'cat > \"$0\"' {paged}", COLUMNS="120")
+    code, screen = _on_a_terminal(["list", "members"], env)
+    assert code == 0
+    assert "charite" in paged.read_text() and "charite" not in screen
+    paged.unlink()
+    code, screen = _on_a_terminal(["list", "members", "--no-pager"], env)
+    assert code == 0 and "charite" in screen and not paged.exists()
+    piped = subprocess.run(
+        [sys.executable, "-m", "atmptrack", "list", "members", "-f", "table"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert piped.returncode == 0 and "charite" in piped.stdout and not paged.exists()
+    # The default, less -FRX, prints output that fits one screen and returns at once.
+    default = {k: v for k, v in env.items() if k not in ("ATMPTRACK_PAGER", "PAGER", "LESS")}
+    code, screen = _on_a_terminal(["list", "sources", "--limit", "2", "--columns", "id"], default)
+    assert code == 0 and "id" in screen
