@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TextIO
 import typer
 from typer.core import TyperArgument, TyperGroup
 
-from atmptrack import __version__
+from atmptrack import __version__, complete
 from atmptrack.errors import DataError, ExitCode, OutputClosed, UsageError, did_you_mean
 
 if TYPE_CHECKING:
@@ -53,12 +53,17 @@ EntityArg = Annotated[
         metavar="ENTITY",
         help="initiatives, partners, organisations, members, workgroups, milestones, people, funding or sources.",
         show_default=False,
+        autocompletion=complete.entities,
     ),
 ]
 InitiativesOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--initiative", "-i", metavar="ID", help="Only these initiatives (id or acronym)."
+        "--initiative",
+        "-i",
+        metavar="ID",
+        help="Only these initiatives (id or acronym).",
+        autocompletion=complete.initiatives,
     ),
 ]
 
@@ -114,6 +119,7 @@ def _output(
             "--columns",
             metavar="COLUMNS",
             help="Comma-separated columns to show; `--columns help` lists them.",
+            autocompletion=complete.columns,
         ),
     ] = None,
     sort: Annotated[
@@ -279,22 +285,36 @@ def list_cmd(
             "-c",
             metavar="CODE",
             help="ISO country code(s); repeatable or comma-separated.",
+            autocompletion=complete.countries,
         ),
     ] = None,
     sector: Annotated[
         list[str] | None,
-        typer.Option("--sector", metavar="SECTOR", help="Sector(s), e.g. university, company."),
+        typer.Option(
+            "--sector",
+            metavar="SECTOR",
+            help="Sector(s), e.g. university, company.",
+            autocompletion=complete.vocabulary("Sector"),
+        ),
     ] = None,
     helix: Annotated[
         list[str] | None,
         typer.Option(
-            "--helix", metavar="HELIX", help="academia, industry, government, civil-society."
+            "--helix",
+            metavar="HELIX",
+            help="academia, industry, government, civil-society.",
+            autocompletion=complete.vocabulary("Helix"),
         ),
     ] = None,
     initiative: InitiativesOpt = None,
     role: Annotated[
         list[str] | None,
-        typer.Option("--role", metavar="ROLE", help="Role(s), e.g. coordinator, partner."),
+        typer.Option(
+            "--role",
+            metavar="ROLE",
+            help="Role(s), e.g. coordinator, partner.",
+            autocompletion=complete.vocabulary("Role"),
+        ),
     ] = None,
     kind: Annotated[
         list[str] | None,
@@ -417,6 +437,7 @@ def show_cmd(
             metavar="ID",
             help="Initiative or organisation: id, acronym or short name.",
             show_default=False,
+            autocompletion=complete.records,
         ),
     ],
 ) -> None:
@@ -997,7 +1018,10 @@ def _attach(command: Command, names: tuple[str, ...], formats: tuple[Format, ...
 
 def build_app() -> Command:
     """The root command; only the invoked subcommand will be built."""
-    app = typer.Typer(cls=_Root, no_args_is_help=True, **_TYPER_SETTINGS)
+    # The root alone offers --install-completion and --show-completion (bash, zsh, fish).
+    app = typer.Typer(
+        cls=_Root, no_args_is_help=True, **{**_TYPER_SETTINGS, "add_completion": True}
+    )
     # Without a command the callback still runs, so that --version can see -v after it.
     app.callback(invoke_without_command=True)(root)
     return typer.main.get_command(app)

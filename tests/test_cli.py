@@ -134,3 +134,44 @@ def test_long_tables_on_a_terminal_go_through_the_pager_and_never_in_a_pipe(
     default = {k: v for k, v in env.items() if k not in ("ATMPTRACK_PAGER", "PAGER", "LESS")}
     code, screen = _on_a_terminal(["list", "sources", "--limit", "2", "--columns", "id"], default)
     assert code == 0 and "id" in screen
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("atmptrack li", {"list"}),
+        ("atmptrack report t", {"timeline"}),
+        ("atmptrack list par", {"partners"}),
+        ("atmptrack list partners --helix ind", {"industry"}),
+        ("atmptrack list partners --sector univ", {"university"}),
+        ("atmptrack list members --columns id,rol", {"id,role"}),
+        ("atmptrack list partners --country S", {"SI"}),  # the countries in the data
+        ("atmptrack show gene", {"geneh", "genet"}),
+        ("atmptrack report funding -i join", {"join4atmp"}),
+    ],
+)
+def test_bash_completes_commands_vocabularies_columns_and_ids_from_the_store(
+    cli: Cli, words: str, expected: set[str]
+) -> None:
+    """The script `--show-completion bash` prints, sourced in a real bash, asked as bash asks."""
+    import os
+    import subprocess
+    import sys
+
+    cli.ok("load", "-q")
+    env = cli.env()
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    script = cli.ok("--show-completion", "bash")
+    cword = len(words.split()) - 1
+    program = (
+        f"{script}\n"
+        f"COMP_WORDS=({words}); COMP_CWORD={cword}; COMP_LINE='{words}'; COMP_POINT={len(words)}\n"
+        "_atmptrack_completion atmptrack\n"  # bash passes the command name as $1
+        'printf "%s\\n" "${COMPREPLY[@]}"\n'
+    )
+    done = subprocess.run(
+        ["bash", "--norc", "-c", program], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert set(done.stdout.split()) == expected, done.stdout + done.stderr
