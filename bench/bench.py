@@ -114,6 +114,7 @@ class Command:
     name: str
     argv: list[str]
     times: list[float] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)  # added to the run's environment
 
     @property
     def median_ms(self) -> float:
@@ -146,6 +147,8 @@ RATIOS = [
     Ratio("report funding / typer sqlite floor", "report funding", "typer sqlite floor", 1.10),
     Ratio("list partners / eager typer+sqlmodel", "list partners", "eager typer+sqlmodel", None),
     Ratio("--help / minimal typer --help", "atmptrack --help", "minimal typer --help", 1.30),
+    # Completion answers in about the time of an ordinary command.
+    Ratio("completion / list partners", "completion", "list partners", 1.20),
     # The floor of any Typer 0.29 command that parses options: shows how much is atmptrack's own.
     Ratio("list partners / minimal typer command", "list partners", "minimal typer command", None),
 ]
@@ -172,7 +175,7 @@ def run_once(cmd: Command, env: dict[str, str]) -> float:
         proc = subprocess.run(
             cmd.argv,
             cwd=ROOT,
-            env=env,
+            env={**env, **cmd.env},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -337,6 +340,15 @@ def main(argv: list[str] | None = None) -> int:
                 Command("list partners", [*atmptrack, "list", "partners", "--country", "SI"]),
                 Command("report funding", [*atmptrack, "report", "funding"]),
                 Command("atmptrack --help", [*atmptrack, "--help"]),
+                Command(
+                    "completion",
+                    atmptrack,
+                    env={
+                        "_ATMPTRACK_COMPLETE": "complete_bash",
+                        "COMP_WORDS": "atmptrack list partners --country ",
+                        "COMP_CWORD": "3",
+                    },
+                ),
             ]
             measure(commands, env, args.runs, args.warmup)
     except BenchError as exc:
