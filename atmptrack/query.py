@@ -281,7 +281,8 @@ _entity(
         "one row per organisation and initiative, with the role",
         f"""
     SELECT m.initiative_id AS initiative, m.organisation_id AS organisation, o.name, o.short_name,
-      o.country, o.sector, o.helix, m.role, m.ec_contribution, m.net_ec_contribution, m.note,
+      o.country, o.sector, o.helix, m.role, m.ec_contribution, m.net_ec_contribution,
+      m.source_helix, m.note,
       {_sources("member", "m.initiative_id || '/' || m.organisation_id")} AS sources,
       m.position AS _position
     FROM membership m JOIN organisation o ON o.id = m.organisation_id""",
@@ -296,6 +297,11 @@ _entity(
             Column("role", values="Role"),
             Column("ec_contribution", "amount", "the EU's contribution to this member's part"),
             Column("net_ec_contribution", "amount", "the same, less what it passes on"),
+            Column(
+                "source_helix",
+                help="the helix group the cited sources put it in (helix is ours, from the sector)",
+                values="Helix",
+            ),
             Column("note"),
             Column("sources", "list"),
         ),
@@ -465,7 +471,7 @@ _entity(
         "the sources the data cites",
         """
     SELECT s.id, s.title, s.publisher, s.url, s.published,
-      (SELECT count(*) FROM citation c WHERE c.source_id = s.id) AS citations,
+      (SELECT count(*) FROM citation c WHERE c.source_id = s.id) AS citations, s.verify,
       s.published_lo AS _published_lo, s.published_hi AS _published_hi
     FROM source s""",
         (
@@ -475,6 +481,7 @@ _entity(
             Column("url"),
             Column("published", "date", lo="_published_lo", hi="_published_hi"),
             Column("citations", "int", "records that cite it"),
+            Column("verify", help="why a curator must check this source"),
         ),
         frozenset({"dates"}),
         "t.id",

@@ -306,7 +306,7 @@ def _members(conn: sqlite3.Connection, initiatives: list[str] | None) -> list[Ro
 def _labeller(conn: sqlite3.Connection) -> Callable[[Row], str]:
     """How people see an initiative in every table and chart: its acronym, else its name."""
     labels = initiative_labels(conn)
-    return lambda row: labels.get(row["initiative"]) or str(row["initiative"])
+    return lambda row: labels.get(row["initiative"]) or str(row["initiative"] or "")
 
 
 # ---------------------------------------------------------------- partners
@@ -671,6 +671,14 @@ def coverage(conn: sqlite3.Connection) -> list[Section]:
                     "detail": f"inferred: {guess['reason']}",
                 }
             )
+    for source in fetch(conn, "SELECT id, url, verify FROM source WHERE verify IS NOT NULL"):
+        lookup.append(
+            {
+                "initiative": None,
+                "what": f"source {source['id']}: {source['url']}",
+                "detail": f"to verify: {source['verify']}",
+            }
+        )
     for guess in inferred:
         if guess["entity"] == "organisation":
             lookup.append(

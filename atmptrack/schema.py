@@ -217,6 +217,9 @@ class Source(Model):
     publisher: Text | None = None
     url: Url
     published: Date | None = None
+    # Why a curator must check this source before it is relied on (a staging host, a dead link):
+    # `report coverage` lists it under what to look up next.
+    verify: Text | None = None
     note: Text | None = None
 
 
@@ -270,6 +273,9 @@ class Member(Sourced):
     # of what it passes on to linked third parties (`netEcContribution`); in the funding's currency.
     ec_contribution: Amount | None = None
     net_ec_contribution: Amount | None = None
+    # The quadruple-helix group the member's cited sources put it in, as they group the
+    # partners. Kept apart from the organisation's helix, which follows our sector classification.
+    source_helix: Helix | None = None
 
 
 class WorkGroup(Sourced):

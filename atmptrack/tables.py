@@ -28,6 +28,7 @@ class SourceRow(SQLModel, table=True):
     published: str | None = None
     published_lo: str | None = None
     published_hi: str | None = None
+    verify: str | None = None
     note: str | None = None
     file: str
     line: int
@@ -101,6 +102,7 @@ class MembershipRow(SQLModel, table=True):
     ec_contribution_cents: int | None = None
     net_ec_contribution: str | None = None
     net_ec_contribution_cents: int | None = None
+    source_helix: str | None = None  # the helix the cited sources group it in, not ours
     note: str | None = None
 
 

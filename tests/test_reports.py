@@ -257,3 +257,15 @@ def test_the_terminal_timeline_draws_unknown_bounds_open_to_the_edge(landscape_c
         row["GeneT"].split("GeneT", 1)[1].rstrip()
     )
     assert "start unknown" in result.out and "end unknown" in result.out
+
+
+def test_coverage_lists_the_sources_a_curator_must_verify(cli: Cli) -> None:
+    sources = cli.data / "sources.yaml"
+    text = sources.read_text(encoding="utf-8")
+    first = text.index("  - id: ") + len("  - id: ")
+    ident = text[first : text.index("\n", first)].strip()
+    at = text.index("\n", text.index("    url: ", first)) + 1
+    sources.write_text(text[:at] + "    verify: the page moved\n" + text[at:], encoding="utf-8")
+    lookup = rows(cli, "coverage", "--section", "lookup")
+    flagged = [r for r in lookup if r["what"].startswith(f"source {ident}: ")]
+    assert [r["detail"] for r in flagged] == ["to verify: the page moved"]

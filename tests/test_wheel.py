@@ -69,6 +69,10 @@ def test_wheel_ships_the_dataset_and_reports_funding_from_it(tmp_path: Path) -> 
         "geneh",
         "join4atmp",
         "ctgct",
+        "genet",
+        "restore",
+        "ardat",
+        "eatris",
     }
     stores = list((tmp_path / "xdg" / "atmptrack" / "stores").glob("_data-*.sqlite"))
     assert len(stores) == 1

@@ -130,6 +130,7 @@ def test_rows_read_back_through_the_shapes_give_the_records_again(
         "role": "coordinator",
         "ec_contribution": "1250000.50",
         "net_ec_contribution": None,
+        "source_helix": None,
         "note": None,
         "sources": ["s1", "s2"],
         "inferred": {},
