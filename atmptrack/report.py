@@ -95,15 +95,28 @@ def funding(
 
     known = [e for e in entries if e["amount"] is not None]
     label = _labeller(conn)
-    unknown = sorted({label(e) for e in entries if e["amount"] is None})
+    def labels_of(row: Row) -> str:
+        return ", ".join(label({"initiative": i}) for i in row["initiatives"])
+
+    with_amount = {e["initiative"] for e in known}
+    lacking = [e for e in entries if e["amount"] is None]
+    # Unknown altogether, or known in part: an initiative with one entry of unknown size is
+    # not "funding unknown" when other entries of its funding are known.
+    unknown = sorted({label(e) for e in lacking if e["initiative"] not in with_amount})
+    partly = sorted({label(e) for e in lacking if e["initiative"] in with_amount})
     totals = _totals(known, key=None)
     footer = [f"Funding unknown for: {', '.join(unknown)}"] if unknown else []
+    if partly:
+        footer.append(f"Funding partly unknown (an entry of unknown size) for: {', '.join(partly)}")
     total_section = Section(
         "totals",
         "Totals per currency",
         TOTAL_COLUMNS,
         totals,
-        human={"total": lambda r: show_amount(r["total"], r["qualifier"])},
+        human={
+            "total": lambda r: show_amount(r["total"], r["qualifier"]),
+            "initiatives": labels_of,
+        },
         right={"total", "entries"},
         footer=footer,
     )
@@ -152,6 +165,7 @@ def funding(
                 show_amount(r["total"], r["qualifier"]) + (" (spread)" if r.get("spread") else "")
             ),
             by: lambda r: str(r[by]) if r[by] is not None else "unknown",
+            "initiatives": labels_of,
         },
         right={"total", "entries"},
         chart=_bars(f"Funding by {by}", grouped, by, {}),
@@ -188,14 +202,16 @@ FUNDING_UNKNOWN = "(funding unknown)"
 
 
 def _labelled(entry: Row, by: str) -> Row:
-    """The entry with a label where its group is missing: no money known, money with no
-    programme or funder stated, or no coordinator country."""
+    """The entry with a label where its group is missing: no funding known, an entry of
+    unknown size, money with no programme or funder stated, or no coordinator country."""
     if entry.get(by) is not None:
         return entry
     if by == "country":  # the coordinator's, a fact about the initiative, not its funding
         missing = "(no coordinator country known)"
-    elif entry["amount"] is None:
+    elif entry["funding"] is None:
         missing = FUNDING_UNKNOWN
+    elif entry["amount"] is None:
+        missing = "(amount not stated)"
     else:
         missing = f"(no {by} stated)"
     return {**entry, by: missing}
