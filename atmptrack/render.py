@@ -768,6 +768,12 @@ def _fill(index: int) -> str:
     return "█▓▒░▞▚"[index % 6]
 
 
+def _terminal_columns() -> int:
+    import shutil
+
+    return int(os.environ.get("COLUMNS") or shutil.get_terminal_size().columns)
+
+
 def _gantt_cells(row: Span, chart: Gantt, column: Callable[[date], int], width: int) -> str:
     """One timeline row: solid where the initiative is known to run, open to the edge where its
     start or end is unknown, and its milestones on top."""
@@ -841,7 +847,9 @@ def _rich_chart(chart: Chart) -> RenderableType | None:
         if not days:
             return None
         first, last = min(days).year, max(days).year
-        width = 60
+        # As wide as the terminal leaves beside the longest label, at most 60 and at least 20.
+        labels = max((len(clean(row.label)) for row in chart.spans), default=0)
+        width = max(20, min(60, _terminal_columns() - labels - 2))
         span = (last - first + 1) * 365.25
 
         def column(day: date) -> int:
