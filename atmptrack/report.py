@@ -95,6 +95,7 @@ def funding(
 
     known = [e for e in entries if e["amount"] is not None]
     label = _labeller(conn)
+
     def labels_of(row: Row) -> str:
         return ", ".join(label({"initiative": i}) for i in row["initiatives"])
 
