@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING
 
 from atmptrack.datadir import fingerprint
 from atmptrack.errors import UsageError
-from atmptrack.shape import schema_version
-from atmptrack.store import check_owned, peek
+from atmptrack.store import check_owned, peek, schema_version
 
 if TYPE_CHECKING:
     from pathlib import Path

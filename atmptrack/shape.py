@@ -14,25 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
-from pathlib import Path
 from typing import Any
-
-
-def schema_version() -> str:
-    """Names the layout of the store: it changes with any edit of `tables` or of this module.
-
-    Derived, not bumped by hand, so that adding a field cannot forget it; a store written with
-    another layout is rebuilt. A checksum of two small files costs far less than importing
-    the tables (SQLModel) on every read.
-    """
-    import zlib
-
-    here = Path(__file__).parent
-    checksum = 0
-    for name in ("tables.py", "shape.py"):
-        checksum = zlib.crc32((here / name).read_bytes(), checksum)
-    return f"3-{checksum:08x}"
-
 
 Record = dict[str, Any]
 Row = dict[str, Any]

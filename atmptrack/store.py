@@ -24,6 +24,22 @@ APPLICATION_ID = 0x41544D50
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
+def schema_version() -> str:
+    """Names the layout of the store: it changes with any edit of `tables` or `shape`.
+
+    Derived, not bumped by hand, so that adding a field cannot forget it; a store written with
+    another layout is rebuilt. A checksum of two small files costs far less than importing
+    the tables (SQLModel), or even the shapes, on every read.
+    """
+    import zlib
+
+    here = Path(__file__).parent
+    checksum = 0
+    for name in ("tables.py", "shape.py"):
+        checksum = zlib.crc32((here / name).read_bytes(), checksum)
+    return f"3-{checksum:08x}"
+
+
 def stores_dir() -> Path:
     """Where the default stores live: one per data directory, in the user data directory."""
     from platformdirs import user_data_path

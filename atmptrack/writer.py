@@ -22,8 +22,8 @@ from atmptrack import __version__, datadir, shape, tables
 from atmptrack.dataset import Dataset, read_dataset
 from atmptrack.errors import Diagnostic, StoreError
 from atmptrack.schema import Sourced
-from atmptrack.shape import Shape, provenance_key, row_of, schema_version
-from atmptrack.store import APPLICATION_ID, BUSY_TIMEOUT_MS, check_owned
+from atmptrack.shape import Shape, provenance_key, row_of
+from atmptrack.store import APPLICATION_ID, BUSY_TIMEOUT_MS, check_owned, schema_version
 
 Rows = dict[str, list[dict[str, Any]]]  # table name -> rows
 
