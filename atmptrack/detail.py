@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import sqlite3
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -24,13 +25,14 @@ def resolve(conn: sqlite3.Connection, ident: str) -> tuple[str, str]:
     wanted = ident.strip().lower()
     candidates: list[tuple[str, str, str]] = []  # kind, id, matched label
     for kind, sql in (
-        ("initiative", "SELECT id, acronym, name FROM initiative"),
-        ("organisation", "SELECT id, short_name, name FROM organisation"),
+        ("initiative", "SELECT id, acronym, name, NULL FROM initiative"),
+        ("organisation", "SELECT id, short_name, name, other_names FROM organisation"),
     ):
-        for row_id, short, name in conn.execute(sql):
+        for row_id, short, name, others in conn.execute(sql):
             if row_id.lower() == wanted:
                 return kind, row_id
-            for label in (short, name):
+            # Any name it goes by: `show "National Institute of Chemistry"` finds NIC too.
+            for label in (short, name, *(json.loads(others) if others else [])):
                 if label and label.lower() == wanted:
                     candidates.append((kind, row_id, label))
     unique = {(kind, row_id) for kind, row_id, _ in candidates}

@@ -208,3 +208,8 @@ def test_a_members_ec_contribution_reaches_list_show_and_diff(cli: Cli, tmp_path
     assert [(c["id"], c["field"], c["old"], c["new"]) for c in changes] == [
         ("join4atmp/charite", "ec_contribution", "612500.75", "700000")
     ]
+
+
+def test_show_finds_an_organisation_by_any_of_its_other_names(landscape_cli: Cli) -> None:
+    record = json.loads(landscape_cli.ok("show", "national institute of chemistry", "-f", "json"))
+    assert record["id"] == "kemijski-institut"
