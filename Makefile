@@ -12,7 +12,7 @@ EXTRAS_test  := [test]
 EXTRAS_lint  := [test,lint]
 EXTRAS_bench := [bench]
 
-.PHONY: run test test-fast lint bench clean system-tools
+.PHONY: run test test-fast lint bench bench-scale clean system-tools
 
 run: $(call stamp,run)
 	$(BIN)/atmptrack load
@@ -34,6 +34,10 @@ lint: $(call stamp,lint)
 
 bench: $(call stamp,bench)
 	$(BIN)/python bench/bench.py
+
+# Generated data of 100 and 1,000 initiatives (ARGS="--sizes S,M,L" adds 10,000: many minutes).
+bench-scale: $(call stamp,bench)
+	$(BIN)/python bench/scale.py $(ARGS)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
