@@ -158,7 +158,7 @@ def check_owned(store: Path) -> None:
     )
 
 
-_CREATION_GRACE_S = 2.0
+_CREATION_GRACE_S = 0.5  # SQLite writes the header within milliseconds of creating the file
 
 
 def _header(store: Path) -> bytes:
