@@ -19,11 +19,11 @@ run: $(call stamp,run)
 	$(BIN)/atmptrack list initiatives --format table
 	$(BIN)/atmptrack report funding --format table
 
-# Everything, real processes included (about 1.5 minutes on 2 cores).
+# Everything, real processes included (about 2 to 2.5 minutes on 2 cores).
 test: $(call stamp,test) system-tools
 	$(BIN)/python -m pytest
 
-# The inner loop: everything but the tests marked slow (about 45 seconds).
+# The inner loop: everything but the tests marked slow (about 50 seconds).
 test-fast: $(call stamp,test)
 	$(BIN)/python -m pytest -m "not slow"
 

@@ -7,6 +7,7 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -49,6 +50,7 @@ def mutation(draw: st.DrawFn) -> tuple[str, bytes]:
     return name, b"\n".join(lines)
 
 
+@pytest.mark.slow  # 300 loads: a property run, kept out of the inner loop
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutation())
 def test_mutated_data_loads_cleanly_or_gives_positioned_diagnostics(
