@@ -69,9 +69,15 @@ def hoist_global_options(argv: list[str]) -> list[str]:
     return front + rest
 
 
+# Set by the Ctrl-C handler: a library that catches the SystemExit it raises (Pydantic's core
+# turns it into a SchemaError while it builds a validator) must not make Ctrl-C look like a bug.
+_INTERRUPTED: list[bool] = []
+
+
 def _interrupted(_signum: int, _frame: object) -> None:
     # Click would turn Ctrl-C into "Aborted!" and exit 1, and during imports Python would print
     # a traceback; shells expect 130. Unwinding with SystemExit rolls back an open transaction.
+    _INTERRUPTED.append(True)
     sys.stderr.write("atmptrack: error: interrupted\n")
     raise SystemExit(int(ExitCode.INTERRUPTED))
 
@@ -133,6 +139,7 @@ def main(
     """Console-script entry point and the one error boundary; returns the exit code."""
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     settings = Settings()
+    _INTERRUPTED.clear()
     with _environment(env, stdout, stderr):
         try:
             from atmptrack.commands import run
@@ -173,6 +180,8 @@ def main(
 
 def _unexpected(exc: Exception, settings: Settings) -> int:
     """A bug: one line and a hint, or the traceback with --debug; never a legitimate exit code."""
+    if _INTERRUPTED:
+        return int(ExitCode.INTERRUPTED)  # the handler has said so; what followed is its echo
     if settings.debug:
         _traceback()
     _message(
