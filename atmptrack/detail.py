@@ -26,7 +26,11 @@ def resolve(conn: sqlite3.Connection, ident: str) -> tuple[str, str]:
     candidates: list[tuple[str, str, str]] = []  # kind, id, matched label
     for kind, sql in (
         ("initiative", "SELECT id, acronym, name, NULL FROM initiative"),
-        ("organisation", "SELECT id, short_name, name, other_names FROM organisation"),
+        (
+            "organisation",
+            "SELECT id, short_name, name, (SELECT json_group_array(n.name) FROM "
+            "organisation_other_name n WHERE n.organisation_id = o.id) FROM organisation o",
+        ),
     ):
         for row_id, short, name, others in conn.execute(sql):
             if row_id.lower() == wanted:

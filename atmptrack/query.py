@@ -184,7 +184,8 @@ _entity(
         "initiatives, with declared and known partner counts",
         f"""
     SELECT i.id, i.acronym, i.name, i.kind,
-      replace(i.therapy_areas, ',', char(31)) AS therapy_areas, i.start, i."end",
+      {_agg("SELECT t.therapy_area AS v FROM initiative_therapy_area t WHERE t.initiative_id = i.id ORDER BY t.position")} AS therapy_areas,
+      i.start, i."end",
       i.declared_partners, i.declared_qualifier,
       (SELECT count(*) FROM membership m WHERE m.initiative_id = i.id) AS known_members,
       {_agg("SELECT DISTINCT o.country AS v FROM membership m JOIN organisation o ON o.id = m.organisation_id WHERE m.initiative_id = i.id AND o.country IS NOT NULL ORDER BY o.country")} AS countries,

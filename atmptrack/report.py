@@ -31,7 +31,11 @@ _ENTRIES_SQL = """
 SELECT i.id AS initiative, i.acronym, f.id AS funding, f.amount, f.currency, f.qualifier,
   f.funder, f.programme, f.instrument, f.start, f."end",
   (SELECT group_concat(v, char(31)) FROM (
-     SELECT r.qualifier || ' ' || r.amount || ' ' || f.currency || ' (' || r.sources || ')' AS v
+     SELECT r.qualifier || ' ' || r.amount || ' ' || f.currency || ' (' || (
+       SELECT group_concat(source_id, ',') FROM (
+         SELECT s.source_id FROM reported_amount_source s
+         WHERE s.initiative_id = r.initiative_id AND s.funding_id = r.funding_id
+           AND s.reported_position = r.position ORDER BY s.position)) || ')' AS v
      FROM reported_amount r WHERE r.initiative_id = f.initiative_id AND r.funding_id = f.id
      ORDER BY r.position) AS agg) AS also_reported,
   (SELECT group_concat(v, char(31)) FROM (

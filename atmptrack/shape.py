@@ -8,7 +8,6 @@ Plain data and plain functions: read commands import this module without SQLMode
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,8 +50,6 @@ class Shape:
     derived: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
     # Partial dates: the column, then the columns of the earliest and latest day it can mean.
     dates: Mapping[str, tuple[str, str]] = field(default_factory=dict)
-    json_lists: frozenset[str] = frozenset()  # columns holding a JSON array of strings
-    joined_lists: frozenset[str] = frozenset()  # columns holding a LIST_SEP-joined list
     links: tuple[Link, ...] = ()
     nested: tuple[tuple[str, Shape], ...] = ()  # lists of records read back inside this one
     children: tuple[tuple[str, Shape], ...] = ()  # lists of records that are entities of their own
@@ -68,10 +65,6 @@ class Shape:
         """Columns a record read back leaves out."""
         bounds = {column for pair in self.dates.values() for column in pair}
         return BOOKKEEPING | bounds | set(self.derived)
-
-
-# Joins a comma-joined list column; ids and vocabulary values never contain it.
-LIST_SEP = ","
 
 
 def provenance_key(values: Iterable[object]) -> str:
@@ -116,15 +109,7 @@ def row_of(shape: Shape, record: Any, columns: Sequence[str], context: Mapping[s
             name, which = bounds[column]
             row[column] = _bound(_attribute(record, shape.paths.get(name, name)), which)
         else:
-            value = _attribute(record, shape.paths.get(column, column))
-            if column in shape.json_lists:
-                row[column] = (
-                    json.dumps([_stored(v) for v in value], ensure_ascii=False) if value else None
-                )
-            elif column in shape.joined_lists:
-                row[column] = LIST_SEP.join(str(_stored(v)) for v in value) or None
-            else:
-                row[column] = _stored(value)
+            row[column] = _stored(_attribute(record, shape.paths.get(column, column)))
     return row
 
 
@@ -167,10 +152,6 @@ def _read(
         for column, value in row.items():
             if column in hidden:
                 continue
-            if column in shape.json_lists:
-                value = json.loads(value) if value else []
-            elif column in shape.joined_lists:
-                value = value.split(LIST_SEP) if value else []
             record[shape.names.get(column, column)] = value
         for name, groups in (*linked.items(), *nested.items()):
             record[name] = groups.get(key, [])
@@ -268,7 +249,7 @@ ORGANISATION = Shape(
     paths={"parent_id": "parent", "pic": "ids.pic", "ror": "ids.ror", "helix": "effective_helix"},
     names={"parent_id": "parent"},
     derived={"helix_stated": lambda org: org.helix is not None},
-    json_lists=frozenset({"other_names"}),
+    links=(Link("other_names", "organisation_other_name", ("organisation_id",), "name"),),
 )
 
 PARTNER_COUNT = Shape(
@@ -332,7 +313,14 @@ REPORTED_AMOUNT = Shape(
     key=("initiative_id", "funding_id", "position"),
     parent=("initiative_id", "funding_id"),
     derived={"amount_cents": _cents("amount")},
-    joined_lists=frozenset({"sources"}),
+    links=(
+        Link(
+            "sources",
+            "reported_amount_source",
+            ("initiative_id", "funding_id", "reported_position"),
+            "source_id",
+        ),
+    ),
     cited=False,
 )
 
@@ -367,8 +355,10 @@ INITIATIVE = Shape(
         "declared_countries": _from_declared("countries"),
     },
     dates={"start": ("start_lo", "start_hi"), "end": ("end_lo", "end_hi")},
-    json_lists=frozenset({"aims"}),
-    joined_lists=frozenset({"therapy_areas"}),
+    links=(
+        Link("aims", "initiative_aim", ("initiative_id",), "aim"),
+        Link("therapy_areas", "initiative_therapy_area", ("initiative_id",), "therapy_area"),
+    ),
     nested=(("partner_counts", PARTNER_COUNT),),
     children=(
         ("members", MEMBER),

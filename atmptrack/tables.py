@@ -39,7 +39,6 @@ class OrganisationRow(SQLModel, table=True):
     id: str = Field(primary_key=True)
     name: str
     short_name: str | None = None
-    other_names: str | None = None  # JSON array of strings
     country: str | None = Field(default=None, index=True)
     sector: str
     helix: str | None = None  # the effective group: stated, or derived from the sector
@@ -62,8 +61,6 @@ class InitiativeRow(SQLModel, table=True):
     name: str
     kind: str
     summary: str | None = None
-    aims: str | None = None  # JSON array of strings
-    therapy_areas: str | None = None  # comma-separated vocabulary values
     status: str | None = None
     start: str | None = None
     start_lo: str | None = None
@@ -79,6 +76,31 @@ class InitiativeRow(SQLModel, table=True):
     note: str | None = None
     file: str
     line: int
+
+
+# Every list is a table of its own, one row per item in order (`shape.Link`): the same
+# representation for words (aims), vocabulary values and references (sources, people).
+
+
+class InitiativeAimRow(SQLModel, table=True):
+    __tablename__ = "initiative_aim"
+    initiative_id: str = Field(primary_key=True, foreign_key="initiative.id")
+    position: int = Field(primary_key=True)
+    aim: str
+
+
+class InitiativeTherapyAreaRow(SQLModel, table=True):
+    __tablename__ = "initiative_therapy_area"
+    initiative_id: str = Field(primary_key=True, foreign_key="initiative.id")
+    position: int = Field(primary_key=True)
+    therapy_area: str = Field(index=True)
+
+
+class OrganisationOtherNameRow(SQLModel, table=True):
+    __tablename__ = "organisation_other_name"
+    organisation_id: str = Field(primary_key=True, foreign_key="organisation.id")
+    position: int = Field(primary_key=True)
+    name: str
 
 
 class PartnerCountRow(SQLModel, table=True):
@@ -205,8 +227,26 @@ class ReportedAmountRow(SQLModel, table=True):
     amount: str
     amount_cents: int
     qualifier: str
-    sources: str  # comma-separated source ids
     note: str | None = None
+
+
+class ReportedAmountSourceRow(SQLModel, table=True):
+    __tablename__ = "reported_amount_source"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["initiative_id", "funding_id", "reported_position"],
+            [
+                "reported_amount.initiative_id",
+                "reported_amount.funding_id",
+                "reported_amount.position",
+            ],
+        ),
+    )
+    initiative_id: str = Field(primary_key=True)
+    funding_id: str = Field(primary_key=True)
+    reported_position: int = Field(primary_key=True)
+    position: int = Field(primary_key=True)
+    source_id: str = Field(foreign_key="source.id")
 
 
 class RelationRow(SQLModel, table=True):
@@ -272,7 +312,10 @@ TABLES: tuple[type[SQLModel], ...] = (
     MetaRow,
     SourceRow,
     OrganisationRow,
+    OrganisationOtherNameRow,
     InitiativeRow,
+    InitiativeAimRow,
+    InitiativeTherapyAreaRow,
     PartnerCountRow,
     MembershipRow,
     PersonRow,
@@ -283,6 +326,7 @@ TABLES: tuple[type[SQLModel], ...] = (
     MilestoneSpeakerRow,
     FundingRow,
     ReportedAmountRow,
+    ReportedAmountSourceRow,
     RelationRow,
     CitationRow,
     InferredRow,

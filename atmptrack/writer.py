@@ -22,7 +22,7 @@ from atmptrack import __version__, datadir, shape, tables
 from atmptrack.dataset import Dataset, read_dataset
 from atmptrack.errors import Diagnostic, StoreError
 from atmptrack.schema import Sourced
-from atmptrack.shape import Shape, provenance_key, row_of
+from atmptrack.shape import Shape, _stored, provenance_key, row_of
 from atmptrack.store import APPLICATION_ID, BUSY_TIMEOUT_MS, check_owned, schema_version
 
 Rows = dict[str, list[dict[str, Any]]]  # table name -> rows
@@ -225,7 +225,7 @@ class _Builder:
                 self.rows[link.table].append(
                     {
                         **dict(zip(link.keys, key, strict=True)),
-                        link.column: item,
+                        link.column: _stored(item),
                         "position": position,
                     }
                 )

@@ -92,7 +92,13 @@ def test_rows_carry_values_bounds_lists_links_and_provenance_keys(data: Path) ->
         "2024-03-31",
     )
     assert (net["declared_partners"], net["declared_qualifier"]) == (40, "more-than")
-    assert net["aims"] == '["one aim", "another aim"]' and net["therapy_areas"] == "gene,cell"
+    # Every list is a table of its own, one row per item, in order.
+    assert [(r["position"], r["aim"]) for r in rows["initiative_aim"]] == [
+        (0, "one aim"),
+        (1, "another aim"),
+    ]
+    assert [r["therapy_area"] for r in rows["initiative_therapy_area"]] == ["gene", "cell"]
+    assert [r["name"] for r in rows["organisation_other_name"]] == ["The Lab", "Laboratory"]
     assert {
         (r["workgroup_id"], r["organisation_id"], r["position"]) for r in rows["workgroup_lead"]
     } == {
@@ -101,7 +107,11 @@ def test_rows_carry_values_bounds_lists_links_and_provenance_keys(data: Path) ->
     }
     assert [r["person_id"] for r in rows["milestone_speaker"]] == ["ana"]
     (reported,) = rows["reported_amount"]
-    assert (reported["funding_id"], reported["sources"]) == ("grant", "s1,s2")
+    assert reported["funding_id"] == "grant"
+    assert [
+        (r["funding_id"], r["reported_position"], r["source_id"])
+        for r in rows["reported_amount_source"]
+    ] == [("grant", 0, "s1"), ("grant", 0, "s2")]
     spinout = next(r for r in rows["organisation"] if r["id"] == "spinout")
     assert (spinout["parent_id"], spinout["helix"], spinout["helix_stated"]) == (
         "lab",
@@ -167,6 +177,9 @@ def test_every_reference_is_a_declared_foreign_key() -> None:
         ("organisation", "parent_id", "organisation"),
         ("relation", "target_id", "initiative"),
         ("citation", "source_id", "source"),
+        ("reported_amount_source", "source_id", "source"),
+        ("initiative_therapy_area", "initiative_id", "initiative"),
+        ("organisation_other_name", "organisation_id", "organisation"),
     ]:
         assert expected in declared, expected
 
