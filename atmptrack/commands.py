@@ -590,7 +590,18 @@ def report_funding_cmd(
     _report(ctx, lambda conn: report.funding(conn, by=by, initiatives=chosen))
 
 
-def report_partners_cmd(ctx: typer.Context, initiative: InitiativesOpt = None) -> None:
+def report_partners_cmd(
+    ctx: typer.Context,
+    initiative: InitiativesOpt = None,
+    helix_from: Annotated[
+        str,
+        typer.Option(
+            "--helix-from",
+            metavar="[sector|source]",
+            help="Whose helix grouping: ours, from each organisation's sector (default), or the one each member's source gives.",
+        ),
+    ] = "sector",
+) -> None:
     """Partners by country and quadruple-helix group, the helix balance of each initiative, and countries per initiative.
 
     Sections: matrix, balance, countries. Example: atmptrack report partners -i geneh --format html -o geneh.html
@@ -599,7 +610,10 @@ def report_partners_cmd(ctx: typer.Context, initiative: InitiativesOpt = None) -
     from atmptrack.query import split_values
 
     chosen = split_values(initiative or [])
-    _report(ctx, lambda conn: report.partners(conn, initiatives=chosen))
+    _report(
+        ctx,
+        lambda conn: report.partners(conn, initiatives=chosen, helix_from=helix_from),
+    )
 
 
 def report_overlap_cmd(

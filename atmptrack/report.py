@@ -307,6 +307,8 @@ def _funding_by_year(entries: list[Row]) -> list[Row]:
 # ---------------------------------------------------------------- helpers shared by the reports
 
 
+# Whose quadruple-helix grouping a report counts: ours (from the sector) or the source's.
+HELIX_FROM = ("sector", "source")
 HELIXES = ("academia", "industry", "government", "civil-society")
 
 
@@ -314,7 +316,7 @@ def _members(conn: sqlite3.Connection, initiatives: list[str] | None) -> list[Ro
     rows = fetch(
         conn,
         """SELECT m.initiative_id AS initiative, i.acronym, m.organisation_id AS organisation,
-             o.name, o.country, o.helix, m.role, o.parent_id AS parent
+             o.name, o.country, o.helix, m.source_helix, m.role, o.parent_id AS parent
            FROM membership m JOIN organisation o ON o.id = m.organisation_id
            JOIN initiative i ON i.id = m.initiative_id ORDER BY m.initiative_id, m.position""",
     )
@@ -333,17 +335,35 @@ def _labeller(conn: sqlite3.Connection) -> Callable[[Row], str]:
 # ---------------------------------------------------------------- partners
 
 
-def partners(conn: sqlite3.Connection, *, initiatives: list[str] | None = None) -> list[Section]:
-    """Country × helix matrix, the helix balance of each initiative, countries per initiative."""
+def partners(
+    conn: sqlite3.Connection,
+    *,
+    initiatives: list[str] | None = None,
+    helix_from: str = "sector",
+) -> list[Section]:
+    """Country × helix matrix, the helix balance of each initiative, countries per initiative.
+
+    The helix group is ours, from each organisation's sector (`sector`), or the one the cited
+    source gives each member (`source`), which may differ from one initiative to the next.
+    """
     _label = _labeller(conn)
+    if helix_from not in HELIX_FROM:
+        hint = did_you_mean(helix_from, HELIX_FROM)
+        raise UsageError(f"unknown helix grouping '{helix_from}'{hint}; valid: sector, source")
+    column = "source_helix" if helix_from == "source" else "helix"
 
     members = _members(conn, initiatives)
     columns = [*HELIXES, "unknown"]
-    organisations = {m["organisation"]: m for m in members}
+    # Our grouping belongs to the organisation; a source's belongs to each membership.
+    counted = (
+        members
+        if helix_from == "source"
+        else list({m["organisation"]: m for m in members}.values())
+    )
     matrix: dict[str, dict[str, int]] = {}
-    for org in organisations.values():
+    for org in counted:
         cells = matrix.setdefault(org["country"] or "unknown", dict.fromkeys(columns, 0))
-        cells[org["helix"] or "unknown"] += 1
+        cells[org[column] or "unknown"] += 1
     matrix_rows: list[Row] = [
         {
             "country": country,
@@ -357,7 +377,8 @@ def partners(conn: sqlite3.Connection, *, initiatives: list[str] | None = None) 
     keys = [c.replace("-", "_") for c in columns]
     matrix_section = Section(
         "matrix",
-        "Organisations by country and quadruple-helix group",
+        "Organisations by country and quadruple-helix group"
+        + (" (memberships, as their sources group them)" if helix_from == "source" else ""),
         ["country", *keys, "total"],
         matrix_rows,
         right={*keys, "total"},
@@ -375,7 +396,7 @@ def partners(conn: sqlite3.Connection, *, initiatives: list[str] | None = None) 
     for ini, rows in by_initiative.items():
         counts = dict.fromkeys(keys, 0)
         for m in rows:
-            counts[(m["helix"] or "unknown").replace("-", "_")] += 1
+            counts[(m[column] or "unknown").replace("-", "_")] += 1
         total = len(rows)
         shares = {f"{k}_share": round(n / total, 3) for k, n in counts.items()}
         balance_rows.append(

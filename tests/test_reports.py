@@ -269,3 +269,23 @@ def test_coverage_lists_the_sources_a_curator_must_verify(cli: Cli) -> None:
     lookup = rows(cli, "coverage", "--section", "lookup")
     flagged = [r for r in lookup if r["what"].startswith(f"source {ident}: ")]
     assert [r["detail"] for r in flagged] == ["to verify: the page moved"]
+
+
+def test_partners_can_count_the_helix_groups_sources_give_instead_of_ours(cli: Cli) -> None:
+    geneh = cli.data / "initiatives" / "geneh.yaml"
+    text = geneh.read_text(encoding="utf-8")
+    # Two members grouped by their source otherwise than their sector puts them.
+    for org in ("biocant", "ipn"):
+        at = text.index(f"organisation: {org}")
+        text = text[:at] + "source_helix: government, " + text[at:]
+    geneh.write_text(text, encoding="utf-8")
+    ours = rows(cli, "partners", "-i", "geneh", "--section", "balance")[0]
+    theirs = rows(cli, "partners", "-i", "geneh", "--section", "balance", "--helix-from", "source")[
+        0
+    ]
+    assert ours["total"] == theirs["total"] == 13
+    assert theirs["government"] == 2  # only the two the source groups
+    assert theirs["unknown"] == 11  # the others: no source grouping given
+    assert ours["government"] != theirs["government"] or ours["unknown"] != theirs["unknown"]
+    wrong = cli("report", "partners", "--helix-from", "sourc")
+    assert wrong.code == 2 and "did you mean 'source'" in wrong.err
