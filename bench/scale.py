@@ -300,6 +300,7 @@ class Size:
     generate_seconds: float = 0.0
     commands: list[Command] = field(default_factory=list)
     error: str | None = None
+    code_changed: bool = False
 
 
 def describe(data: Path, size: Size) -> None:
@@ -448,10 +449,24 @@ def measure(size: Size, env: dict[str, str], runs: int, timeout: float) -> None:
             )
 
 
+def code_state() -> list[tuple[str, int, int]]:
+    """Every source file of the package with its size and modification time.
+
+    A change of atmptrack during a run (a checkout, another person's edit) can change the
+    store's layout, and then the next read reloads everything: the figures would mix versions.
+    """
+    package = ROOT / "atmptrack"
+    return [
+        (p.relative_to(package).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(package.rglob("*.py"))
+    ]
+
+
 def bench_size(
     label: str, initiatives: int, seed: int, work: Path, env: dict[str, str], args: Options
 ) -> Size:
     size = Size(label, initiatives)
+    code = code_state()
     work.mkdir(parents=True, exist_ok=True)
     data = work / "data"
     log(f"{label}: generating {initiatives} initiatives in {data}")
@@ -469,6 +484,7 @@ def bench_size(
                     cmd.failure = f"set-up load: {run.failure}"
             log(f"{label}: set-up load of the {store} store: {run.failure}")
     measure(size, env, args.runs, args.timeout)
+    size.code_changed = code_state() != code
     return size
 
 
@@ -544,6 +560,7 @@ def size_json(size: Size) -> dict[str, object]:
         "memberships": size.memberships,
         "generate_s": round(size.generate_seconds, 2),
         "error": size.error,
+        "code_changed": size.code_changed,
         "commands": figures(size),
     }
 
@@ -589,6 +606,11 @@ def print_size(size: Size, runs: int) -> None:
                 f"{'  its peak memory':<{width}}  {'':>9}  {'':>8}  {m_text:>7}  "
                 f"{'pipeline':<9}  {m_target:>8}  {r['memory_status']}"
             )
+    if size.code_changed:
+        print(
+            "warning: atmptrack's source changed during this run; a layout change makes the "
+            "next read of each store reload it, so these figures may mix versions"
+        )
     print()
 
 
