@@ -134,13 +134,16 @@ def load_side(side: Side, scratch: Path, name: str) -> Snapshot:
     """Validate a side and read it as a snapshot; invalid data names the side and the place."""
     if side.is_store:
         return snapshot(side.path)
+    from atmptrack.datadir import fingerprint
     from atmptrack.writer import load
 
     store = scratch / f"{name}.sqlite"
     if not discover(side.path):
         raise UsageError(f"{name} side '{side.label}' holds no YAML files")
     try:
-        load(side.path, store, fingerprint="", force=True)
+        # The side's real fingerprint: with any other, the writer would take the rows it just
+        # read for stale and read every file again.
+        load(side.path, store, fingerprint=fingerprint(side.path), force=True)
     except DataError as exc:
         raise DataError([_on_side(d, side, name) for d in exc.diagnostics]) from None
     return snapshot(store)
