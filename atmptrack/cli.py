@@ -21,6 +21,8 @@ from atmptrack.errors import AtmptrackError, DataError, ExitCode, OutputClosed
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from atmptrack.store import Location
+
 
 @dataclass(slots=True)
 class Settings:
@@ -31,7 +33,7 @@ class Settings:
     debug: bool = False
     pager: bool = True
 
-    def store(self) -> tuple[Path, Path]:
+    def store(self) -> tuple[Path, Location]:
         """The data directory and its store, refreshed when the YAML changed."""
         from atmptrack.datadir import resolve_data_dir
         from atmptrack.refresh import ensure_fresh

@@ -53,6 +53,8 @@ def vocabulary(name: str) -> Any:
 
 
 def _store_values(ctx: Context, sql: str) -> list[str]:
+    from pathlib import Path
+
     from atmptrack.datadir import resolve_data_dir
     from atmptrack.store import resolve_store
 
@@ -60,7 +62,8 @@ def _store_values(ctx: Context, sql: str) -> list[str]:
     try:
         data_dir = resolve_data_dir(root.get("data"))
         store = resolve_store(root.get("db"), data_dir)
-        if not store.is_file():
+        # A completion answers at once: from a local file only, never over the network.
+        if not isinstance(store, Path) or not store.is_file():
             return []
         conn = sqlite3.connect(f"{store.as_uri()}?mode=ro", uri=True)
         try:

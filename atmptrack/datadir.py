@@ -105,3 +105,20 @@ def fingerprint(root: Path) -> str:
             f"{rel}\t{info.st_size}\t{info.st_mtime_ns}\t{info.st_ctime_ns}\t{info.st_ino}"
         )
     return "\n".join(lines)
+
+
+def content_fingerprint(root: Path) -> str:
+    """Changes whenever a YAML file is added, removed, renamed or its bytes change: a digest of
+    the names and contents, the same on every machine that has the same files."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in discover(root):
+        try:
+            body = path.read_bytes()
+        except OSError:
+            continue
+        rel = path.relative_to(root).as_posix() if root.is_dir() else path.name
+        digest.update(f"{rel}\t{len(body)}\n".encode())
+        digest.update(body)
+    return f"sha256:{digest.hexdigest()}"

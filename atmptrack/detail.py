@@ -204,11 +204,14 @@ def _relations(conn: sqlite3.Connection, prov: shape.Provenance, ini_id: str) ->
     relations = fetch(
         conn,
         """
-        SELECT r.kind, r.target_id AS initiative, 'outgoing' AS direction, r.initiative_id AS owner
+        SELECT r.kind, r.target_id AS initiative, 'outgoing' AS direction, r.initiative_id AS owner,
+          r.position
         FROM relation r WHERE r.initiative_id = :i
         UNION ALL
-        SELECT r.kind, r.initiative_id AS initiative, 'incoming' AS direction, r.initiative_id AS owner
-        FROM relation r WHERE r.target_id = :i""",
+        SELECT r.kind, r.initiative_id AS initiative, 'incoming' AS direction, r.initiative_id AS owner,
+          r.position
+        FROM relation r WHERE r.target_id = :i
+        ORDER BY direction DESC, owner, position""",
         i=ini_id,
     )
     return [

@@ -56,6 +56,9 @@ EQUALITY = ("=", "!=", "in", "not in")
 FOLD = "atmptrack_fold"
 AMOUNT_KEY = "atmptrack_amount_key"
 SEP = "\x1f"  # joins the items of a list inside SQL; no id, name or code contains it
+# SEP as an SQL literal. SQLite and PostgreSQL both take the control character as it is inside
+# quotes, where each has its own function to write it (char(31), chr(31)).
+SEP_SQL = f"'{SEP}'"
 
 
 # The closed sets of the filter language, as types: mypy checks every comparison against them.
@@ -370,7 +373,7 @@ def _chain(op: str, parts: Sequence[str]) -> str:
 
 def _negated(sql: str) -> str:
     """True where sql is false or unknown: an unknown value satisfies every negation."""
-    return f"({sql}) IS NOT 1"
+    return f"({sql}) IS NOT TRUE"
 
 
 def _flattened(node: And | Or) -> Iterator[Node]:
@@ -426,7 +429,7 @@ class Compiler:
                 raise self.fail(node.pos, f"'{node.field}' is never null; compare it with = or !=")
             return f"({field.sql} {node.op.upper()})"
         if node.op == "overlaps":
-            return f"({self.overlaps(field, *node.values)}) IS 1"
+            return f"({self.overlaps(field, *node.values)}) IS TRUE"
         self.check_operator(field, node)
         # `in (a, A)` is `in (a)`; the flags, which MAX_VALUES does not bound, repeat values too.
         values = list(dict.fromkeys(self.typed(field, node, i) for i in range(len(node.values))))
@@ -435,14 +438,14 @@ class Compiler:
                 node.pos, f"'{node.field}' is compared with more than {MAX_VALUES} values"
             )
         # Every comparison is two-valued: an unknown value never satisfies `=`, `<` or `~`,
-        # and always satisfies their negations, so `not` is an exact complement. `IS 1` makes
-        # unknown false as coalesce(x, 0) would, for one parser stack entry instead of three.
+        # and always satisfies their negations, so `not` is an exact complement. `IS TRUE` makes
+        # unknown false as coalesce(x, false) would, for one parser stack entry instead of three.
         sql = {
             "list": self.on_list,
             "date": self.on_dates,
             "span": self.on_span,
         }.get(field.kind, self.on_scalar)(field, node.op, values, node)
-        return f"({sql}) IS 1"
+        return f"({sql}) IS TRUE"
 
     def check_operator(self, field: Field, node: Cmp) -> None:
         """Refuse what a kind cannot mean before looking at the values."""
@@ -540,7 +543,7 @@ class Compiler:
                 else f"instr({FOLD}({field.sql}), {self.param(items[0])}) > 0"
             )
             return _negated(found) if op == "!~" else found
-        padded = f"char(31) || {FOLD}({field.sql}) || char(31)"
+        padded = f"{SEP_SQL} || {FOLD}({field.sql}) || {SEP_SQL}"
         found = _chain(
             "OR",
             [
@@ -555,8 +558,8 @@ class Compiler:
         lo, hi = field.lo, field.hi
         return (
             f"({lo} IS NOT NULL OR {hi} IS NOT NULL)"
-            f" AND ({hi} >= {self.param(start)}) IS NOT 0"
-            f" AND ({lo} <= {self.param(end)}) IS NOT 0"
+            f" AND ({hi} >= {self.param(start)}) IS NOT FALSE"
+            f" AND ({lo} <= {self.param(end)}) IS NOT FALSE"
         )
 
     def on_span(self, field: Field, op: str, values: list[object], node: Cmp) -> str:

@@ -15,6 +15,7 @@ from atmptrack.expr import (
     INT64_MAX,
     MAX_ADJUSTED_EXPONENT,
     SEP,
+    SEP_SQL,
     And,
     Cmp,
     Compiler,
@@ -103,7 +104,7 @@ class Entity:
 
 def _agg(select: str) -> str:
     """A correlated list, in the subquery's order, as one SEP-joined string."""
-    return f"(SELECT group_concat(v, char(31)) FROM ({select}) AS agg)"
+    return f"(SELECT group_concat(v, {SEP_SQL}) FROM ({select}) AS agg)"
 
 
 def _sources(entity: str, key: str) -> str:
@@ -155,10 +156,15 @@ def combined_qualifier(qualifier: str) -> str:
 
     In SQL rather than after the query, so that `filter` compares what `list` shows.
     """
+
+    def every(*allowed: str) -> str:  # whether all parts are: no min() of booleans in SQL
+        listed = ", ".join(f"'{value}'" for value in allowed)
+        return f"min(CASE WHEN {qualifier} IN ({listed}) THEN 1 ELSE 0 END) = 1"
+
     return (
-        f"CASE WHEN min({qualifier} = 'exact') THEN 'exact'"
-        f" WHEN min({qualifier} IN ('exact', 'at-least')) THEN 'at-least'"
-        f" WHEN min({qualifier} IN ('exact', 'at-most')) THEN 'at-most'"
+        f"CASE WHEN {every('exact')} THEN 'exact'"
+        f" WHEN {every('exact', 'at-least')} THEN 'at-least'"
+        f" WHEN {every('exact', 'at-most')} THEN 'at-most'"
         " ELSE 'approximately' END"
     )
 
@@ -190,7 +196,7 @@ _entity(
       (SELECT count(*) FROM membership m WHERE m.initiative_id = i.id) AS known_members,
       {_agg("SELECT DISTINCT o.country AS v FROM membership m JOIN organisation o ON o.id = m.organisation_id WHERE m.initiative_id = i.id AND o.country IS NOT NULL ORDER BY o.country")} AS countries,
       (SELECT m.organisation_id FROM membership m WHERE m.initiative_id = i.id AND m.role = 'coordinator') AS coordinator,
-      {_funding("group_concat(f.amount, char(31))")} AS funding_amount,
+      {_funding(f"group_concat(f.amount, {SEP_SQL})")} AS funding_amount,
       {_funding("max(f.currency)")} AS funding_currency,
       {_funding(combined_qualifier("f.qualifier"))} AS funding_qualifier,
       {_agg("SELECT DISTINCT f.programme AS v FROM funding f WHERE f.initiative_id = i.id AND f.programme IS NOT NULL ORDER BY f.programme")} AS programme,
@@ -230,7 +236,7 @@ _entity(
             Column("inferred", "list"),
         ),
         frozenset({"initiative", "kind", "country", "dates"}),
-        "coalesce(t.acronym, t.name) COLLATE NOCASE",
+        "lower(coalesce(t.acronym, t.name))",
         span=("_start_lo", "_end_hi"),
         brief=(
             "acronym",
@@ -259,7 +265,7 @@ _ORGANISATIONS = Entity(
     _org_sql(""),
     _ORG_COLUMNS,
     frozenset({"country", "sector", "helix", "initiative", "role"}),
-    "t.country, t.name COLLATE NOCASE",
+    "t.country, lower(t.name)",
     brief=_ORG_BRIEF,
     hidden=(Column("_role_names", "list", values="Role"),),
     # `geneh: partner` for people: a narrow terminal may wrap after the colon, never inside an id.
@@ -766,7 +772,8 @@ def _order(entity: Entity, sort: Sequence[str]) -> str:
                 f"valid columns: {', '.join(entity.column_names)}"
             )
         parts.extend(entity.sort_keys(name, descending=descending))
-    return ", ".join(parts)
+    # Ties come in the entity's usual order, the same on every backend and every run.
+    return ", ".join([*parts, entity.order])
 
 
 # Additions of exact decimals never round: the default context keeps only 28 digits.

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from atmptrack.datadir import fingerprint
 from atmptrack.errors import UsageError
-from atmptrack.store import check_owned, peek, schema_version
+from atmptrack.store import check_owned, fingerprint_for, peek, schema_version
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from atmptrack.store import Location
     from atmptrack.writer import LoadResult
 
 
-def ensure_fresh(data_dir: Path, store: Path, *, force: bool = False) -> LoadResult | None:
+def ensure_fresh(data_dir: Path, store: Location, *, force: bool = False) -> LoadResult | None:
     """Load the data into the store when any YAML file changed since the last load.
 
     Returns None when the store was already up to date. Raises DataError, leaving the store
@@ -27,7 +27,7 @@ def ensure_fresh(data_dir: Path, store: Path, *, force: bool = False) -> LoadRes
     if not data_dir.exists():
         raise UsageError(f"data directory {data_dir} does not exist")
     check_owned(store)
-    current = fingerprint(data_dir)
+    current = fingerprint_for(store, data_dir)
     meta = peek(store)
     if (
         not force
@@ -35,7 +35,7 @@ def ensure_fresh(data_dir: Path, store: Path, *, force: bool = False) -> LoadRes
         and meta.get("schema_version") == schema_version()
     ):
         return None
-    from atmptrack.writer import StoreBusy, load
+    from atmptrack.writer import StoreBusy, StoreReadOnly, load
 
     if force or "fingerprint" not in meta:
         return load(data_dir, store, fingerprint=current, force=force)
@@ -43,14 +43,18 @@ def ensure_fresh(data_dir: Path, store: Path, *, force: bool = False) -> LoadRes
     # it read the last committed dataset while the writer works, and it says so.
     try:
         return load(data_dir, store, fingerprint=current, force=False, wait_ms=READER_WAIT_MS)
-    except StoreBusy:
+    except (StoreBusy, StoreReadOnly) as exc:
         from atmptrack.render import write_messages
 
+        loaded = meta.get("loaded_at", "an earlier load")
         write_messages(
             [
                 "atmptrack: note: another process is writing the store; this answer is from "
-                f"the dataset loaded at {meta.get('loaded_at', 'an earlier load')}, and the "
-                "refresh waits for the next command"
+                f"the dataset loaded at {loaded}, and the refresh waits for the next command"
+                if isinstance(exc, StoreBusy)
+                # A reader's role on a shared server: the store is what the team loaded.
+                else f"atmptrack: note: the store differs from the files in {data_dir}, and "
+                f"this role may not load them; this answer is from the dataset loaded at {loaded}"
             ]
         )
         return None

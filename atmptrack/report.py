@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from atmptrack.errors import UsageError, did_you_mean
+from atmptrack.expr import SEP_SQL
 from atmptrack.query import Row, date_bound, initiative_labels, resolve_initiatives, show_amount
 from atmptrack.results import (
     Bar,
@@ -27,18 +28,18 @@ from atmptrack.vocab import combine
 
 FUNDING_GROUPS = ("initiative", "programme", "funder", "country", "year")
 
-_ENTRIES_SQL = """
+_ENTRIES_SQL = f"""
 SELECT i.id AS initiative, i.acronym, f.id AS funding, f.amount, f.currency, f.qualifier,
   f.funder, f.programme, f.instrument, f.start, f."end",
-  (SELECT group_concat(v, char(31)) FROM (
+  (SELECT group_concat(v, {SEP_SQL}) FROM (
      SELECT r.qualifier || ' ' || r.amount || ' ' || f.currency || ' (' || (
        SELECT group_concat(source_id, ',') FROM (
          SELECT s.source_id FROM reported_amount_source s
          WHERE s.initiative_id = r.initiative_id AND s.funding_id = r.funding_id
-           AND s.reported_position = r.position ORDER BY s.position)) || ')' AS v
+           AND s.reported_position = r.position ORDER BY s.position) AS src) || ')' AS v
      FROM reported_amount r WHERE r.initiative_id = f.initiative_id AND r.funding_id = f.id
      ORDER BY r.position) AS agg) AS also_reported,
-  (SELECT group_concat(v, char(31)) FROM (
+  (SELECT group_concat(v, {SEP_SQL}) FROM (
      SELECT c.source_id AS v FROM citation c
      WHERE c.entity = 'funding' AND c.key = f.initiative_id || '/' || f.id ORDER BY c.position) AS agg)
      AS sources,

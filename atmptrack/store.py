@@ -7,6 +7,7 @@ the YAML changed, so a read command on a fresh store pays for sqlite3 alone.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -22,6 +23,40 @@ BUSY_TIMEOUT_MS = 30_000
 # A database without it is another application's, and is never written to.
 APPLICATION_ID = 0x41544D50
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class Server:
+    """A store on a PostgreSQL server, named by its URL (SQLAlchemy's or libpq's form)."""
+
+    __slots__ = ("url",)
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Server) and other.url == self.url
+
+    def __hash__(self) -> int:
+        return hash(self.url)
+
+    def __str__(self) -> str:
+        # Messages name the store; a password in its URL must never reach a terminal or a log.
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", self.url)
+
+    __repr__ = __str__
+
+    @property
+    def conninfo(self) -> str:
+        """The URL as libpq reads it: without SQLAlchemy's `+driver` part."""
+        return re.sub(r"^postgres(?:ql)?(?:\+\w+)?://", "postgresql://", self.url)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return re.sub(r"^postgres(?:ql)?(?:\+\w+)?://", "postgresql+psycopg://", self.url)
+
+
+# Where a store lives: an SQLite file, or a schema on a PostgreSQL server.
+Location = Path | Server
 
 
 def schema_version() -> str:
@@ -40,6 +75,20 @@ def schema_version() -> str:
     return f"3-{checksum:08x}"
 
 
+def fingerprint_for(store: Location, data_dir: Path) -> str:
+    """What tells whether a store holds the data as it is now.
+
+    For a file on this machine, the files' stats (`datadir.fingerprint`): one stat per file.
+    A server is shared by clones on other machines, whose files have other stats: there it is
+    the files' contents, which are the same in every clone of the same commit.
+    """
+    from atmptrack import datadir
+
+    if isinstance(store, Server):
+        return datadir.content_fingerprint(data_dir)
+    return datadir.fingerprint(data_dir)
+
+
 def stores_dir() -> Path:
     """Where the default stores live: one per data directory, in the user data directory."""
     from platformdirs import user_data_path
@@ -47,27 +96,27 @@ def stores_dir() -> Path:
     return user_data_path("atmptrack", appauthor=False) / "stores"
 
 
-def describe(store: Path) -> dict[str, Any]:
+def describe(store: Location) -> dict[str, Any]:
     """What `atmptrack store` tells of a store: where, how big, what it holds, when loaded."""
-    info: dict[str, Any] = {"store": str(store), "exists": store.exists()}
-    if not store.exists():
-        return info
-    check_owned(store)
-    meta = peek(store)
-    files = [store, *(store.with_name(store.name + s) for s in ("-wal", "-shm"))]
-    info["bytes"] = sum(f.stat().st_size for f in files if f.exists())
+    if isinstance(store, Server):
+        meta = peek(store)
+        info: dict[str, Any] = {"store": str(store), "exists": bool(meta)}
+        if not meta:
+            return info
+    else:
+        info = {"store": str(store), "exists": store.exists()}
+        if not store.exists():
+            return info
+        check_owned(store)
+        meta = peek(store)
+        files = [store, *(store.with_name(store.name + s) for s in ("-wal", "-shm"))]
+        info["bytes"] = sum(f.stat().st_size for f in files if f.exists())
     info |= {
         k: meta.get(k) for k in ("data_dir", "loaded_at", "atmptrack_version", "schema_version")
     }
-    conn = _open(store)
-    try:
+    with reading(store) as conn:
         for table in ("source", "organisation", "initiative", "membership"):
-            try:
-                info[f"{table}s"] = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
-            except sqlite3.Error:
-                info[f"{table}s"] = None  # an empty store, or one being rebuilt
-    finally:
-        conn.close()
+            info[f"{table}s"] = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
     return info
 
 
@@ -93,15 +142,18 @@ def prune(*, dry_run: bool) -> list[Path]:
     return removed
 
 
-def resolve_store(option: str | None, data_dir: Path) -> Path:
-    """--db / ATMPTRACK_DB as a path or sqlite URL; by default one store per data directory."""
+def resolve_store(option: str | None, data_dir: Path) -> Location:
+    """--db / ATMPTRACK_DB as a path, a sqlite URL or a PostgreSQL URL; by default one SQLite
+    store per data directory."""
     if option:
         if "://" in option:
             parts = urlsplit(option)
+            if re.fullmatch(r"postgres(ql)?(\+psycopg)?", parts.scheme):
+                return Server(option)
             if parts.scheme not in ("sqlite", "sqlite+pysqlite"):
                 raise UsageError(
-                    f"unsupported database URL scheme '{parts.scheme}'; this version stores "
-                    "data in SQLite: give a path or a sqlite:///path URL"
+                    f"unsupported database URL scheme '{parts.scheme}': give a file path, a "
+                    "sqlite:///path URL or a postgresql://user@host/dbname URL"
                 )
             raw = unquote(parts.path)
             # sqlite:///relative.db and sqlite:////absolute.db, as SQLAlchemy reads them.
@@ -116,14 +168,20 @@ def resolve_store(option: str | None, data_dir: Path) -> Path:
     return stores_dir() / f"{data_dir.name}-{key}.sqlite"
 
 
-def check_owned(store: Path) -> None:
-    """Refuse, before anything is written, a store path that holds something not ours.
+def check_owned(store: Location) -> None:
+    """Refuse, before anything is written, a store that holds something not ours.
 
     Ours: no file yet, an SQLite database stamped with our application id, or one without
     tables at all. A store of an earlier version (no stamp, but our `meta` table) counts as
     ours too. Everything else (another application's database, any other file, a directory)
-    raises StoreError, and its bytes are left exactly as they were.
+    raises StoreError, and its bytes are left exactly as they were. On PostgreSQL: the
+    `atmptrack` schema, absent, empty or holding our store (see `postgres`).
     """
+    if isinstance(store, Server):
+        from atmptrack import postgres
+
+        postgres.check_owned(store)
+        return
     if not store.exists() and not store.is_symlink():
         return
     if store.is_dir():
@@ -204,8 +262,12 @@ def _open(store: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{store.as_uri()}?immutable=1", uri=True, isolation_level=None)
 
 
-def peek(store: Path) -> dict[str, str]:
+def peek(store: Location) -> dict[str, str]:
     """The store's `meta` table: its fingerprint, layout version and load time; {} if none."""
+    if isinstance(store, Server):
+        from atmptrack import postgres
+
+        return postgres.peek(store)
     if not store.exists():
         return {}
     try:
@@ -233,8 +295,18 @@ def fetch(conn: sqlite3.Connection, sql: str, **params: Any) -> list[dict[str, A
 
 
 @contextmanager
-def reading(store: Path) -> Iterator[sqlite3.Connection]:
-    """A read connection holding one snapshot, so a concurrent load is seen whole or not at all."""
+def reading(store: Location) -> Iterator[sqlite3.Connection]:
+    """A read connection holding one snapshot, so a concurrent load is seen whole or not at all.
+
+    On PostgreSQL it is a `postgres.Reader`, which reads the same SQL as sqlite3 does; typed as
+    sqlite3's connection, whose methods it offers, so that the read side stays one code path.
+    """
+    if isinstance(store, Server):
+        from atmptrack import postgres
+
+        with postgres.reading(store) as reader:
+            yield reader  # type: ignore[misc]
+        return
     try:
         conn = _open(store)
     except sqlite3.Error as exc:

@@ -2,8 +2,26 @@
 
 # No `from __future__ import annotations` here: SQLModel needs the real annotations.
 
-from sqlalchemy import ForeignKeyConstraint
+from typing import Any
+
+from sqlalchemy import ForeignKeyConstraint, Numeric
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
+from sqlmodel.sql.sqltypes import AutoString
+
+
+class Exact(TypeDecorator[str]):
+    """An exact decimal amount: NUMERIC on PostgreSQL; text on SQLite, which has no decimal type
+    (beside it, an integer of cents sorts and sums). Both read back as the text written."""
+
+    impl = AutoString
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric())
+        return dialect.type_descriptor(AutoString())
 
 
 def _within(table: str, column: str) -> ForeignKeyConstraint:
@@ -120,9 +138,9 @@ class MembershipRow(SQLModel, table=True):
     organisation_id: str = Field(primary_key=True, foreign_key="organisation.id", index=True)
     role: str
     position: int
-    ec_contribution: str | None = None  # exact decimal as text, like funding.amount
+    ec_contribution: str | None = Field(default=None, sa_type=Exact)
     ec_contribution_cents: int | None = None
-    net_ec_contribution: str | None = None
+    net_ec_contribution: str | None = Field(default=None, sa_type=Exact)
     net_ec_contribution_cents: int | None = None
     source_helix: str | None = None  # the helix the cited sources group it in, not ours
     note: str | None = None
@@ -202,7 +220,7 @@ class FundingRow(SQLModel, table=True):
     initiative_id: str = Field(primary_key=True, foreign_key="initiative.id")
     id: str = Field(primary_key=True)
     position: int
-    amount: str | None = None  # exact decimal as text; SQLite has no decimal type
+    amount: str | None = Field(default=None, sa_type=Exact)
     amount_cents: int | None = Field(default=None, index=True)  # for ORDER BY and sums in SQL
     currency: str
     qualifier: str
@@ -224,7 +242,7 @@ class ReportedAmountRow(SQLModel, table=True):
     initiative_id: str = Field(primary_key=True, foreign_key="initiative.id")
     funding_id: str = Field(primary_key=True)
     position: int = Field(primary_key=True)
-    amount: str
+    amount: str = Field(sa_type=Exact)
     amount_cents: int
     qualifier: str
     note: str | None = None
@@ -331,3 +349,11 @@ TABLES: tuple[type[SQLModel], ...] = (
     CitationRow,
     InferredRow,
 )
+
+
+# References are checked when the transaction commits, not row by row: parents may come after
+# their children in a file. SQLite's writer also says so with `PRAGMA defer_foreign_keys`;
+# PostgreSQL needs it declared.
+for _table in SQLModel.metadata.tables.values():
+    for _reference in _table.foreign_key_constraints:
+        _reference.deferrable, _reference.initially = True, "DEFERRED"

@@ -18,12 +18,20 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
-from atmptrack import __version__, datadir, shape, tables
+from atmptrack import __version__, shape, tables
 from atmptrack.dataset import Dataset, read_dataset
 from atmptrack.errors import Diagnostic, StoreError
 from atmptrack.schema import Sourced
 from atmptrack.shape import Shape, _stored, provenance_key, row_of
-from atmptrack.store import APPLICATION_ID, BUSY_TIMEOUT_MS, check_owned, schema_version
+from atmptrack.store import (
+    APPLICATION_ID,
+    BUSY_TIMEOUT_MS,
+    Location,
+    Server,
+    check_owned,
+    fingerprint_for,
+    schema_version,
+)
 
 Rows = dict[str, list[dict[str, Any]]]  # table name -> rows
 
@@ -37,7 +45,12 @@ class LoadResult:
 
 
 def load(
-    data_dir: Path, store: Path, *, fingerprint: str, force: bool, wait_ms: int = BUSY_TIMEOUT_MS
+    data_dir: Path,
+    store: Location,
+    *,
+    fingerprint: str,
+    force: bool,
+    wait_ms: int = BUSY_TIMEOUT_MS,
 ) -> LoadResult:
     """Validate every file, then replace the store's contents in one immediate transaction.
 
@@ -55,7 +68,7 @@ def load(
         )
         if outcome != "stale":
             break
-        fingerprint = datadir.fingerprint(data_dir)
+        fingerprint = fingerprint_for(store, data_dir)
     else:
         raise StoreError(
             f"the data in {data_dir} kept changing while it was read; load again when it is still"
@@ -72,13 +85,17 @@ class StoreBusy(StoreError):
     """Another writer held the store's write lock for longer than this load would wait."""
 
 
+class StoreReadOnly(StoreError):
+    """The server's role for this user may read the store but not write it."""
+
+
 # A data directory rewritten this many times during one load is being edited: stop and say so.
 _READ_ATTEMPTS = 3
 Outcome = Literal["written", "current", "stale"]
 
 
 def write_rows(
-    store: Path,
+    store: Location,
     rows: Rows,
     *,
     data_dir: Path,
@@ -93,7 +110,8 @@ def write_rows(
     these rows must not be written; "written": done, in one transaction. Raises StoreBusy
     when another writer holds the store for longer than `wait_ms`.
     """
-    store.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(store, Path):
+        store.parent.mkdir(parents=True, exist_ok=True)
     check_owned(store)  # again: reading the data took a while, and a file may have appeared
     # Ctrl-C waits until the transaction is over and the connection closed: interrupting
     # SQLite or the pool halfway gains nothing and leaves noise. kill -9 is the journal's job.
@@ -101,17 +119,22 @@ def write_rows(
         engine = _engine(store, wait_ms)
         try:
             with engine.begin() as conn:
-                meta = _meta(conn)
+                if isinstance(store, Server):
+                    from atmptrack import postgres
+
+                    postgres.lock(conn, store, wait_ms)
+                meta = _meta(conn, store)
                 same_version = meta.get("schema_version") == schema_version()
                 if not force and same_version and meta.get("fingerprint") == fingerprint:
                     return "current"
                 # Under the write lock: did the files change since they were read?
-                now = datadir.fingerprint(data_dir)
+                now = fingerprint_for(store, data_dir)
                 if now != fingerprint:
                     return "current" if same_version and meta.get("fingerprint") == now else "stale"
-                _reset(conn, rebuild=not same_version)
-                # The mark that tells our stores from other databases (see store.check_owned).
-                conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
+                _reset(conn, store, rebuild=not same_version)
+                if isinstance(store, Path):
+                    # The mark that tells our stores from other databases (see check_owned).
+                    conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
                 rows["meta"] = [
                     {"key": "schema_version", "value": schema_version()},
                     {"key": "fingerprint", "value": fingerprint},
@@ -125,10 +148,12 @@ def write_rows(
                         # One executemany per table: row-at-a-time ORM inserts are ~40x slower.
                         conn.execute(SQLModel.metadata.tables[name].insert(), rows[name])
         except OperationalError as exc:
-            if "locked" in str(exc.orig):
+            if isinstance(store, Path) and "locked" in str(exc.orig):
                 raise StoreBusy(f"another process is writing the store {store}") from exc
             raise StoreError(f"cannot write the store {store}: {exc.orig}") from exc
         except SQLAlchemyError as exc:
+            if getattr(getattr(exc, "orig", None), "sqlstate", None) == "42501":
+                raise StoreReadOnly(f"this role may not write the store {store}") from exc
             raise StoreError(f"cannot write the store {store}: {exc}") from exc
         finally:
             engine.dispose()
@@ -147,7 +172,11 @@ def _interrupts_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _engine(store: Path, wait_ms: int) -> Engine:
+def _engine(store: Location, wait_ms: int) -> Engine:
+    if isinstance(store, Server):
+        from atmptrack import postgres
+
+        return postgres.engine(store)
     engine = create_engine(f"sqlite:///{store}")
 
     @event.listens_for(engine, "connect")
@@ -168,14 +197,26 @@ def _engine(store: Path, wait_ms: int) -> Engine:
     return engine
 
 
-def _meta(conn: Connection) -> dict[str, str]:
+def _meta(conn: Connection, store: Location) -> dict[str, str]:
+    if isinstance(store, Server):
+        from atmptrack import postgres
+
+        found = postgres.meta(conn)
+        if found is None:  # taken since check_owned looked: never write over it
+            raise StoreError(f"the schema '{postgres.SCHEMA}' in {store} is not an atmptrack store")
+        return found
     exists = conn.execute(text("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"))
     if exists.first() is None:
         return {}
     return {str(k): str(v) for k, v in conn.execute(text("SELECT key, value FROM meta"))}
 
 
-def _reset(conn: Connection, *, rebuild: bool) -> None:
+def _reset(conn: Connection, store: Location, *, rebuild: bool) -> None:
+    if rebuild and isinstance(store, Server):
+        from atmptrack import postgres
+
+        postgres.rebuild(conn, tables.VIEWS)
+        return
     if rebuild:
         # A store of another schema version (or none) is rebuilt, never misread.
         found = conn.execute(

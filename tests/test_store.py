@@ -100,8 +100,12 @@ def test_db_accepts_a_sqlite_url_and_refuses_other_schemes(cli: Cli, tmp_path: P
     result = cli("list", "sources", "-f", "json", env=env)
     assert result.code == 0, result.err
     assert target.exists() and len(json.loads(result.out)) == 15
-    bad = cli("--db", "postgresql://localhost/atmp", "list", "sources")
-    assert bad.code == 2 and "sqlite" in bad.err
+    bad = cli("--db", "mysql://localhost/atmp", "list", "sources")
+    assert bad.code == 2 and "sqlite" in bad.err and "postgresql://" in bad.err
+    # A server that does not answer is a store problem (exit 4), named without its password.
+    down = cli("--db", "postgresql://me:secret@127.0.0.1:1/atmp", "list", "sources")
+    assert down.code == 4 and "cannot connect" in down.err
+    assert "secret" not in down.err and "me:***@" in down.err
 
 
 def test_the_store_records_its_dataset(cli: Cli) -> None:
