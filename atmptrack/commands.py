@@ -750,8 +750,32 @@ def diff_cmd(
 
 
 # text: `file:line:col: severity: message [rule]`; json: one object per problem; github: GitHub
-# Actions workflow commands, which annotate the pull request's files.
-_DIAGNOSTIC_FORMATS = ("text", "json", "github")
+# Actions workflow commands, which annotate the pull request's files; sarif: a SARIF 2.1.0 log
+# for code scanning (github/codeql-action/upload-sarif and other SARIF viewers).
+_DIAGNOSTIC_FORMATS = ("text", "json", "github", "sarif")
+
+
+def _diagnostic_format(fmt: str | None, output: Path | None) -> str:
+    """The format asked for, else the one `-o` names (`.sarif`, `.sarif.json`, `.json`), else text.
+
+    As `format_for_file` does for tables: a file name that contradicts --format is a usage error.
+    """
+    name = output.name.lower() if output is not None else ""
+    named = None
+    if name.endswith((".sarif", ".sarif.json")):
+        named = "sarif"
+    elif name.endswith(".json"):
+        named = "json"
+    if fmt is None:
+        return named or "text"
+    asked = fmt.lower()
+    if asked not in _DIAGNOSTIC_FORMATS:
+        hint = did_you_mean(asked, _DIAGNOSTIC_FORMATS)
+        valid = ", ".join(_DIAGNOSTIC_FORMATS)
+        raise UsageError(f"unknown format '{fmt}'{hint}; valid formats: {valid}")
+    if named is not None and named != asked:
+        raise UsageError(f"{output}: the file name says {named}, but --format asks for {asked}")
+    return asked
 
 
 def validate_cmd(
@@ -769,8 +793,17 @@ def validate_cmd(
         typer.Option(
             "--format",
             "-f",
-            metavar="[text|json|github]",
-            help="text (default), json, or github (annotations for GitHub Actions).",
+            metavar="[text|json|github|sarif]",
+            help="text (default), json, github (annotations for GitHub Actions), or sarif (a SARIF 2.1.0 log for code scanning).",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write the diagnostics to FILE (whole or not at all); a .sarif or .json name sets the format.",
         ),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
@@ -783,11 +816,7 @@ def validate_cmd(
     from atmptrack.dataset import read_dataset
     from atmptrack.render import write_messages
 
-    out_format = (fmt or "text").lower()
-    if out_format not in _DIAGNOSTIC_FORMATS:
-        hint = did_you_mean(out_format, _DIAGNOSTIC_FORMATS)
-        valid = ", ".join(_DIAGNOSTIC_FORMATS)
-        raise UsageError(f"unknown format '{fmt}'{hint}; valid formats: {valid}")
+    out_format = _diagnostic_format(fmt, output)
     root = resolve_data_dir(_settings(ctx).data)
     files = None
     if paths:
@@ -802,23 +831,36 @@ def validate_cmd(
         diagnostics = exc.diagnostics
     errors = sum(d.severity == "error" for d in diagnostics)
     warnings = len(diagnostics) - errors
-    if out_format == "json":
-        from atmptrack.render import write_section
-        from atmptrack.results import Section
 
-        rows = [d.row() for d in diagnostics]
-        write_section(
-            Section("diagnostics", "", list(rows[0]) if rows else [], rows), "json", sys.stdout
-        )
-    elif out_format == "github":
-        from atmptrack.render import github_annotation
+    def write(out: TextIO) -> None:
+        if out_format == "json":
+            from atmptrack.render import write_section
+            from atmptrack.results import Section
 
-        sys.stdout.writelines(github_annotation(d) + "\n" for d in diagnostics)
+            rows = [d.row() for d in diagnostics]
+            write_section(
+                Section("diagnostics", "", list(rows[0]) if rows else [], rows), "json", out
+            )
+        elif out_format == "github":
+            from atmptrack.render import github_annotation
+
+            out.writelines(github_annotation(d) + "\n" for d in diagnostics)
+        elif out_format == "sarif":
+            from atmptrack.render import sarif_log
+
+            out.write(sarif_log(diagnostics))
+        else:
+            from atmptrack.render import escape
+
+            # Values from an untrusted file reach the reviewer's terminal: escaped, never obeyed.
+            out.writelines(escape(d.format()) + "\n" for d in diagnostics)
+
+    if output is None:
+        write(sys.stdout)
     else:
-        from atmptrack.render import escape
-
-        # Values from an untrusted file reach the reviewer's terminal: escaped, never obeyed.
-        sys.stdout.writelines(escape(d.format()) + "\n" for d in diagnostics)
+        # Written even when the data has errors: CI uploads the log, then fails on the status.
+        with replacing(output) as handle:
+            write(handle)
     write_messages([f"atmptrack: {errors} error(s), {warnings} warning(s)"])
     if errors or (strict and warnings):
         raise typer.Exit(int(ExitCode.DATA))

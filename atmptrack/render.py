@@ -1070,6 +1070,84 @@ def github_annotation(diagnostic: Diagnostic) -> str:
     )
 
 
+# The base of relative artifact URIs: the working directory `validate` runs in, which in CI is
+# the checkout's root, where GitHub code scanning looks for the files.
+_SRCROOT = "%SRCROOT%"
+
+
+def _artifact_location(path: str, cwd: Path) -> dict[str, str]:
+    """A diagnostic's file as a SARIF artifactLocation: a relative URI reference under %SRCROOT%
+    for a file below the working directory, else an absolute file URI.
+
+    Percent-encoded (spaces, non-ASCII, `%`, `#`, and `:`, so that a first segment cannot read
+    as a scheme); a name that is not UTF-8 keeps the escaped form the other formats show.
+    """
+    from pathlib import Path, PurePath
+    from urllib.parse import quote
+
+    pure = PurePath(path)
+    if pure.is_absolute():
+        try:
+            # Some diagnostics (unreadable directories, undecodable names) carry absolute paths.
+            pure = pure.relative_to(cwd)
+        except ValueError:
+            return {"uri": Path(path).as_uri()}
+    return {"uri": quote(pure.as_posix(), safe="/"), "uriBaseId": _SRCROOT}
+
+
+def sarif_log(diagnostics: Sequence[Diagnostic]) -> str:
+    """The diagnostics as a SARIF 2.1.0 log (one run), as code-scanning tools upload it.
+
+    Carries what `validate --format json` does: a result per diagnostic with its rule, level,
+    message, file, line and column (1-based, in code points, as the YAML reader counts them).
+    """
+    from pathlib import Path
+
+    from atmptrack import __version__
+
+    cwd = Path.cwd()
+    rules = sorted({d.rule for d in diagnostics})
+    index = {rule: i for i, rule in enumerate(rules)}
+    results: list[dict[str, Any]] = []
+    for d in diagnostics:
+        region = {"startLine": d.line} if d.line >= 1 else {}
+        if region and d.column >= 1:
+            region["startColumn"] = d.column
+        location: dict[str, Any] = {"artifactLocation": _artifact_location(d.path, cwd)}
+        if region:
+            location["region"] = region
+        result: dict[str, Any] = {
+            "ruleId": d.rule,
+            "ruleIndex": index[d.rule],
+            "level": "error" if d.severity == "error" else "warning",
+            "message": {"text": d.message},
+            "locations": [{"physicalLocation": location}],
+        }
+        if d.field is not None:
+            result["properties"] = {"field": d.field}
+        results.append(result)
+    root = cwd.as_uri()
+    run = {
+        "tool": {
+            "driver": {
+                "name": "atmptrack",
+                "version": __version__,
+                # No informationUri: the project declares no home page (pyproject has no urls).
+                "rules": [{"id": rule} for rule in rules],
+            }
+        },
+        "originalUriBaseIds": {_SRCROOT: {"uri": root if root.endswith("/") else root + "/"}},
+        "columnKind": "unicodeCodePoints",
+        "results": results,
+    }
+    log = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [run],
+    }
+    return _json(log, indent=2) + "\n"
+
+
 def write_messages(lines: Sequence[str], stream: TextIO | None = None) -> None:
     """Messages for people go to stderr, one per line, control characters stripped."""
     target = stream if stream is not None else sys.stderr

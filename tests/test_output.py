@@ -168,6 +168,7 @@ PIPED_COMMANDS = [
     ["report", "timeline", "--format", "svg"],
     ["show", "geneh", "--format", "json"],
     ["validate"],
+    ["validate", "--format", "sarif"],  # a log even for clean data: something to write
 ]
 
 
