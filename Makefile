@@ -48,17 +48,25 @@ $(VENV)/.installed-%-$(HASH): pyproject.toml | $(BIN)/python
 	rm -f $(VENV)/.installed-$*-*
 	touch $@
 
-# System tools that slow tests drive: a headless browser prints the HTML reports to PDF and
-# pdftotext reads the pages back. Installed from Debian's packages where this machine allows it
-# (root with apt-get); elsewhere those tests say what is missing (and fail in CI).
+# System tools the tests drive: a headless browser prints the HTML reports to PDF, pdftotext
+# reads the pages back, and a throwaway PostgreSQL server (tests/pgserver.py starts it as an
+# unprivileged user and stops it at the end) runs the PostgreSQL half. Installed from Debian's
+# packages where this machine allows it (root with apt-get), in one apt-get call; elsewhere those
+# tests say what is missing (and fail in CI). Debian puts PostgreSQL's initdb and pg_ctl in
+# /usr/lib/postgresql/<version>/bin, off PATH.
 system-tools:
-	@missing=""; for tool in chromium pdftotext; do \
-	  command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
-	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "installing$$missing from Debian's packages"; \
+	@packages=""; \
+	command -v chromium >/dev/null 2>&1 || packages="$$packages chromium"; \
+	command -v pdftotext >/dev/null 2>&1 || packages="$$packages poppler-utils"; \
+	{ command -v pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl; } >/dev/null 2>&1 \
+	  || packages="$$packages postgresql"; \
+	if [ -n "$$packages" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing$$packages from Debian's packages"; \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	    apt-get install -y -qq --no-install-recommends chromium poppler-utils >/dev/null; } \
-	  || echo "could not install$$missing: the print tests will say so"; \
+	    apt-get install -y -qq --no-install-recommends $$packages >/dev/null; } \
+	  || echo "could not install$$packages: the tests that need them will say so"; \
+	elif [ -n "$$packages" ]; then \
+	  echo "missing$$packages (installed only as root with apt-get): the tests that need them will say so"; \
 	fi
 
 clean:

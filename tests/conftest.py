@@ -12,11 +12,14 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+import uuid
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+import pgserver
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "data"  # the product's dataset: only tests about the data use it
@@ -128,3 +131,63 @@ def table_dump(db: Path) -> dict[str, list[tuple[object, ...]]]:
 
 def ids(rows: Sequence[dict[str, object]], key: str = "id") -> set[object]:
     return {row[key] for row in rows}
+
+
+# The PostgreSQL half: one throwaway server per session (tests/pgserver.py), started by the first
+# test that asks for it and stopped at the end, and a fresh database for each test.
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[pgserver.Server]:
+    bindir = pgserver.find_bindir()
+    if bindir is None:
+        # `make test` installs Debian's postgresql package where it can (root with apt); CI must.
+        if os.environ.get("CI"):
+            pytest.fail(f"{pgserver.NOT_FOUND} (CI is set: CI runs it)", pytrace=False)
+        pytest.skip(pgserver.NOT_FOUND)
+    server = pgserver.start(bindir)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres: pgserver.Server) -> Iterator[str]:
+    """`postgresql://atmptrack_test@/NAME?host=SOCKETDIR&port=PORT`: an empty database of its
+    own, dropped after the test (with any connection the test left open)."""
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    url = postgres.create_database(name)
+    try:
+        yield url
+    finally:
+        postgres.drop_database(name)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Reports the PostgreSQL half's skip at the fixture rather than at each test, so that
+    pytest's summary (`-ra`) folds them into one line."""
+    report = yield
+    excinfo = call.excinfo
+    if report.skipped and excinfo is not None and pgserver.NOT_FOUND in str(excinfo.value):
+        here = Path(__file__)
+        entry = next((e for e in reversed(excinfo.traceback) if Path(e.path) == here), None)
+        if entry is not None and isinstance(report.longrepr, tuple):
+            report.longrepr = (str(here), entry.lineno + 1, report.longrepr[2])
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line when the PostgreSQL half was skipped, above pytest's short summary."""
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if pgserver.NOT_FOUND in str(getattr(report, "longrepr", ""))
+    ]
+    if skipped:
+        terminalreporter.write_line(
+            f"PostgreSQL half skipped ({len(skipped)} tests): {pgserver.NOT_FOUND}", yellow=True
+        )
