@@ -62,8 +62,12 @@ def _store_values(ctx: Context, sql: str) -> list[str]:
     try:
         data_dir = resolve_data_dir(root.get("data"))
         store = resolve_store(root.get("db"), data_dir)
-        # A completion answers at once: from a local file only, never over the network.
-        if not isinstance(store, Path) or not store.is_file():
+        if not isinstance(store, Path):  # a server: one read snapshot, as the commands take
+            from atmptrack.store import reading
+
+            with reading(store) as reader:
+                return [str(row[0]) for row in reader.execute(sql) if row[0] is not None]
+        if not store.is_file():
             return []
         conn = sqlite3.connect(f"{store.as_uri()}?mode=ro", uri=True)
         try:

@@ -115,7 +115,8 @@ def content_fingerprint(root: Path) -> str:
     digest = hashlib.sha256()
     for path in discover(root):
         try:
-            body = path.read_bytes()
+            # Not a FIFO or a device: reading one could block forever. The load reports it.
+            body = path.read_bytes() if path.is_file() else b""
         except OSError:
             continue
         rel = path.relative_to(root).as_posix() if root.is_dir() else path.name

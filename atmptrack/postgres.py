@@ -227,10 +227,11 @@ FUNCTIONS = (
          STYPE = anycompatiblearray, FINALFUNC = _json_text, INITCOND = '{}')""",
     """CREATE FUNCTION instr(haystack text, needle text) RETURNS integer
        LANGUAGE sql IMMUTABLE AS $$ SELECT strpos(haystack, needle) $$""",
-    # Python's casefold(), as far as PostgreSQL 15 can go: lower(), plus the two letters whose
-    # case folding differs from their lower case in the languages of European names.
+    # Python's casefold(), as far as PostgreSQL 15 can go: lower() in a Unicode-aware collation
+    # (a database's own may be "C", which lowers ASCII only; see `_UNICODE_COLLATIONS`), plus the
+    # two letters whose case folding differs from their lower case in European names.
     """CREATE FUNCTION atmptrack_fold(value text) RETURNS ctext LANGUAGE sql IMMUTABLE
-       AS $$ SELECT translate(replace(lower(value), 'ß', 'ss'), 'ς', 'σ') $$""",
+       AS $$ SELECT translate(replace(lower(value COLLATE {unicode}), 'ß', 'ss'), 'ς', 'σ') $$""",
     # expr.decimal_key of an amount, or of a sum of amounts joined by U+001F (query.amount_key).
     """CREATE FUNCTION atmptrack_amount_key(value text) RETURNS ctext
        LANGUAGE plpgsql IMMUTABLE AS $$
@@ -336,6 +337,23 @@ def _driver(conn: Connection) -> psycopg.Connection[Any]:
     return raw  # type: ignore[no-any-return]
 
 
+# Collations whose lower() maps all of Unicode: ICU's root locale where the server has ICU, else
+# glibc's C.UTF-8; the database default (whatever it does) only when neither exists.
+_UNICODE_COLLATIONS = ("und-x-icu", "C.utf8", "C.UTF-8")
+
+
+def _unicode_collation(raw: psycopg.Connection[Any]) -> str:
+    found = {
+        str(name)
+        for (name,) in raw.execute(
+            "SELECT collname FROM pg_collation WHERE collname = ANY(%s)",
+            (list(_UNICODE_COLLATIONS),),
+        )
+    }
+    name = next((c for c in _UNICODE_COLLATIONS if c in found), "default")
+    return f'"{name}"'
+
+
 def rebuild(conn: Connection, views: Mapping[str, str]) -> None:
     """Drop our schema (only ours: checked by the caller) and create it afresh."""
     from sqlmodel import SQLModel
@@ -344,8 +362,9 @@ def rebuild(conn: Connection, views: Mapping[str, str]) -> None:
     try:
         raw.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
         raw.execute(f"CREATE SCHEMA {SCHEMA}")
+        unicode = _unicode_collation(raw)
         for statement in FUNCTIONS:
-            raw.execute(statement)
+            raw.execute(statement.replace("{unicode}", unicode))
         SQLModel.metadata.create_all(conn)
         for name, select in views.items():
             raw.execute(f'CREATE VIEW "{name}" AS {select}')

@@ -99,6 +99,7 @@ def stores_dir() -> Path:
 def describe(store: Location) -> dict[str, Any]:
     """What `atmptrack store` tells of a store: where, how big, what it holds, when loaded."""
     if isinstance(store, Server):
+        check_owned(store)
         meta = peek(store)
         info: dict[str, Any] = {"store": str(store), "exists": bool(meta)}
         if not meta:

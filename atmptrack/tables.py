@@ -4,7 +4,7 @@
 
 from typing import Any
 
-from sqlalchemy import ForeignKeyConstraint, Numeric
+from sqlalchemy import BigInteger, ForeignKeyConstraint, Numeric
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
@@ -139,9 +139,9 @@ class MembershipRow(SQLModel, table=True):
     role: str
     position: int
     ec_contribution: str | None = Field(default=None, sa_type=Exact)
-    ec_contribution_cents: int | None = None
+    ec_contribution_cents: int | None = Field(default=None, sa_type=BigInteger)
     net_ec_contribution: str | None = Field(default=None, sa_type=Exact)
-    net_ec_contribution_cents: int | None = None
+    net_ec_contribution_cents: int | None = Field(default=None, sa_type=BigInteger)
     source_helix: str | None = None  # the helix the cited sources group it in, not ours
     note: str | None = None
 
@@ -221,7 +221,8 @@ class FundingRow(SQLModel, table=True):
     id: str = Field(primary_key=True)
     position: int
     amount: str | None = Field(default=None, sa_type=Exact)
-    amount_cents: int | None = Field(default=None, index=True)  # for ORDER BY and sums in SQL
+    # For ORDER BY and sums in SQL; 64 bits (PostgreSQL's integer has 32), as amounts allow.
+    amount_cents: int | None = Field(default=None, index=True, sa_type=BigInteger)
     currency: str
     qualifier: str
     funder: str | None = None
@@ -243,7 +244,7 @@ class ReportedAmountRow(SQLModel, table=True):
     funding_id: str = Field(primary_key=True)
     position: int = Field(primary_key=True)
     amount: str = Field(sa_type=Exact)
-    amount_cents: int
+    amount_cents: int = Field(sa_type=BigInteger)
     qualifier: str
     note: str | None = None
 

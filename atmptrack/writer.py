@@ -154,7 +154,9 @@ def write_rows(
         except SQLAlchemyError as exc:
             if getattr(getattr(exc, "orig", None), "sqlstate", None) == "42501":
                 raise StoreReadOnly(f"this role may not write the store {store}") from exc
-            raise StoreError(f"cannot write the store {store}: {exc}") from exc
+            # The driver's own words, without the statement and its thousands of parameters.
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise StoreError(f"cannot write the store {store}: {reason}") from exc
         finally:
             engine.dispose()
     return "written"

@@ -40,7 +40,7 @@ class Cli:
     """Runs atmptrack with its own data directory, store and user data directory."""
 
     data: Path
-    db: Path
+    db: Path | str  # an SQLite file, or a PostgreSQL URL
     home: Path
 
     def env(self, **extra: str) -> dict[str, str]:
@@ -98,24 +98,64 @@ def data_copy(tmp_path: Path) -> Path:
     return target
 
 
-@pytest.fixture
-def cli(tmp_path: Path, data_copy: Path) -> Cli:
+# Every test of the CLI runs against both stores: the embedded SQLite file and a PostgreSQL
+# server. Tests about the SQLite file itself (its header, its bytes, its directory) are marked
+# `sqlite_only` and run once; test_postgres.py checks the same guarantees on the server.
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=BACKENDS)
+def cli(request: pytest.FixtureRequest, tmp_path: Path, data_copy: Path) -> Cli:
     home = tmp_path / "home"
     home.mkdir()
+    if request.param == "postgresql":
+        return Cli(data_copy, request.getfixturevalue("pg_url"), home)
     return Cli(data_copy, tmp_path / "store.sqlite", home)
 
 
-@pytest.fixture(scope="session")
-def landscape_cli(tmp_path_factory: pytest.TempPathFactory) -> Cli:
-    """One loaded store of the test landscape, shared by the read-only tests."""
+@pytest.fixture(scope="session", params=BACKENDS)
+def landscape_cli(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    """One loaded store of the test landscape per backend, shared by the read-only tests."""
     base = tmp_path_factory.mktemp("bundled")
     home = base / "home"
     home.mkdir()
+    if request.param == "postgresql":
+        server: pgserver.Server = request.getfixturevalue("postgres")
+        return Cli(LANDSCAPE, server.create_database(f"landscape_{base.name}"), home)
     return Cli(LANDSCAPE, base / "store.sqlite", home)
 
 
-def table_dump(db: Path) -> dict[str, list[tuple[object, ...]]]:
-    """Every row of every table, to compare a store before and after."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The PostgreSQL run of a test marked `sqlite_only` is deselected (counted, never run)."""
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        on_server = "postgresql" in (params.get("cli"), params.get("landscape_cli"))
+        (drop if on_server and item.get_closest_marker("sqlite_only") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def table_dump(db: Path | str) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, to compare a store before and after: an SQLite file, or the
+    `atmptrack` schema of a PostgreSQL database."""
+    if isinstance(db, str):
+        import psycopg
+
+        with psycopg.connect(db) as pg:
+            names = [
+                r[0]
+                for r in pg.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                    "'atmptrack' AND table_type = 'BASE TABLE' ORDER BY table_name"
+                )
+            ]
+            return {
+                n: sorted(pg.execute(f'SELECT * FROM atmptrack."{n}"').fetchall(), key=repr)
+                for n in names
+            }
     import sqlite3
 
     conn = sqlite3.connect(db)

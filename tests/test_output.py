@@ -423,6 +423,7 @@ def test_a_full_disk_on_stdout_is_one_message_and_exit_74(landscape_cli: Cli) ->
     )
 
 
+@pytest.mark.sqlite_only  # holds SQLite's shared-memory file open
 @pytest.mark.slow
 def test_a_write_to_an_output_file_that_fails_midway_keeps_the_old_file(
     landscape_cli: Cli, tmp_path: Path

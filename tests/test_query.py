@@ -58,12 +58,13 @@ def error_at(entity: Entity, text: str, conn: sqlite3.Connection | None = None) 
 
 @pytest.fixture(scope="module")
 def store(landscape_cli: Cli) -> Iterator[sqlite3.Connection]:
+    """A read connection to the loaded landscape, on either backend, as the commands get it."""
+    from atmptrack.store import Server, reading
+
     landscape_cli.ok("load", "-q")
-    conn = sqlite3.connect(landscape_cli.db)
-    try:
+    db = landscape_cli.db
+    with reading(Server(db) if isinstance(db, str) else db) as conn:
         yield conn
-    finally:
-        conn.close()
 
 
 # ---------------------------------------------------------------- exact amounts
