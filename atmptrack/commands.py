@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from typer._click import Command, Context, HelpFormatter
 
     from atmptrack.cli import Settings
+    from atmptrack.importer import Outcome
     from atmptrack.query import Filters
     from atmptrack.render import Format
     from atmptrack.results import Section
@@ -1065,7 +1066,7 @@ def import_cordis_cmd(
 _SKIPS_SHOWN = 100
 
 
-def _import_plan(ctx: typer.Context, outcome: Any) -> None:
+def _import_plan(ctx: typer.Context, outcome: Outcome) -> None:
     """What a dry run would import, one row per project."""
     from atmptrack.render import FORMATS, write_section
     from atmptrack.results import Section

@@ -463,8 +463,7 @@ class _Builder:
                 "publisher": "European Commission, CORDIS",
                 "url": PROJECT_PAGE.format(project.id),
                 "published": project.updated,
-                "note": "the project's record in the CORDIS open-data export; "
-                "published is the record's content update date",
+                "note": "CORDIS open-data export; published is when CORDIS last updated the record",
             }
         )
         inferred: dict[str, str] = {}
@@ -785,6 +784,7 @@ def import_cordis(request: Request, *, progress: Progress | None = None) -> Outc
     for pid in sorted(final, key=int):
         for member in final[pid].members:
             listed.setdefault(member.organisation, []).append(source_id(pid))
+    rebuilt = set(built_orgs)
     owned_paths = {org.id: owned.path for owned, org in survey.owned_orgs.values()}
     for _owned, org in survey.owned_orgs.values():
         built_orgs.setdefault(org.id, org)
@@ -800,6 +800,11 @@ def import_cordis(request: Request, *, progress: Progress | None = None) -> Outc
             if path.exists():
                 plan.removals.append(path)
                 outcome.organisations[ident] = "removed"
+            continue
+        if ident not in rebuilt and cites == org.sources:
+            # Not in this export's rows and cited as before: its file stays as it is, edited
+            # or not (an edit is refused only where the import would overwrite it).
+            outcome.organisations[ident] = "unchanged"
             continue
         record = org.model_copy(update={"sources": cites})
         outcome.organisations[ident] = plan.put(
