@@ -208,25 +208,49 @@ def rows(
         raw.close()
 
 
+class _Cordis(csv.Dialect):
+    delimiter = ";"
+    quotechar = '"'
+    doublequote = True
+    skipinitialspace = False
+    lineterminator = "\n"
+    quoting = csv.QUOTE_MINIMAL
+    # Strict: a quote where none may be is an error for this row, not a value kept with stray
+    # quotes; the reader goes on at the next line.
+    strict = True
+
+
+def _lines(table: Table, stream: IO[bytes]) -> Iterator[str]:
+    """The file's lines as text, decoded one by one so that a bad byte is told at its line."""
+    for number, raw in enumerate(stream, start=1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CordisError(f"{table.shown}:{number}: not UTF-8 text") from None
+        yield text.removeprefix("\ufeff") if number == 1 else text
+
+
 def _csv_rows(
     table: Table, stream: IO[bytes], required: tuple[str, ...], warn: Warn
 ) -> Iterator[tuple[int, dict[str, str]]]:
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    # Strict: a quote where none may be is an error for this row, not a value kept with stray
-    # quotes; the reader goes on at the next line.
-    reader = csv.reader(text, delimiter=";", quotechar='"', doublequote=True, strict=True)
-    start = 1
+    lines = _lines(table, stream)
     try:
-        header = [name.strip() for name in next(reader, [])]
-    except csv.Error as exc:
-        raise CordisError(f"{table.shown}:1: the header cannot be read: {exc}") from None
-    except UnicodeDecodeError:
-        raise CordisError(f"{table.shown}:1: not UTF-8 text") from None
+        first = next(lines, "")
     except _BROKEN as exc:
         raise CordisError(f"{table.shown}:1: the archive is damaged: {exc}") from None
+    if ";" not in first and any(sep in first for sep in ",\t|"):
+        raise CordisError(
+            f"{table.shown}:1:1: the header is one column; CORDIS files separate columns with "
+            f"';' (this file looks separated by {_separator(first)!r})"
+        )
+    try:
+        header = [name.strip() for name in next(csv.reader([first], _Cordis), [])]
+    except csv.Error as exc:
+        raise CordisError(f"{table.shown}:1: the header cannot be read: {exc}") from None
     _check_header(table, header, required)
+    reader = csv.reader(lines, _Cordis)
     while True:
-        start = reader.line_num + 1
+        start = reader.line_num + 2  # the header was line 1
         try:
             row = next(reader)
         except StopIteration:
@@ -234,8 +258,6 @@ def _csv_rows(
         except csv.Error as exc:
             warn(f"{table.shown}:{start}", f"malformed row skipped ({exc})")
             continue
-        except UnicodeDecodeError:
-            raise CordisError(f"{table.shown}:{start}: not UTF-8 text") from None
         except _BROKEN as exc:
             raise CordisError(
                 f"{table.shown}:{start}: the archive is damaged or cut short ({exc}); "
@@ -253,11 +275,6 @@ def _csv_rows(
 
 
 def _check_header(table: Table, header: list[str], required: tuple[str, ...]) -> None:
-    if len(header) == 1 and any(sep in header[0] for sep in ",\t|"):
-        raise CordisError(
-            f"{table.shown}:1:1: the header is one column; CORDIS files separate columns with "
-            f"';' (this file looks separated by {_separator(header[0])!r})"
-        )
     missing = [name for name in required if name not in header]
     if missing:
         shown = ", ".join(header[:30]) or "none"
@@ -335,15 +352,16 @@ def _json_rows(
                 record, end = decoder.raw_decode(buffer, pos)
                 break
             except json.JSONDecodeError as exc:
-                # An error well before the end of what is read is in the file; one at the end
-                # may be a record cut by the chunk: read on (a record is far below the limit).
-                inside = exc.pos + _CHUNK < len(buffer) and not exc.msg.startswith("Unterminated")
-                if inside or len(buffer) - pos > _MAX_RECORD or eof or not more():
-                    at = start + buffer.count("\n", pos, exc.pos)
-                    raise CordisError(
-                        f"{table.shown}:{at}: not JSON ({exc.msg})"
-                        + ("; the file may be cut short" if eof else "")
-                    ) from None
+                # An error at the end of what is read may be a record cut by the chunk: read
+                # on (a record is far below the limit). One before the end is in the file.
+                at = start + buffer.count("\n", pos, exc.pos)
+                at_end = exc.pos >= len(buffer) - 64 or exc.msg.startswith("Unterminated")
+                if at_end and len(buffer) - pos <= _MAX_RECORD and not eof and more():
+                    continue
+                raise CordisError(
+                    f"{table.shown}:{at}: not JSON ({exc.msg})"
+                    + ("; the file is cut short" if at_end and eof else "")
+                ) from None
         line += buffer.count("\n", pos, end)
         pos = end
         if not isinstance(record, dict):
@@ -409,8 +427,11 @@ def whole(text: str) -> int | None:
     written = text.strip()
     if not written:
         return None
-    exact = amount(written)
-    if exact is None or "." in exact or len(exact) > 7:
+    try:
+        exact = amount(written)
+    except Invalid:
+        exact = None
+    if exact is None or "." in exact or len(exact) > 6:
         raise Invalid(f"'{written[:40]}' is not a whole number")
     return int(exact)
 
