@@ -785,18 +785,24 @@ def import_cordis(request: Request, *, progress: Progress | None = None) -> Outc
         for member in final[pid].members:
             listed.setdefault(member.organisation, []).append(source_id(pid))
     rebuilt = set(built_orgs)
+    removed_sources = {source_id(pid) for pid in survey.owned_projects if pid not in final}
     owned_paths = {org.id: owned.path for owned, org in survey.owned_orgs.values()}
     for _owned, org in survey.owned_orgs.values():
         built_orgs.setdefault(org.id, org)
     for ident, org in sorted(built_orgs.items()):
         path = owned_paths.get(ident) or into_abs / ORGANISATIONS / f"{org.ids.pic}.yaml"
         cites = listed.get(ident)
-        if not cites:
-            if ident in survey.curated_refs:
+        if not cites and ident in survey.curated_refs:
+            # Curated records name it (a project moved out of the import, say): it stays as it
+            # is, unless what it cites goes away with this import.
+            if set(org.sources) & removed_sources:
                 raise ImportRefused(
-                    f"{path}: organisation {ident} is used by curated records but no imported "
-                    f"project lists it any more; move the file out of {into} to curate it"
+                    f"{path}: organisation {ident} is used by curated records, but the projects "
+                    f"it cites leave the import; move the file out of {into} to curate it"
                 )
+            outcome.organisations[ident] = "unchanged"
+            continue
+        if not cites:
             if path.exists():
                 plan.removals.append(path)
                 outcome.organisations[ident] = "removed"
