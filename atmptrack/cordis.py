@@ -15,7 +15,7 @@ import os
 import re
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -182,9 +182,18 @@ _BROKEN = (zlib.error, zipfile.BadZipFile, EOFError)
 
 
 def rows(
-    table: Table, required: tuple[str, ...], warn: Warn, progress: Progress | None = None
+    table: Table,
+    required: tuple[str, ...],
+    warn: Warn,
+    progress: Progress | None = None,
+    wanted: tuple[str, Container[str]] | None = None,
+    counter: Export | None = None,
 ) -> Iterator[tuple[int, dict[str, str]]]:
-    """Each record of a table as (line, {column: text}); bad rows are reported and skipped."""
+    """Each record of a table as (line, {column: text}); bad rows are reported and skipped.
+
+    With `wanted` (a column and the values to keep), other CSV rows are dropped before they
+    become records: most rows of a big file belong to projects nobody asked for.
+    """
     try:
         raw = table.open()
     except (OSError, *_BROKEN) as exc:
@@ -200,9 +209,13 @@ def rows(
     stream = io.BufferedReader(_Counted(raw, report), 1 << 16)
     try:
         if table.kind == "json":
-            yield from _json_rows(table, stream, required, warn)
+            for line, record in _json_rows(table, stream, required, warn):
+                if counter is not None:
+                    counter.rows_read += 1
+                if wanted is None or record.get(wanted[0], "").strip() in wanted[1]:
+                    yield line, record
         else:
-            yield from _csv_rows(table, stream, required, warn)
+            yield from _csv_rows(table, stream, required, warn, wanted, counter)
     finally:
         stream.close()
         raw.close()
@@ -231,7 +244,12 @@ def _lines(table: Table, stream: IO[bytes]) -> Iterator[str]:
 
 
 def _csv_rows(
-    table: Table, stream: IO[bytes], required: tuple[str, ...], warn: Warn
+    table: Table,
+    stream: IO[bytes],
+    required: tuple[str, ...],
+    warn: Warn,
+    wanted: tuple[str, Container[str]] | None,
+    counter: Export | None,
 ) -> Iterator[tuple[int, dict[str, str]]]:
     lines = _lines(table, stream)
     try:
@@ -249,6 +267,7 @@ def _csv_rows(
         raise CordisError(f"{table.shown}:1: the header cannot be read: {exc}") from None
     _check_header(table, header, required)
     reader = csv.reader(lines, _Cordis)
+    key, values = (header.index(wanted[0]), wanted[1]) if wanted else (-1, ())
     while True:
         start = reader.line_num + 2  # the header was line 1
         try:
@@ -264,6 +283,10 @@ def _csv_rows(
                 "download the export again"
             ) from None
         if not row or row == [""]:
+            continue
+        if counter is not None:
+            counter.rows_read += 1
+        if key >= 0 and (len(row) <= key or row[key].strip() not in values):
             continue
         if len(row) != len(header):
             warn(
@@ -620,6 +643,8 @@ def _read_bundle(
     table = bundle.tables[PROJECT]
     for line, row in rows(table, REQUIRED[PROJECT], warn, progress):
         export.rows_read += 1
+        if not _candidate(row, selection, flagged, topics):
+            continue  # most rows: decided on the raw text, without parsing the rest
         # What is wrong with a project that is not imported is not this import's business.
         held = Export()
         project = _project(row, f"{table.shown}:{line}", topics, held.warn)
@@ -633,11 +658,9 @@ def _read_bundle(
             export.projects[project.id] = project
             export.participations[project.id] = []
     table = bundle.tables[ORGANISATION]
-    for line, row in rows(table, REQUIRED[ORGANISATION], warn, progress):
-        export.rows_read += 1
+    wanted = ("projectID", export.participations.keys())
+    for line, row in rows(table, REQUIRED[ORGANISATION], warn, progress, wanted, export):
         project_id = row["projectID"].strip()
-        if project_id not in export.participations:
-            continue
         participation = _participation(row, f"{table.shown}:{line}", warn)
         if participation is not None:
             export.participations[project_id].append(participation)
@@ -698,6 +721,28 @@ def _project(
         grant_doi=cells.text("grantDoi"),
         updated=cells.parsed(day, "contentUpdateDate"),
     )
+
+
+def _candidate(
+    row: dict[str, str],
+    selection: Selection,
+    flagged: dict[str, list[str]],
+    topics: dict[str, list[str]],
+) -> bool:
+    """Whether a project row may be selected, from its raw text: a cheap first look."""
+    ident = row["id"].strip()
+    if ident in selection.exclude:
+        return False
+    if ident in selection.projects:
+        return True
+    filtered = selection.topics or selection.programme or selection.since or selection.atmp
+    if selection.projects and not filtered:
+        return False
+    if selection.atmp and ident not in flagged:
+        topic = row.get("topics", "") or next(iter(topics.get(ident, [])), "")
+        text = row.get("title", "") + "\n" + row.get("objective", "")
+        return atmp.topic_signal(topic) or bool(atmp.word_signals(text))
+    return True
 
 
 def _selected(project: Project, selection: Selection, flagged: list[str]) -> bool:

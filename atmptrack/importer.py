@@ -16,7 +16,9 @@ import shutil
 import tempfile
 import unicodedata
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -117,17 +119,45 @@ class Outcome:
 
 @dataclass(slots=True)
 class _Owned:
-    """A file the import wrote: its records, and whether it is still as written."""
+    """A file the import wrote: what it holds, and whether it is still as written."""
 
     path: Path
-    model: DataFile
+    records: list[str]  # `initiative genexa`, for messages
     intact: bool
+    checksum: str | None = None  # of its body, when intact: equal content needs no reading
+
+
+@dataclass(frozen=True, slots=True)
+class _OwnedProject:
+    """What later steps need of a project the import wrote before: not the whole record, as
+    a full import holds thousands."""
+
+    file: _Owned
+    id: str
+    members: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _OwnedOrganisation:
+    """An organisation the import wrote before; its record is read when it must be written."""
+
+    file: _Owned
+    id: str
+    sources: list[str]
+    model: Organisation | None = None
+
+    def record(self) -> Organisation:
+        if self.model is None:
+            from atmptrack.yamlio import read_yaml
+
+            (self.model,) = DataFile.model_validate(read_yaml(self.file.path).data).organisations
+        return self.model
 
 
 @dataclass(slots=True)
 class _Survey:
-    owned_projects: dict[str, tuple[_Owned, Initiative]] = field(default_factory=dict)
-    owned_orgs: dict[str, tuple[_Owned, Organisation]] = field(default_factory=dict)  # PIC →
+    owned_projects: dict[str, _OwnedProject] = field(default_factory=dict)
+    owned_orgs: dict[str, _OwnedOrganisation] = field(default_factory=dict)  # PIC →
     curated_orgs: dict[str, tuple[Organisation, str]] = field(default_factory=dict)  # id →
     curated_pics: dict[str, str] = field(default_factory=dict)  # PIC → curated organisation id
     curated_projects: dict[str, tuple[str, str]] = field(default_factory=dict)  # CORDIS id →
@@ -160,25 +190,29 @@ def _split_mark(raw: bytes) -> tuple[str, bytes] | None:
 
 
 def _survey(data_dir: Path, into: Path) -> _Survey:
+    """What the data directory holds: curated records, and the files of earlier imports."""
     from pydantic import ValidationError
 
     from atmptrack.yamlio import read_yaml
 
     survey = _Survey()
     paths = discover(data_dir) if data_dir.exists() else []
-    if into.is_dir() and not _inside(into, data_dir.resolve()):
+    if into.is_dir() and not into.is_relative_to(data_dir):
         paths = [*paths, *discover(into)]
     broken = False
     for path in paths:
         owned_mark = None
-        if _inside(path, into):
+        if path.is_relative_to(into):
             try:
                 owned_mark = _split_mark(path.read_bytes())
             except OSError:
                 owned_mark = None
+        if owned_mark is not None:
+            recorded, body = owned_mark
+            if recorded == checksum(body) and _known(survey, path, recorded, body):
+                continue  # as the import wrote it: its own lines say what it holds
         try:
-            document = read_yaml(path)
-            model = DataFile.model_validate(document.data)
+            model = DataFile.model_validate(read_yaml(path).data)
         except (DataError, ValidationError):
             if owned_mark is not None:
                 raise ImportRefused(
@@ -190,15 +224,19 @@ def _survey(data_dir: Path, into: Path) -> _Survey:
             continue
         _note_ids(survey, model)
         if owned_mark is not None:
-            recorded, body = owned_mark
-            owned = _Owned(path, model, recorded == checksum(body))
+            names = [f"initiative {i.id}" for i in model.initiatives]
+            names += [f"organisation {o.id}" for o in model.organisations]
+            owned = _Owned(path, names, intact=False)
             survey.owned_files.append(owned)
             for ini in model.initiatives:
                 if ini.ids.cordis:
-                    survey.owned_projects[ini.ids.cordis] = (owned, ini)
+                    members = tuple(m.organisation for m in ini.members)
+                    survey.owned_projects[ini.ids.cordis] = _OwnedProject(owned, ini.id, members)
             for org in model.organisations:
                 if org.ids.pic:
-                    survey.owned_orgs[org.ids.pic] = (owned, org)
+                    survey.owned_orgs[org.ids.pic] = _OwnedOrganisation(
+                        owned, org.id, org.sources, org
+                    )
             continue
         shown = _shown(path, data_dir)
         for org in model.organisations:
@@ -219,6 +257,43 @@ def _survey(data_dir: Path, into: Path) -> _Survey:
         read_dataset(data_dir)  # raises DataError with every problem and its place
         raise UsageError(f"the data in {data_dir} is invalid; `atmptrack validate` says where")
     return survey
+
+
+# The lines of the import's own files that say what they hold. A file whose checksum holds is
+# byte for byte what `render` wrote, so these suffice, and a full import reads thousands of
+# files; a file they do not fit is read as YAML.
+_ID = r"'?([a-z0-9-]+)'?"
+_TOP_IDS = re.compile(rf"^- id: {_ID}$", re.MULTILINE)
+_CORDIS = re.compile(r"^    cordis: '([0-9]+)'$", re.MULTILINE)
+_MEMBERS = re.compile(rf"^  - organisation: {_ID}$", re.MULTILINE)
+_PIC_LINE = re.compile(r"^    pic: '([0-9]{9})'$", re.MULTILINE)
+_SOURCES = re.compile(r"^  sources: \[([^\]]*)\]$", re.MULTILINE)
+
+
+def _known(survey: _Survey, path: Path, recorded: str, raw: bytes) -> bool:
+    body = raw.decode("utf-8")
+    ids = _TOP_IDS.findall(body)
+    owned = _Owned(path, [], intact=True, checksum=recorded)
+    if body.startswith("sources:\n") and "\ninitiatives:\n" in body and len(ids) == 2:
+        part = body.partition("\ninitiatives:\n")[2]
+        cordis = _CORDIS.search(part)
+        if cordis is None:
+            return False
+        owned.records.append(f"initiative {ids[1]}")
+        members = tuple(_MEMBERS.findall(part))
+        survey.owned_projects[cordis.group(1)] = _OwnedProject(owned, ids[1], members)
+    elif body.startswith("organisations:\n") and len(ids) == 1:
+        pic, cited = _PIC_LINE.search(body), _SOURCES.findall(body)
+        if pic is None or len(cited) != 1:
+            return False
+        owned.records.append(f"organisation {ids[0]}")
+        sources = [s.strip() for s in cited[0].split(",")]
+        survey.owned_orgs[pic.group(1)] = _OwnedOrganisation(owned, ids[0], sources)
+    else:
+        return False
+    survey.ids.update(ids)
+    survey.owned_files.append(owned)
+    return True
 
 
 def _note_ids(survey: _Survey, model: DataFile) -> None:
@@ -321,22 +396,37 @@ def _name_keys(name: str) -> set[str]:
     return keys
 
 
+def _candidates(survey: _Survey) -> list[tuple[Organisation, str, set[str]]]:
+    """The curated organisations a CORDIS organisation may be, with the forms of their names:
+    those without a PIC (one with another PIC is another organisation)."""
+    return [
+        (
+            org,
+            file,
+            {k for n in (org.name, org.short_name, *org.other_names) if n for k in _name_keys(n)},
+        )
+        for _id, (org, file) in sorted(survey.curated_orgs.items())
+        if not org.ids.pic
+    ]
+
+
 def _proposals(
-    pic: str, rows: list[Participation], survey: _Survey, decisions: Decisions
+    pic: str,
+    rows: list[Participation],
+    candidates: list[tuple[Organisation, str, set[str]]],
+    decisions: Decisions,
 ) -> list[Proposal]:
-    names = {key for r in rows for key in _name_keys(r.name)}
-    shorts = {key for r in rows if r.short_name for key in _name_keys(r.short_name)}
+    """Curated organisations with the same name or short name, in the same country."""
+    names = {k for r in rows for n in (r.name, r.short_name) if n for k in _name_keys(n)}
     country = rows[-1].country
     found = []
-    for org_id, (org, file) in sorted(survey.curated_orgs.items()):
-        if org.ids.pic or (pic, org_id) in decisions.different:
-            continue  # an organisation with another PIC is another one, or a decided one
+    for org, file, theirs in candidates:
+        if (pic, org.id) in decisions.different:
+            continue
         if org.country and country and org.country != country:
             continue
-        theirs = {k for n in (org.name, *org.other_names) for k in _name_keys(n)}
-        their_short = _name_keys(org.short_name) if org.short_name else set()
-        if names & (theirs | their_short) or shorts & (theirs | their_short):
-            found.append(Proposal(pic, rows[-1].name, country, org_id, org.name, file))
+        if names & theirs:
+            found.append(Proposal(pic, rows[-1].name, country, org.id, org.name, file))
     return found
 
 
@@ -571,7 +661,9 @@ def _first_error(exc: ValidationError) -> str:
 # ---------------------------------------------------------------- writing
 
 
-def _dump(data: dict[str, Any]) -> str:
+@cache
+def _dumper() -> Any:
+    """PyYAML's dumper (the C one when built), told to write as people write this format."""
     import yaml
 
     base: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -592,8 +684,14 @@ def _dump(data: dict[str, Any]) -> str:
 
     Dumper.add_representer(str, text)
     Dumper.add_representer(list, sequence)
+    return Dumper
+
+
+def _dump(data: dict[str, Any]) -> str:
+    import yaml
+
     out: str = yaml.dump(
-        data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100, indent=2
+        data, Dumper=_dumper(), sort_keys=False, allow_unicode=True, width=100, indent=2
     )
     return out
 
@@ -605,56 +703,86 @@ def render(data: dict[str, Any]) -> bytes:
 
 @dataclass(slots=True)
 class _Plan:
-    writes: dict[Path, bytes] = field(default_factory=dict)
-    removals: list[Path] = field(default_factory=list)
+    """The files an import changes. Each new content goes to a staging file at once (so that
+    a full import does not hold every file in memory), and reaches its place in `apply`."""
 
-    def put(self, path: Path, content: bytes) -> str:
+    staging: Path | None  # None in a dry run: nothing is written
+    writes: dict[Path, Path | None] = field(default_factory=dict)  # place → staged file
+    removals: list[Path] = field(default_factory=list)
+    mode: int = 0o644
+
+    def put(self, path: Path, content: bytes, owned: _Owned | None = None) -> str:
         """Plan a file's content; new, changed or unchanged."""
+        mark = _split_mark(content)
+        if owned is not None and owned.checksum and mark and mark[0] == owned.checksum:
+            return "unchanged"  # an intact file of ours, and its checksum line says the same
+        before: bytes | None
         try:
             before = path.read_bytes()
         except FileNotFoundError:
-            self.writes[path] = content
-            return "new"
+            before = None
         except OSError:
             before = b""
         if before == content:
             return "unchanged"
-        self.writes[path] = content
-        return "changed"
+        staged = None
+        if self.staging is not None:
+            staged = self.staging / f"{len(self.writes)}.tmp"
+            # Not fsync'd, like every file atmptrack writes: the rename keeps a file whole
+            # against an interruption; at thousands of files a sync each would take minutes.
+            staged.write_bytes(content)
+            staged.chmod(self.mode)
+        self.writes[path] = staged
+        return "new" if before is None else "changed"
 
+    def apply(self, into: Path, progress: Progress | None) -> None:
+        """Each file whole or not at all: staged beside its place, then renamed over it.
 
-def _apply(plan: _Plan, into: Path, progress: Progress | None) -> None:
-    """Each file whole or not at all: written beside its place, then renamed over it.
-
-    Organisations come before the projects that name them, removals last, so that an import
-    cut short leaves files that each read whole; running it again completes it.
-    """
-    root = into.resolve()
-    for path in [*plan.writes, *plan.removals]:
-        if not _inside(path.parent, root) or path.is_symlink():
-            raise ImportRefused(f"{path}: outside {into}; nothing is written outside --into")
-    into.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".atmptrack-import-", dir=into))
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        order = sorted(plan.writes, key=lambda p: (p.parent.name != ORGANISATIONS, str(p)))
-        total = len(order) + len(plan.removals)
+        Organisations come before the projects that name them, removals last, so that an
+        import cut short leaves files that each read whole; running it again completes it.
+        """
+        root = into.resolve()
+        for path in [*self.writes, *self.removals]:
+            if not _inside(path.parent, root) or path.is_symlink():
+                raise ImportRefused(f"{path}: outside {into}; nothing is written outside --into")
+        order = sorted(self.writes, key=lambda p: (p.parent.name != ORGANISATIONS, str(p)))
         for done, path in enumerate(order, start=1):
-            temporary = staging / f"{done}.tmp"
-            with temporary.open("wb") as handle:
-                handle.write(plan.writes[path])
-                handle.flush()
-                os.fsync(handle.fileno())
-            temporary.chmod(0o666 & ~umask)
+            staged = self.writes[path]
+            assert staged is not None, "apply() runs only with a staging directory"
             path.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(temporary, path)
-            if progress is not None and (done % 100 == 0 or done == total):
-                progress("writing", done, total)
-        for path in sorted(plan.removals, key=lambda p: p.parent.name == ORGANISATIONS):
+            os.replace(staged, path)
+            if progress is not None and (done % 100 == 0 or done == len(order)):
+                progress("writing", done, len(order))
+        for path in sorted(self.removals, key=lambda p: p.parent.name == ORGANISATIONS):
             path.unlink(missing_ok=True)
+
+
+@contextmanager
+def _staging(into: Path, *, dry_run: bool) -> Iterator[Path | None]:
+    """A hidden directory inside `into` for the new files (the data directory's readers skip
+    hidden directories); gone afterwards, and so is `into` if the import made it for nothing."""
+    if dry_run:
+        yield None
+        return
+    made = not into.exists()
+    try:
+        into.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".atmptrack-import-", dir=into))
+    except OSError as exc:
+        raise ImportRefused(f"cannot write in {into}: {exc.strerror or exc}") from None
+    try:
+        yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if made:
+            with suppress(OSError):
+                into.rmdir()  # only when empty: the import failed before writing anything
+
+
+def _mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 # ---------------------------------------------------------------- the import
@@ -681,8 +809,29 @@ def import_cordis(request: Request, *, progress: Progress | None = None) -> Outc
 
     into = request.into
     survey = _survey(request.data_dir, into.resolve())
-    decisions = read_decisions(into / MATCHES)
-    known = set(survey.curated_orgs) | {o.id for _owned, o in survey.owned_orgs.values()}
+    decisions = _decide(request, survey)
+    export = read_export(request.paths, request.selection, progress=progress)
+    run = _Run(request, survey, decisions, export)
+    run.leave_curated_projects()
+    run.identify_organisations()
+    if run.outcome.proposals and not request.dry_run:
+        return run.outcome  # nothing is written until a person has decided
+    with _staging(into, dry_run=request.dry_run) as staging:
+        plan = _Plan(staging, mode=_mode())
+        run.plan(plan)
+        _refuse_edits(survey, plan, into)
+        into_abs = into.resolve()
+        run.outcome.written = sorted(_shown(p, into_abs) for p in plan.writes)
+        run.outcome.removed = sorted(_shown(p, into_abs) for p in plan.removals)
+        if staging is not None:
+            plan.apply(into, progress)
+    return run.outcome
+
+
+def _decide(request: Request, survey: _Survey) -> Decisions:
+    """The reviewed matches of matches.tsv, with this command line's added."""
+    decisions = read_decisions(request.into / MATCHES)
+    known = set(survey.curated_orgs) | {o.id for o in survey.owned_orgs.values()}
     for _pic, org_id in [*request.matches, *request.refusals]:
         if org_id not in known:
             raise UsageError(
@@ -696,149 +845,160 @@ def import_cordis(request: Request, *, progress: Progress | None = None) -> Outc
         decisions.different.add((pic, org_id))
         if decisions.same.get(pic) == org_id:
             del decisions.same[pic]
+    return decisions
 
-    export = read_export(request.paths, request.selection, progress=progress)
-    outcome = Outcome(into, request.dry_run, rows_read=export.rows_read)
-    outcome.skipped.extend(export.warnings)
-    builder = _Builder(export, outcome)
 
-    for pid in sorted(export.projects, key=int):
-        if pid in survey.curated_projects:
-            ini_id, file = survey.curated_projects[pid]
-            outcome.skipped.append(
-                (export.projects[pid].where, f"project {pid} is curated as {ini_id} in {file}")
-            )
-            del export.projects[pid]
+class _Run:
+    """One import: from the export's rows to planned files, step by step."""
 
-    # Who each PIC is: curated (by PIC, or confirmed by a person), ours, or new.
-    by_pic: dict[str, list[Participation]] = {}
-    for pid in export.projects:
-        for row in export.participations[pid]:
-            by_pic.setdefault(row.pic, []).append(row)
-    org_of: dict[str, str] = {}
-    ours: dict[str, str] = {}  # PIC → id of an organisation the import writes
-    used = set(survey.ids)
-    pending: list[str] = []
-    for pic in sorted(by_pic):
-        rows = by_pic[pic]
-        if pic in survey.curated_pics:
-            org_of[pic] = survey.curated_pics[pic]
-            outcome.reused[pic] = org_of[pic]
-        elif pic in decisions.same:
-            org_of[pic] = decisions.same[pic]
-            decisions.names.setdefault(pic, (rows[-1].name, rows[-1].country or ""))
-            if org_of[pic] in survey.curated_orgs:
-                outcome.reused[pic] = org_of[pic]
-                outcome.missing_pics[org_of[pic]] = pic
-        elif pic in survey.owned_orgs:
-            org_of[pic] = ours[pic] = survey.owned_orgs[pic][1].id
-        else:
-            found = _proposals(pic, rows, survey, decisions)
-            if found:
-                outcome.proposals.extend(found)
-                pending.append(pic)
-            for proposal in found:
-                decisions.names.setdefault(pic, (proposal.cordis_name, proposal.country or ""))
-    if outcome.proposals and not request.dry_run:
-        return outcome  # nothing is written until a person has decided
-    for pic in sorted(by_pic):
-        if pic not in org_of and pic not in pending:
-            row = by_pic[pic][-1]
-            base = row.short_name if len(_slug(row.short_name)) >= 2 else row.name
-            org_of[pic] = ours[pic] = _new_id(base, pic, "organisation", used)
+    def __init__(
+        self, request: Request, survey: _Survey, decisions: Decisions, export: Export
+    ) -> None:
+        self.request, self.survey, self.decisions, self.export = request, survey, decisions, export
+        self.outcome = Outcome(request.into, request.dry_run, rows_read=export.rows_read)
+        self.outcome.skipped.extend(export.warnings)
+        self.builder = _Builder(export, self.outcome)
+        self.used = set(survey.ids)  # one namespace: new ids must not collide with any
+        self.by_pic: dict[str, list[Participation]] = {}
+        self.org_of: dict[str, str] = {}  # PIC → the organisation id members name
+        self.ours: dict[str, str] = {}  # PIC → id of an organisation the import writes
 
-    # The projects the import keeps after this run: ours from before, less the excluded and
-    # the curated ones, with this export's selection replacing its own.
-    final: dict[str, Initiative] = {
-        pid: ini
-        for pid, (_owned, ini) in survey.owned_projects.items()
-        if pid not in request.selection.exclude and pid not in survey.curated_projects
-    }
-    plan = _Plan()
-    into_abs = into.resolve()
-    built_orgs: dict[str, Organisation] = {}
-    for pic, ident in sorted(ours.items()):
-        built = builder.organisation(ident, by_pic[pic])
-        if built is None:
-            del org_of[pic]
-        else:
-            built_orgs[ident] = built
-    sources: dict[str, Source] = {}
-    for pid in sorted(export.projects, key=int):
-        project = export.projects[pid]
-        members = builder.members(project, export.participations[pid], org_of)
-        if pid in survey.owned_projects:
-            ident = survey.owned_projects[pid][1].id
-        else:
-            ident = _new_id(project.acronym, pid, "project", used)
-        made = builder.project(ident, project, members)
-        if made is None:
-            continue
-        sources[pid], final[pid] = made
-        outcome.signals[pid] = project.signals
-        outcome.acronyms[pid] = project.acronym
-        outcome.members[pid] = len(members)
-
-    # Each organisation of ours cites every project of ours that lists it.
-    listed: dict[str, list[str]] = {}
-    for pid in sorted(final, key=int):
-        for member in final[pid].members:
-            listed.setdefault(member.organisation, []).append(source_id(pid))
-    rebuilt = set(built_orgs)
-    removed_sources = {source_id(pid) for pid in survey.owned_projects if pid not in final}
-    owned_paths = {org.id: owned.path for owned, org in survey.owned_orgs.values()}
-    for _owned, org in survey.owned_orgs.values():
-        built_orgs.setdefault(org.id, org)
-    for ident, org in sorted(built_orgs.items()):
-        path = owned_paths.get(ident) or into_abs / ORGANISATIONS / f"{org.ids.pic}.yaml"
-        cites = listed.get(ident)
-        if not cites and ident in survey.curated_refs:
-            # Curated records name it (a project moved out of the import, say): it stays as it
-            # is, unless what it cites goes away with this import.
-            if set(org.sources) & removed_sources:
-                raise ImportRefused(
-                    f"{path}: organisation {ident} is used by curated records, but the projects "
-                    f"it cites leave the import; move the file out of {into} to curate it"
+    def leave_curated_projects(self) -> None:
+        for pid in sorted(self.export.projects, key=int):
+            if pid in self.survey.curated_projects:
+                ini_id, file = self.survey.curated_projects[pid]
+                where = self.export.projects.pop(pid).where
+                self.outcome.skipped.append(
+                    (where, f"project {pid} is curated as {ini_id} in {file}")
                 )
-            outcome.organisations[ident] = "unchanged"
-            continue
-        if not cites:
-            if path.exists():
-                plan.removals.append(path)
-                outcome.organisations[ident] = "removed"
-            continue
-        if ident not in rebuilt and cites == org.sources:
-            # Not in this export's rows and cited as before: its file stays as it is, edited
-            # or not (an edit is refused only where the import would overwrite it).
-            outcome.organisations[ident] = "unchanged"
-            continue
-        record = org.model_copy(update={"sources": cites})
-        outcome.organisations[ident] = plan.put(
-            path, render({"organisations": [_canonical(record)]})
-        )
-    for pid in sorted(export.projects, key=int):
-        if pid not in sources:
-            continue
-        document = {
-            "sources": [_canonical(sources[pid])],
-            "initiatives": [_canonical(final[pid])],
-        }
-        owned_project = survey.owned_projects.get(pid)
-        path = owned_project[0].path if owned_project else into_abs / PROJECTS / f"{pid}.yaml"
-        outcome.projects[pid] = plan.put(path, render(document))
-    for pid, (owned, _ini) in sorted(survey.owned_projects.items()):
-        if pid not in final:
-            plan.removals.append(owned.path)
-            outcome.projects[pid] = "removed"
-    if decisions.same or decisions.different:
-        plan.put(into_abs / MATCHES, decisions.text().encode("utf-8"))
 
-    _refuse_edits(survey, plan, into)
-    outcome.written = sorted(_shown(p, into_abs) for p in plan.writes)
-    outcome.removed = sorted(_shown(p, into_abs) for p in plan.removals)
-    if not request.dry_run:
-        _apply(plan, into, progress)
-    return outcome
+    def identify_organisations(self) -> None:
+        """Who each PIC is: curated (by PIC, or confirmed by a person), ours, new, or a name
+        match that awaits review."""
+        survey, decisions, outcome = self.survey, self.decisions, self.outcome
+        for pid in self.export.projects:
+            for row in self.export.participations[pid]:
+                self.by_pic.setdefault(row.pic, []).append(row)
+        pending = set()
+        candidates = _candidates(survey)
+        for pic in sorted(self.by_pic):
+            rows = self.by_pic[pic]
+            if pic in survey.curated_pics:
+                self.org_of[pic] = survey.curated_pics[pic]
+                outcome.reused[pic] = self.org_of[pic]
+            elif pic in decisions.same:
+                self.org_of[pic] = decisions.same[pic]
+                decisions.names.setdefault(pic, (rows[-1].name, rows[-1].country or ""))
+                if self.org_of[pic] in survey.curated_orgs:
+                    outcome.reused[pic] = self.org_of[pic]
+                    outcome.missing_pics[self.org_of[pic]] = pic
+            elif pic in survey.owned_orgs:
+                self.org_of[pic] = self.ours[pic] = survey.owned_orgs[pic].id
+            else:
+                found = _proposals(pic, rows, candidates, decisions)
+                outcome.proposals.extend(found)
+                if found:
+                    pending.add(pic)
+                for proposal in found:
+                    decisions.names.setdefault(pic, (proposal.cordis_name, proposal.country or ""))
+        for pic in sorted(self.by_pic):
+            if pic not in self.org_of and pic not in pending:
+                row = self.by_pic[pic][-1]
+                base = row.short_name if len(_slug(row.short_name)) >= 2 else row.name
+                self.org_of[pic] = self.ours[pic] = _new_id(base, pic, "organisation", self.used)
+
+    def plan(self, plan: _Plan) -> None:
+        """Build the records and plan every file that changes."""
+        survey, outcome = self.survey, self.outcome
+        into = self.request.into
+        into_abs = into.resolve()
+        # The projects the import keeps after this run, with their members: ours from before,
+        # less the excluded and the curated ones, with this export's selection replacing its own.
+        final: dict[str, tuple[str, ...]] = {
+            pid: owned.members
+            for pid, owned in survey.owned_projects.items()
+            if pid not in self.request.selection.exclude and pid not in survey.curated_projects
+        }
+        built_orgs: dict[str, Organisation] = {}
+        for pic, ident in sorted(self.ours.items()):
+            built = self.builder.organisation(ident, self.by_pic[pic])
+            if built is None:
+                del self.org_of[pic]
+            else:
+                built_orgs[ident] = built
+        for pid in sorted(self.export.projects, key=int):
+            project = self.export.projects[pid]
+            rows = self.export.participations.pop(pid)
+            members = self.builder.members(project, rows, self.org_of)
+            if pid in survey.owned_projects:
+                ident = survey.owned_projects[pid].id
+            else:
+                ident = _new_id(project.acronym, pid, "project", self.used)
+            made = self.builder.project(ident, project, members)
+            if made is None:
+                continue
+            source, initiative = made
+            final[pid] = tuple(m.organisation for m in initiative.members)
+            owned = survey.owned_projects.get(pid)
+            path = owned.file.path if owned else into_abs / PROJECTS / f"{pid}.yaml"
+            document = {"sources": [_canonical(source)], "initiatives": [_canonical(initiative)]}
+            outcome.projects[pid] = plan.put(path, render(document), owned.file if owned else None)
+            outcome.signals[pid] = project.signals
+            outcome.acronyms[pid] = project.acronym
+            outcome.members[pid] = len(members)
+        self._organisations(plan, built_orgs, final)
+        for pid, owned_project in sorted(survey.owned_projects.items()):
+            if pid not in final:
+                plan.removals.append(owned_project.file.path)
+                outcome.projects[pid] = "removed"
+        if self.decisions.same or self.decisions.different:
+            plan.put(into_abs / MATCHES, self.decisions.text().encode("utf-8"))
+
+    def _organisations(
+        self, plan: _Plan, built: dict[str, Organisation], final: dict[str, tuple[str, ...]]
+    ) -> None:
+        """Each organisation of ours cites every project of ours that lists it; one that no
+        project lists any more goes, unless curated records name it."""
+        survey, outcome, into = self.survey, self.outcome, self.request.into
+        listed: dict[str, list[str]] = {}
+        for pid in sorted(final, key=int):
+            for member in final[pid]:
+                listed.setdefault(member, []).append(source_id(pid))
+        removed_sources = {source_id(pid) for pid in survey.owned_projects if pid not in final}
+        before = {o.id: o for o in survey.owned_orgs.values()}
+        for ident in sorted(built.keys() | before.keys()):
+            earlier = before.get(ident)
+            cited = earlier.sources if earlier else []
+            if earlier is not None:
+                path = earlier.file.path
+            else:
+                path = into.resolve() / ORGANISATIONS / f"{built[ident].ids.pic}.yaml"
+            cites = listed.get(ident)
+            if not cites and ident in survey.curated_refs:
+                # Curated records name it (a project moved out of the import, say): it stays
+                # as it is, unless what it cites goes away with this import.
+                if set(cited) & removed_sources:
+                    raise ImportRefused(
+                        f"{path}: organisation {ident} is used by curated records, but the "
+                        f"projects it cites leave the import; move the file out of {into} to "
+                        "curate it"
+                    )
+                outcome.organisations[ident] = "unchanged"
+            elif not cites:
+                if path.exists():
+                    plan.removals.append(path)
+                    outcome.organisations[ident] = "removed"
+            elif ident not in built and cites == cited:
+                # Not in this export's rows and cited as before: its file stays as it is,
+                # edited or not (an edit is refused only where the import would overwrite it).
+                outcome.organisations[ident] = "unchanged"
+            else:
+                org = built[ident] if ident in built else before[ident].record()
+                record = org.model_copy(update={"sources": cites})
+                content = render({"organisations": [_canonical(record)]})
+                outcome.organisations[ident] = plan.put(
+                    path, content, earlier.file if earlier else None
+                )
 
 
 def _refuse_edits(survey: _Survey, plan: _Plan, into: Path) -> None:
@@ -847,11 +1007,7 @@ def _refuse_edits(survey: _Survey, plan: _Plan, into: Path) -> None:
     edited = [o for o in survey.owned_files if not o.intact and o.path.resolve() in touched]
     if not edited:
         return
-    lines = []
-    for owned in edited:
-        records = [f"initiative {i.id}" for i in owned.model.initiatives]
-        records += [f"organisation {o.id}" for o in owned.model.organisations]
-        lines.append(f"{owned.path} ({', '.join(records) or 'no record'})")
+    lines = [f"{o.path} ({', '.join(o.records) or 'no record'})" for o in edited]
     raise ImportRefused(
         "the import would overwrite hand edits in "
         + "; ".join(lines)
