@@ -1024,8 +1024,8 @@ def describe(outcome: Outcome) -> Iterator[str]:
     yield (
         f"atmptrack: {verb} {len(outcome.projects)} project(s) ({counts}), "
         f"{outcome.participations} participation(s), "
-        f"{sum(1 for v in outcome.organisations.values() if v != 'removed')} organisation(s) of "
-        f"its own ({orgs}) and {len(set(outcome.reused.values()))} from the data, "
+        f"{sum(1 for v in outcome.organisations.values() if v != 'removed')} organisation(s) "
+        f"of the import ({orgs}), {len(set(outcome.reused.values()))} reused from the data, "
         f"into {outcome.into}; {outcome.rows_read} rows read"
     )
     for org, pic in sorted(outcome.missing_pics.items()):

@@ -16,22 +16,78 @@ import random
 import sys
 from pathlib import Path
 
-PROJECT_COLUMNS = (
-    "id;acronym;status;title;startDate;endDate;totalCost;ecMaxContribution;legalBasis;topics;"
-    "ecSignatureDate;frameworkProgramme;masterCall;subCall;fundingScheme;objective;"
-    "contentUpdateDate;rcn;grantDoi"
-).split(";")
-ORGANISATION_COLUMNS = (
-    "projectID;projectAcronym;organisationID;vatNumber;name;shortName;SME;activityType;street;"
-    "postCode;city;country;nutsCode;geolocation;organizationURL;contactForm;contentUpdateDate;"
-    "rcn;order;role;ecContribution;netEcContribution;totalCost;endOfParticipation"
-).split(";")
+PROJECT_COLUMNS = [
+    "id",
+    "acronym",
+    "status",
+    "title",
+    "startDate",
+    "endDate",
+    "totalCost",
+    "ecMaxContribution",
+    "legalBasis",
+    "topics",
+    "ecSignatureDate",
+    "frameworkProgramme",
+    "masterCall",
+    "subCall",
+    "fundingScheme",
+    "objective",
+    "contentUpdateDate",
+    "rcn",
+    "grantDoi",
+]
+ORGANISATION_COLUMNS = [
+    "projectID",
+    "projectAcronym",
+    "organisationID",
+    "vatNumber",
+    "name",
+    "shortName",
+    "SME",
+    "activityType",
+    "street",
+    "postCode",
+    "city",
+    "country",
+    "nutsCode",
+    "geolocation",
+    "organizationURL",
+    "contactForm",
+    "contentUpdateDate",
+    "rcn",
+    "order",
+    "role",
+    "ecContribution",
+    "netEcContribution",
+    "totalCost",
+    "endOfParticipation",
+]
 COUNTRIES = ("DE", "FR", "ES", "IT", "NL", "BE", "PT", "SI", "EL", "UK", "AT", "SE", "PL", "IE")
 ACTIVITIES = ("HES", "REC", "PRC", "PUB", "OTH", "PRC;PRC")
-WORDS = (
-    "adaptive materials sensing networks climate soil water energy storage quantum photonics "
-    "governance cities mobility heritage ocean microbiome protein imaging learning robotics"
-).split()
+WORDS = [
+    "adaptive",
+    "materials",
+    "sensing",
+    "networks",
+    "climate",
+    "soil",
+    "water",
+    "energy",
+    "storage",
+    "quantum",
+    "photonics",
+    "governance",
+    "cities",
+    "mobility",
+    "heritage",
+    "ocean",
+    "microbiome",
+    "protein",
+    "imaging",
+    "learning",
+    "robotics",
+]
 ATMP_TITLES = (
     "Gene therapy for an invented rare disease",
     "Scaling CAR-T manufacturing in invented hospitals",

@@ -127,8 +127,8 @@ def test_import_reuses_curated_organisations_and_touches_nothing_curated(cli: Cl
     assert {p: after[p] for p in before} == before  # no curated file changed
     assert set(after) - set(before) == PROJECT_FILES | ORG_FILES | {"cordis/matches.tsv"}
     assert (
-        "imported 5 project(s) (5 new), 13 participation(s), 7 organisation(s) of its own (7 new) "
-        "and 4 from the data"
+        "imported 5 project(s) (5 new), 13 participation(s), 7 organisation(s) of the import (7 new), "
+        "4 reused from the data"
     ) in result.err
     assert (
         'vhio is PIC 999990002 (matches.tsv); its record could say so: ids: {pic: "999990002"}'
@@ -313,7 +313,8 @@ def test_importing_the_same_export_twice_changes_no_byte(cli: Cli) -> None:
     assert result.code == 0, result.err
     assert tree(cli.data) == first
     assert (
-        "(5 unchanged)" in result.err and "7 organisation(s) of its own (7 unchanged)" in result.err
+        "(5 unchanged)" in result.err
+        and "7 organisation(s) of the import (7 unchanged)" in result.err
     )
     assert not list((cli.data / "cordis").glob(".atmptrack-import-*"))  # no staging left
 
