@@ -725,6 +725,13 @@ class _Plan:
             before = b""
         if before == content:
             return "unchanged"
+        if before is not None and mark is not None and _split_mark(before) is None:
+            # A file of the same name that the import did not write (`--into` a curated
+            # directory, say) is someone else's.
+            raise ImportRefused(
+                f"{path} exists and was not written by the import; it is never overwritten. "
+                "Choose another --into. Nothing was written"
+            )
         staged = None
         if self.staging is not None:
             staged = self.staging / f"{len(self.writes)}.tmp"

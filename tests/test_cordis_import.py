@@ -513,6 +513,17 @@ def test_into_elsewhere_writes_there_only(cli: Cli, tmp_path: Path) -> None:
     }
 
 
+def test_a_file_the_import_did_not_write_is_never_overwritten(cli: Cli) -> None:
+    give_pics(cli)
+    mine = cli.data / "organisations" / "999990013.yaml"  # a curator's file, by chance so named
+    mine.write_text("organisations: []\n")
+    before = tree(cli.data)
+    result = run_import(cli, str(HE), "--project", "101990002", "--into", str(cli.data), *MATCHES)
+    assert result.code == 3
+    assert f"{mine} exists and was not written by the import; it is never overwritten" in result.err
+    assert tree(cli.data) == before
+
+
 def test_the_bundled_dataset_is_never_written(cli: Cli) -> None:
     env = {k: v for k, v in cli.env().items() if k != "ATMPTRACK_DATA"}
     result = cli("import", "cordis", str(HE), env=env)
