@@ -678,7 +678,7 @@ class _Cells:
     warn: Warn
 
     def text(self, column: str) -> str:
-        return self.row.get(column, "").strip()
+        return _CONTROL.sub(" ", self.row.get(column, "")).strip()
 
     def parsed(self, parse: Callable[[str], T | None], column: str) -> T | None:
         try:

@@ -105,8 +105,6 @@ class Outcome:
     missing_pics: dict[str, str] = field(default_factory=dict)  # curated id → PIC to add
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (where, why)
     proposals: list[Proposal] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)  # files removed, relative to into
-    written: list[str] = field(default_factory=list)  # files written, relative to into
     rows_read: int = 0
 
     @property
@@ -545,17 +543,15 @@ class _Builder:
         from pydantic import ValidationError
 
         cited = [source_id(project.id)]
-        source = Source.model_validate(
-            {
-                "id": cited[0],
-                "title": f"CORDIS project {project.id}"
-                + (f" ({project.acronym})" if project.acronym else ""),
-                "publisher": "European Commission, CORDIS",
-                "url": PROJECT_PAGE.format(project.id),
-                "published": project.updated,
-                "note": "CORDIS open-data export; published is when CORDIS last updated the record",
-            }
-        )
+        source: dict[str, Any] = {
+            "id": cited[0],
+            "title": f"CORDIS project {project.id}"
+            + (f" ({project.acronym})" if project.acronym else ""),
+            "publisher": "European Commission, CORDIS",
+            "url": PROJECT_PAGE.format(project.id),
+            "published": project.updated,
+            "note": "CORDIS open-data export; published is when CORDIS last updated the record",
+        }
         inferred: dict[str, str] = {}
         doi = project.grant_doi
         if not doi:
@@ -601,7 +597,7 @@ class _Builder:
             self.skip(project.where, "endDate is before startDate; both left out")
             data["start"] = data["end"] = funding["start"] = funding["end"] = None
         try:
-            return source, Initiative.model_validate(data)
+            return Source.model_validate(source), Initiative.model_validate(data)
         except ValidationError as exc:
             self.skip(project.where, f"project {project.id} skipped: {_first_error(exc)}")
             return None
@@ -827,9 +823,6 @@ def import_cordis(request: Request, *, progress: Progress | None = None) -> Outc
         plan = _Plan(staging, mode=_mode())
         run.plan(plan)
         _refuse_edits(survey, plan, into)
-        into_abs = into.resolve()
-        run.outcome.written = sorted(_shown(p, into_abs) for p in plan.writes)
-        run.outcome.removed = sorted(_shown(p, into_abs) for p in plan.removals)
         if staging is not None:
             plan.apply(into, progress)
     return run.outcome
