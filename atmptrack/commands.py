@@ -908,7 +908,7 @@ def import_cordis_cmd(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            metavar="PATH...",
+            metavar="PATH",
             help="A CORDIS export: its zip, a directory of its files, or the files themselves (project and organization, CSV or JSON; topics and euroSciVoc when present).",
             show_default=False,
         ),

@@ -553,3 +553,18 @@ def test_import_is_a_command_group(cli: Cli) -> None:
     assert "import" in cli.ok("--help")
     assert "cordis" in cli.ok("import", "--help")
     assert "--atmp" in cli.ok("import", "cordis", "--help")
+
+
+def test_reports_tell_member_shares_and_origins_without_any_import(landscape_cli: Cli) -> None:
+    shares = rows(
+        landscape_cli, "report", "funding", "--by", "country", "--section", "members_by_country"
+    )
+    # The landscape's two invented member contributions, each under its member's own country.
+    assert [(r["country"], r["currency"], r["total"], r["members"]) for r in shares] == [
+        ("DE", "EUR", 612500.75, 1),
+        ("IT", "EUR", 250000, 1),
+    ]
+    by_country = rows(landscape_cli, "report", "funding", "--by", "country")
+    assert {r["country"] for r in by_country} >= {"DE", "PT", "SI"}  # the coordinators', as before
+    origins = rows(landscape_cli, "report", "coverage", "--columns", "origin")
+    assert {r["origin"] for r in origins} == {"curated"}  # JOIN4ATMP cites CORDIS and more
