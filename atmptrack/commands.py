@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from typer._click import Command, Context, HelpFormatter
 
     from atmptrack.cli import Settings
+    from atmptrack.importer import Outcome
     from atmptrack.query import Filters
     from atmptrack.render import Format
     from atmptrack.results import Section
@@ -937,6 +938,198 @@ def store_cmd(
     _emit(ctx, FORMATS, lambda fmt, out: write_document(info, fmt, out))
 
 
+# ---------------------------------------------------------------- import
+
+
+def import_group() -> None:
+    """Bring records in from public registries as sourced YAML: import cordis."""
+
+
+def import_cordis_cmd(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="PATH",
+            help="A CORDIS export: its zip, a directory of its files, or the files themselves (project and organization, CSV or JSON; topics and euroSciVoc when present).",
+            show_default=False,
+        ),
+    ],
+    into: Annotated[
+        Path | None,
+        typer.Option(
+            "--into",
+            metavar="DIR",
+            help="Where the import writes (and only there). Default: cordis/ in the data directory in use.",
+        ),
+    ] = None,
+    project: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--project",
+            metavar="ID",
+            help="Import this project, whatever the filters say; repeatable or comma-separated.",
+        ),
+    ] = None,
+    topic: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--topic", metavar="CODE", help="Only projects whose call topic starts with CODE."
+        ),
+    ] = None,
+    programme: Annotated[
+        str | None,
+        typer.Option(
+            "--programme",
+            metavar="NAME",
+            help="Only Horizon Europe (horizon) or Horizon 2020 (h2020).",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="DATE",
+            help="Only projects that start on or after DATE (YYYY, YYYY-MM, YYYY-MM-DD).",
+        ),
+    ] = None,
+    atmp: Annotated[
+        bool,
+        typer.Option(
+            "--atmp",
+            help="Only advanced-therapy projects: by call topic, euroSciVoc field, or words in the title and objective.",
+        ),
+    ] = False,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude",
+            metavar="ID",
+            help="Never import this project; its file from an earlier import is removed.",
+        ),
+    ] = None,
+    match: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--match",
+            metavar="ORG=PIC",
+            help="Confirm that the CORDIS organisation PIC is organisation ORG of the data (kept in matches.tsv).",
+        ),
+    ] = None,
+    no_match: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--no-match",
+            metavar="ORG=PIC",
+            help="Refuse a proposed match: the CORDIS organisation PIC is not ORG.",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be imported; write nothing.")
+    ] = False,
+) -> None:
+    """Import EU-funded projects from CORDIS open-data exports as YAML files, one per project and organisation.
+
+    Organisations already in the data are reused (same PIC, or a name match you confirm with
+    --match) and never overwritten; the import's own files are rewritten by every import, and
+    one edited by hand stops it. Example: atmptrack import cordis cordis-HORIZONprojects-csv.zip --atmp --dry-run
+    """
+    from atmptrack.cordis import Selection, programme_code
+    from atmptrack.datadir import bundled_data, resolve_data_dir
+    from atmptrack.importer import Request, describe, import_cordis, parse_pair
+    from atmptrack.query import date_bound, split_values
+    from atmptrack.render import progress_bar, write_messages
+
+    data_dir = resolve_data_dir(_settings(ctx).data)
+    if into is None:
+        if data_dir == bundled_data().resolve() or not data_dir.is_dir():
+            raise UsageError(
+                f"the data in use ({data_dir}) is not a data directory of your own; "
+                "give --data DIR, or --into DIR"
+            )
+        into = data_dir / "cordis"
+
+    def project_ids(values: list[str] | None, option: str) -> set[str]:
+        found = set(split_values(values or []))
+        for value in found:
+            if not (value.isascii() and value.isdigit() and 5 <= len(value) <= 9):
+                raise UsageError(f"{option} '{value}': a CORDIS project id has 5 to 9 digits")
+        return found
+
+    code = None
+    if programme is not None:
+        code = programme_code(programme)
+        if code is None:
+            raise UsageError(
+                f"--programme '{programme}': expected horizon (Horizon Europe) or h2020 (Horizon 2020)"
+            )
+    selection = Selection(
+        projects=project_ids(project, "--project"),
+        topics=split_values(topic or []),
+        programme=code,
+        since=date_bound(since, "--since", low=True) if since else None,
+        atmp=atmp,
+        exclude=project_ids(exclude, "--exclude"),
+    )
+    request = Request(
+        paths=list(paths),
+        data_dir=data_dir,
+        into=into,
+        selection=selection,
+        matches=[parse_pair(v, "--match") for v in match or []],
+        refusals=[parse_pair(v, "--no-match") for v in no_match or []],
+        dry_run=dry_run,
+    )
+    with progress_bar() as progress:
+        outcome = import_cordis(request, progress=progress)
+    shown = outcome.skipped[:_SKIPS_SHOWN]
+    write_messages([f"{where}: warning: {why}" for where, why in shown])
+    if len(outcome.skipped) > len(shown):
+        write_messages([f"atmptrack: ... and {len(outcome.skipped) - len(shown)} more warnings"])
+    for p in outcome.proposals:
+        write_messages(
+            [
+                f"atmptrack: CORDIS organisation {p.pic} '{p.cordis_name}' ({p.country or '?'}) "
+                f"may be {p.organisation} '{p.name}' ({p.file}): "
+                f"--match {p.organisation}={p.pic} or --no-match {p.organisation}={p.pic}"
+            ]
+        )
+    if dry_run:
+        _import_plan(ctx, outcome)
+    if outcome.proposals and not dry_run:
+        raise UsageError(
+            f"{len(outcome.proposals)} CORDIS organisation(s) may be organisations already in the "
+            "data: confirm or refuse each (the lines above), then import again; nothing was written"
+        )
+    write_messages(list(describe(outcome)))
+
+
+# Warnings printed one per line; a bad export can have thousands.
+_SKIPS_SHOWN = 100
+
+
+def _import_plan(ctx: typer.Context, outcome: Outcome) -> None:
+    """What a dry run would import, one row per project."""
+    from atmptrack.render import FORMATS, write_section
+    from atmptrack.results import Section
+
+    rows = [
+        {
+            "project": pid,
+            "acronym": outcome.acronyms.get(pid),
+            "action": action,
+            "members": outcome.members.get(pid),
+            "signals": outcome.signals.get(pid, []),
+        }
+        for pid, action in sorted(outcome.projects.items(), key=lambda kv: int(kv[0]))
+    ]
+    columns = ["project", "acronym", "action", "members", "signals"]
+    section = Section(
+        "projects", "Projects the import would write", columns, rows, right={"members"}
+    )
+    _emit(ctx, FORMATS, lambda fmt, out: write_section(section, fmt, out))
+
+
 # ---------------------------------------------------------------- lazy groups and running
 
 # Every command, in the order `--help` lists them. Only the invoked one is built.
@@ -950,6 +1143,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "validate": validate_cmd,
     "schema": schema_cmd,
     "init": init_cmd,
+    "import": import_group,
     "store": store_cmd,
 }
 REPORTS: dict[str, Callable[..., None]] = {
@@ -959,6 +1153,7 @@ REPORTS: dict[str, Callable[..., None]] = {
     "timeline": report_timeline_cmd,
     "coverage": report_coverage_cmd,
 }
+IMPORTS: dict[str, Callable[..., None]] = {"cordis": import_cordis_cmd}
 
 
 def _summary(function: Callable[..., Any]) -> str:
@@ -1010,6 +1205,10 @@ class _Reports(_LazyGroup):
     registry = REPORTS
 
 
+class _Imports(_LazyGroup):
+    registry = IMPORTS
+
+
 # Which of the shared output options (`_output`) each command takes.
 _TABLE_OPTIONS = ("fmt", "output", "no_header", "formula_guard", "columns", "sort", "limit")
 _OUTPUT_OPTIONS: dict[Callable[..., None], tuple[str, ...]] = {
@@ -1018,15 +1217,20 @@ _OUTPUT_OPTIONS: dict[Callable[..., None], tuple[str, ...]] = {
     show_cmd: ("fmt", "output"),
     store_cmd: ("fmt", "output"),
     diff_cmd: ("fmt", "output", "no_header", "formula_guard"),
+    import_cordis_cmd: ("fmt",),
     **{report: (*_TABLE_OPTIONS, "section") for report in REPORTS.values()},
 }
 
 
 def _build(name: str, function: Callable[..., None]) -> Command:
     """One command's Click object, made by Typer from the function's signature."""
-    if function is report_group:
-        group = typer.Typer(cls=_Reports, no_args_is_help=True, **_TYPER_SETTINGS)
-        group.callback()(report_group)
+    groups: dict[Callable[..., None], type[_LazyGroup]] = {
+        report_group: _Reports,
+        import_group: _Imports,
+    }
+    if function in groups:
+        group = typer.Typer(cls=groups[function], no_args_is_help=True, **_TYPER_SETTINGS)
+        group.callback()(function)
         command = typer.main.get_command(group)
         command.name = name
         return command

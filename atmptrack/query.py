@@ -132,6 +132,10 @@ _ORG_COLUMNS = (
     ),
     Column("city"),
     Column("parent", help="id of the hosting organisation"),
+    Column("pic", help="Participant Identification Code of the EU's funding portal"),
+    Column("vat", help="VAT number, as the source writes it"),
+    Column("sme", help="true when the source counts it as a small or medium-sized enterprise"),
+    Column("source_country", help="the source's own country code where it is not ISO (EL, UK)"),
     Column("initiatives", "list", "ids of the initiatives it takes part in", values="initiative"),
     Column("roles", "list", "initiative:role pairs"),
     Column("sources", "list", "ids of the sources cited"),
@@ -143,6 +147,7 @@ _ORG_BRIEF = ("id", "name", "country", "sector", "helix", "roles")
 def _org_sql(where: str) -> str:
     return f"""
     SELECT o.id, o.name, o.short_name, o.country, o.sector, o.helix, o.city, o.parent_id AS parent,
+      o.pic, o.vat, CASE o.sme WHEN 1 THEN 'true' WHEN 0 THEN 'false' END AS sme, o.source_country,
       {_agg("SELECT m.initiative_id AS v FROM membership m WHERE m.organisation_id = o.id ORDER BY m.initiative_id")} AS initiatives,
       {_agg("SELECT m.initiative_id || ':' || m.role AS v FROM membership m WHERE m.organisation_id = o.id ORDER BY m.initiative_id")} AS roles,
       {_agg("SELECT m.role AS v FROM membership m WHERE m.organisation_id = o.id")} AS _role_names,
@@ -200,7 +205,7 @@ _entity(
       {_funding("max(f.currency)")} AS funding_currency,
       {_funding(combined_qualifier("f.qualifier"))} AS funding_qualifier,
       {_agg("SELECT DISTINCT f.programme AS v FROM funding f WHERE f.initiative_id = i.id AND f.programme IS NOT NULL ORDER BY f.programme")} AS programme,
-      i.website, i.cordis_id,
+      i.website, i.cordis_id, i.grant_doi,
       {_sources("initiative", "i.id")} AS sources,
       {_inferred("initiative", "i.id")} AS inferred,
       i.start_lo AS _start_lo, i.start_hi AS _start_hi, i.end_lo AS _end_lo, i.end_hi AS _end_hi
@@ -232,6 +237,7 @@ _entity(
             Column("programme", "list", "funding programmes"),
             Column("website"),
             Column("cordis_id"),
+            Column("grant_doi", help="the grant's DOI (CORDIS: 10.3030/<id>)"),
             Column("sources", "list"),
             Column("inferred", "list"),
         ),
@@ -289,7 +295,7 @@ _entity(
         f"""
     SELECT m.initiative_id AS initiative, m.organisation_id AS organisation, o.name, o.short_name,
       o.country, o.sector, o.helix, m.role, m.ec_contribution, m.net_ec_contribution,
-      m.source_helix, m.note,
+      m.source_helix, m."order", m.note,
       {_sources("member", "m.initiative_id || '/' || m.organisation_id")} AS sources,
       m.position AS _position
     FROM membership m JOIN organisation o ON o.id = m.organisation_id""",
@@ -309,6 +315,7 @@ _entity(
                 help="the helix group the cited sources put it in (helix is ours, from the sector)",
                 values="Helix",
             ),
+            Column("order", "int", "the participant's number in the grant (1: the coordinator)"),
             Column("note"),
             Column("sources", "list"),
         ),
@@ -430,7 +437,7 @@ _entity(
         "funding entries: amount, currency, qualifier, funder, programme, period",
         f"""
     SELECT f.initiative_id AS initiative, f.id, f.amount, f.currency, f.qualifier, f.funder,
-      f.programme, f.instrument, f.start, f."end", f.note,
+      f.programme, f.instrument, f.start, f."end", f.call, f.topic, f.total_cost, f.note,
       {_sources("funding", "f.initiative_id || '/' || f.id")} AS sources,
       {_inferred("funding", "f.initiative_id || '/' || f.id")} AS inferred,
       f.start_lo AS _start_lo, f.start_hi AS _start_hi, f.end_lo AS _end_lo, f.end_hi AS _end_hi,
@@ -451,6 +458,9 @@ _entity(
             Column("instrument"),
             Column("start", "date", lo="_start_lo", hi="_start_hi"),
             Column("end", "date", lo="_end_lo", hi="_end_hi"),
+            Column("call", help="call for proposals"),
+            Column("topic", help="call topic"),
+            Column("total_cost", "amount", "the action's whole cost, of which amount is the share"),
             Column("note"),
             Column("sources", "list"),
             Column("inferred", "list"),

@@ -10,7 +10,8 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -1154,3 +1155,37 @@ def write_messages(lines: Sequence[str], stream: TextIO | None = None) -> None:
     for line in lines:
         target.write(escape(line) + "\n")
     target.flush()
+
+
+@contextmanager
+def progress_bar(stream: TextIO | None = None) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A progress bar for long work, on stderr when it is a terminal; otherwise nothing at all,
+    so that logs and pipes get no control characters."""
+    target = stream if stream is not None else sys.stderr
+    if not _isatty(target):
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console(target), transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                # A path from the command line: shown as text, its last part only.
+                tasks[label] = bar.add_task(clean(label.rsplit("/", 1)[-1]), total=total or None)
+            bar.update(tasks[label], completed=done)
+
+        yield update

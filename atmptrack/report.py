@@ -176,7 +176,53 @@ def funding(
         right={"total", "entries"},
         chart=_bars(f"Funding by {by}", grouped, by, {}),
     )
+    if by == "country":
+        shares = _member_shares(conn, {e["initiative"] for e in entries}, labels_of)
+        return [group_section, shares, total_section, entry_section]
     return [group_section, total_section, entry_section]
+
+
+def _member_shares(
+    conn: sqlite3.Connection, initiatives: set[str], labels_of: Callable[[Row], str]
+) -> Section:
+    """The EU's contribution to each member (CORDIS `ecContribution`), summed by the member's
+    own country: where the money goes, beside the coordinator's country of the whole grant."""
+    found = fetch(
+        conn,
+        """SELECT o.country, m.initiative_id AS initiative, m.ec_contribution AS amount,
+             (SELECT CASE WHEN count(DISTINCT f.currency) = 1 THEN max(f.currency) END
+              FROM funding f WHERE f.initiative_id = m.initiative_id) AS currency
+           FROM membership m JOIN organisation o ON o.id = m.organisation_id
+           WHERE m.ec_contribution IS NOT NULL""",
+    )
+    groups: dict[tuple[str, str | None], list[Row]] = {}
+    for row in found:
+        if row["initiative"] in initiatives:
+            key = (row["country"] or "(no country known)", row["currency"])
+            groups.setdefault(key, []).append(row)
+    rows = [
+        {
+            "country": country,
+            "currency": currency,
+            "total": sum((Decimal(r["amount"]) for r in members), Decimal(0)),
+            "qualifier": "exact",
+            "members": len(members),
+            "initiatives": sorted({r["initiative"] for r in members}),
+        }
+        for (country, currency), members in sorted(
+            groups.items(), key=lambda g: (g[0][0].startswith("("), g[0][0], g[0][1] or "")
+        )
+    ]
+    return Section(
+        "members_by_country",
+        "EU contribution to members, by member country (where known)",
+        ["country", "currency", "total", "qualifier", "members", "initiatives"],
+        rows,
+        human={"total": lambda r: show_amount(r["total"], "exact"), "initiatives": labels_of},
+        right={"total", "members"},
+        table_columns=["country", "currency", "total", "members", "initiatives"],
+        chart=_bars("EU contribution to members by country", rows, "country", {}),
+    )
 
 
 def _bars(title: str, rows: list[Row], key: str, labels: dict[str, str]) -> Chart:
@@ -636,6 +682,15 @@ def _day(text: str | None) -> date | None:
 # ---------------------------------------------------------------- coverage
 
 
+# The pages `import cordis` cites: an initiative citing nothing else came from CORDIS.
+CORDIS_PAGES = "https://cordis.europa.eu/"
+
+
+def _origins(rows: list[Row]) -> str:
+    imported = sum(1 for r in rows if r["origin"] == "cordis")
+    return f"From CORDIS: {imported}; curated: {len(rows) - imported}"
+
+
 # Facts a source could state; summaries and aims are our own words, so not counted.
 _CORE_FIELDS = ("acronym", "start", "end", "website")
 
@@ -652,6 +707,18 @@ def coverage(conn: sqlite3.Connection) -> list[Section]:
     funded = {
         r["initiative_id"]
         for r in fetch(conn, "SELECT DISTINCT initiative_id FROM funding WHERE amount IS NOT NULL")
+    }
+    # From CORDIS: every source the initiative cites is a CORDIS page, as `import cordis`
+    # writes them; anything else is curated.
+    from_cordis = {
+        r["key"]
+        for r in fetch(
+            conn,
+            """SELECT c.key FROM citation c JOIN source s ON s.id = c.source_id
+               WHERE c.entity = 'initiative' GROUP BY c.key
+               HAVING min(substr(s.url, 1, length(:pages)) = :pages)""",
+            pages=CORDIS_PAGES,
+        )
     }
 
     def belongs(key: str, entity: str, ini: str) -> bool:
@@ -676,6 +743,7 @@ def coverage(conn: sqlite3.Connection) -> list[Section]:
             {
                 "initiative": ident,
                 "acronym": ini["acronym"],
+                "origin": "cordis" if ident in from_cordis else "curated",
                 "declared_partners": declared,
                 "declared_qualifier": qualifier,
                 "known_members": known,
@@ -746,6 +814,7 @@ def coverage(conn: sqlite3.Connection) -> list[Section]:
             "Coverage per initiative",
             [
                 "initiative",
+                "origin",
                 "declared_partners",
                 "declared_qualifier",
                 "known_members",
@@ -768,6 +837,7 @@ def coverage(conn: sqlite3.Connection) -> list[Section]:
             },
             table_columns=[
                 "initiative",
+                "origin",
                 "members_known",
                 "sources",
                 "sourced_records",
@@ -775,6 +845,7 @@ def coverage(conn: sqlite3.Connection) -> list[Section]:
                 "unknown_fields",
             ],
             chart=chart,
+            footer=[_origins(rows)],
         ),
         Section(
             "lookup",

@@ -197,6 +197,9 @@ Ror = Annotated[
     str, _matching(r"0[a-z0-9]{8}", "a ROR id; expected 0 and 8 lower-case letters or digits")
 ]
 Cordis = Annotated[str, _matching(r"[0-9]{5,9}", "a CORDIS project id; expected 5 to 9 digits")]
+Doi = Annotated[str, _matching(r"10\.[0-9]{4,9}/[!-~]+", "a DOI; expected 10.NNNN/suffix")]
+# As the source writes it (CORDIS: `DE811304768`, with or without the country prefix).
+Vat = Annotated[str, _matching(r"[A-Z0-9][A-Z0-9.\- ]{1,19}", "a VAT number")]
 
 
 class Model(BaseModel):
@@ -226,6 +229,7 @@ class Source(Model):
 class OrganisationIds(Model):
     pic: Pic | None = None
     ror: Ror | None = None
+    vat: Vat | None = None
 
 
 class Organisation(Sourced):
@@ -241,6 +245,11 @@ class Organisation(Sourced):
     website: Url | None = None
     parent: Id | None = None
     ids: OrganisationIds = Field(default_factory=OrganisationIds)
+    # Whether the source counts it as a small or medium-sized enterprise (CORDIS `SME`).
+    sme: bool | None = None
+    # The country code the source gives where it is not ISO 3166-1 (CORDIS writes EL for
+    # Greece and UK for the United Kingdom); `country` holds the ISO code.
+    source_country: Annotated[str, _matching(r"[A-Z]{2}", "a country code")] | None = None
 
     @model_validator(mode="after")
     def _helix_reason(self) -> Organisation:
@@ -276,6 +285,8 @@ class Member(Sourced):
     # The quadruple-helix group the member's cited sources put it in, as they group the
     # partners. Kept apart from the organisation's helix, which follows our sector classification.
     source_helix: Helix | None = None
+    # The participant's number in the grant (CORDIS `order`; the coordinator is 1).
+    order: Count | None = None
 
 
 class WorkGroup(Sourced):
@@ -325,6 +336,10 @@ class Funding(Sourced):
     start: Date | None = None
     end: Date | None = None
     also_reported: list[ReportedAmount] = Field(default_factory=list)
+    call: Text | None = None  # the call for proposals (HORIZON-HLTH-2023-IND-06)
+    topic: Text | None = None  # the call topic (HORIZON-HLTH-2023-IND-06-05)
+    # The whole cost of the action, of which `amount` is the funder's share (CORDIS `totalCost`).
+    total_cost: Amount | None = None
 
 
 class Relation(Sourced):
@@ -334,6 +349,7 @@ class Relation(Sourced):
 
 class InitiativeIds(Model):
     cordis: Cordis | None = None
+    grant_doi: Doi | None = None  # CORDIS gives each grant one: 10.3030/<project id>
 
 
 class Initiative(Sourced):

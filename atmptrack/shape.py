@@ -246,7 +246,13 @@ ORGANISATION = Shape(
     "organisation",
     "organisation",
     key=("id",),
-    paths={"parent_id": "parent", "pic": "ids.pic", "ror": "ids.ror", "helix": "effective_helix"},
+    paths={
+        "parent_id": "parent",
+        "pic": "ids.pic",
+        "ror": "ids.ror",
+        "vat": "ids.vat",
+        "helix": "effective_helix",
+    },
     names={"parent_id": "parent"},
     derived={"helix_stated": lambda org: org.helix is not None},
     links=(Link("other_names", "organisation_other_name", ("organisation_id",), "name"),),
@@ -348,7 +354,7 @@ INITIATIVE = Shape(
     "initiative",
     "initiative",
     key=("id",),
-    paths={"cordis_id": "ids.cordis"},
+    paths={"cordis_id": "ids.cordis", "grant_doi": "ids.grant_doi"},
     derived={
         "declared_partners": _from_declared("count"),
         "declared_qualifier": _from_declared("qualifier"),

@@ -67,6 +67,9 @@ class OrganisationRow(SQLModel, table=True):
     parent_id: str | None = Field(default=None, foreign_key="organisation.id")
     pic: str | None = None
     ror: str | None = None
+    vat: str | None = None
+    sme: bool | None = None
+    source_country: str | None = None
     note: str | None = None
     file: str
     line: int
@@ -88,6 +91,7 @@ class InitiativeRow(SQLModel, table=True):
     end_hi: str | None = None
     website: str | None = None
     cordis_id: str | None = None
+    grant_doi: str | None = None
     declared_partners: int | None = None
     declared_qualifier: str | None = None
     declared_countries: int | None = None
@@ -143,6 +147,7 @@ class MembershipRow(SQLModel, table=True):
     net_ec_contribution: str | None = Field(default=None, sa_type=Exact)
     net_ec_contribution_cents: int | None = Field(default=None, sa_type=BigInteger)
     source_helix: str | None = None  # the helix the cited sources group it in, not ours
+    order: int | None = None  # the participant's number in the grant
     note: str | None = None
 
 
@@ -234,6 +239,9 @@ class FundingRow(SQLModel, table=True):
     end: str | None = None
     end_lo: str | None = None
     end_hi: str | None = None
+    call: str | None = None
+    topic: str | None = None
+    total_cost: str | None = None  # exact decimal as text, like amount
     note: str | None = None
 
 

@@ -52,6 +52,9 @@ class Role(StrEnum):
     PARTNER = "partner"
     MEMBER = "member"
     ASSOCIATED = "associated"
+    # A linked organisation that works on the action with its own EU contribution but signs no
+    # grant (CORDIS `thirdParty`).
+    THIRD_PARTY = "third-party"
 
 
 class InitiativeKind(StrEnum):
@@ -74,6 +77,7 @@ class Status(StrEnum):
     PLANNED = "planned"
     ACTIVE = "active"
     ENDED = "ended"
+    TERMINATED = "terminated"  # ended before its planned end (CORDIS `TERMINATED`)
 
 
 class GroupKind(StrEnum):

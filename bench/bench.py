@@ -299,6 +299,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=positive, default=15, help="timed runs per command")
     parser.add_argument("--warmup", type=non_negative, default=2, help="untimed runs first")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--no-import", action="store_true", help="skip the CORDIS import benchmark")
+    parser.add_argument(
+        "--import-all", action="store_true", help="also import every project of the export, once"
+    )
     args = parser.parse_args(argv)
 
     sqlite_utils = script("sqlite-utils")
@@ -355,10 +359,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
 
+    figures = None
+    if not args.no_import:
+        import import_bench  # bench/import_bench.py, beside this script
+
+        figures = import_bench.measure(
+            atmptrack, {**os.environ, "NO_COLOR": "1"}, 3, args.import_all
+        )
     if args.json:
-        print(json.dumps(results(commands, args.runs, args.warmup), indent=2))
+        print(
+            json.dumps({**results(commands, args.runs, args.warmup), "import": figures}, indent=2)
+        )
     else:
         print_text(commands, args.runs, args.warmup)
+        if figures is not None:
+            print()
+            import_bench.print_text(figures)
     return 0
 
 

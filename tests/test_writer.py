@@ -141,6 +141,7 @@ def test_rows_read_back_through_the_shapes_give_the_records_again(
         "ec_contribution": "1250000.50",
         "net_ec_contribution": None,
         "source_helix": None,
+        "order": None,
         "note": None,
         "sources": ["s1", "s2"],
         "inferred": {},
