@@ -147,7 +147,7 @@ _ORG_BRIEF = ("id", "name", "country", "sector", "helix", "roles")
 def _org_sql(where: str) -> str:
     return f"""
     SELECT o.id, o.name, o.short_name, o.country, o.sector, o.helix, o.city, o.parent_id AS parent,
-      o.pic, o.vat, CASE o.sme WHEN 1 THEN 'true' WHEN 0 THEN 'false' END AS sme, o.source_country,
+      o.pic, o.vat, CASE WHEN o.sme THEN 'true' WHEN NOT o.sme THEN 'false' END AS sme, o.source_country,
       {_agg("SELECT m.initiative_id AS v FROM membership m WHERE m.organisation_id = o.id ORDER BY m.initiative_id")} AS initiatives,
       {_agg("SELECT m.initiative_id || ':' || m.role AS v FROM membership m WHERE m.organisation_id = o.id ORDER BY m.initiative_id")} AS roles,
       {_agg("SELECT m.role AS v FROM membership m WHERE m.organisation_id = o.id")} AS _role_names,

@@ -716,7 +716,7 @@ def coverage(conn: sqlite3.Connection) -> list[Section]:
             conn,
             """SELECT c.key FROM citation c JOIN source s ON s.id = c.source_id
                WHERE c.entity = 'initiative' GROUP BY c.key
-               HAVING min(substr(s.url, 1, length(:pages)) = :pages)""",
+               HAVING min(CASE WHEN substr(s.url, 1, length(:pages)) = :pages THEN 1 ELSE 0 END) = 1""",
             pages=CORDIS_PAGES,
         )
     }

@@ -241,7 +241,7 @@ class FundingRow(SQLModel, table=True):
     end_hi: str | None = None
     call: str | None = None
     topic: str | None = None
-    total_cost: str | None = None  # exact decimal as text, like amount
+    total_cost: str | None = Field(default=None, sa_type=Exact)
     note: str | None = None
 
 
