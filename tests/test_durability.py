@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LANDSCAPE
+from conftest import BACKENDS, LANDSCAPE, table_dump
 
 pytestmark = pytest.mark.slow  # real processes
 
@@ -30,7 +30,7 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
-def _start(data: Path, db: Path, home: Path, *args: str) -> subprocess.Popen[str]:
+def _start(data: Path, db: Path | str, home: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "atmptrack", "--data", str(data), "--db", str(db), *args],
         stdout=subprocess.PIPE,
@@ -40,8 +40,10 @@ def _start(data: Path, db: Path, home: Path, *args: str) -> subprocess.Popen[str
     )
 
 
-def _content(db: Path) -> dict[str, list[tuple[object, ...]]]:
+def _content(db: Path | str) -> dict[str, list[tuple[object, ...]]]:
     """Every data table's rows; `meta` is left out because it records the load time."""
+    if isinstance(db, str):  # a PostgreSQL store
+        return {n: rows for n, rows in table_dump(db).items() if n != "meta"}
     conn = sqlite3.connect(db)
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -106,7 +108,28 @@ def datasets(tmp_path_factory: pytest.TempPathFactory) -> Datasets:
     return Datasets(a, b, home, expected, timings)
 
 
-def _which(db: Path, expected: dict[str, Content]) -> str:
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """An empty store of the test's own, on each backend."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("pg_url")
+        return url
+    return tmp_path / "store.sqlite"
+
+
+def _expected(datasets: Datasets, db: Path | str) -> dict[str, Content]:
+    """What a store holds with each dataset loaded whole, as this backend gives it back."""
+    if isinstance(db, Path):
+        return datasets.expected
+    expected = {}
+    for name in ("b", "a"):  # A last: the tests start from it
+        proc = _start(datasets[name], db, datasets.home, "load", "-q")
+        assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
+        expected[name] = _content(db)
+    return expected
+
+
+def _which(db: Path | str, expected: dict[str, Content]) -> str:
     content = _content(db)
     matches = [name for name, rows in expected.items() if rows == content]
     assert len(matches) == 1, "the store holds neither dataset whole"
@@ -115,12 +138,12 @@ def _which(db: Path, expected: dict[str, Content]) -> str:
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
 def test_interrupted_loads_leave_the_previous_dataset(
-    datasets: Datasets, tmp_path: Path, sig: int
+    datasets: Datasets, store: Path | str, sig: int
 ) -> None:
     rng = random.Random(20261121 + sig)
-    db = tmp_path / "store.sqlite"
+    db = store
     home = datasets.home
-    expected = datasets.expected
+    expected = _expected(datasets, db)
     proc = _start(datasets["a"], db, home, "load", "-q")
     assert proc.wait(timeout=120) == 0
     current = "a"
@@ -155,9 +178,10 @@ def test_interrupted_loads_leave_the_previous_dataset(
 
 
 def test_parallel_loads_and_reads_never_fail_or_show_half_a_dataset(
-    datasets: Datasets, tmp_path: Path
+    datasets: Datasets, store: Path | str
 ) -> None:
-    db = tmp_path / "shared.sqlite"
+    db = store
+    expected = _expected(datasets, db)
     home = datasets.home
     sizes = {name: len(rows["organisation"]) for name, rows in datasets.expected.items()}
 
@@ -188,7 +212,7 @@ def test_parallel_loads_and_reads_never_fail_or_show_half_a_dataset(
         results = [f.result() for f in futures]
     seen = {count for counts in results for count in counts}
     assert seen <= set(sizes.values()), (seen, sizes)
-    assert _which(db, datasets.expected) in ("a", "b")
+    assert _which(db, expected) in ("a", "b")
 
 
 def test_a_full_disk_fails_the_load_cleanly_and_keeps_the_store(

@@ -1,6 +1,8 @@
 """The store on a PostgreSQL server: the guarantees the store tests check on SQLite, where they
 take another form on a server (a schema instead of a file, roles, an advisory lock), on a real
-server that the test set-up starts (tests/pgserver.py)."""
+server that the test set-up starts (tests/pgserver.py). Everything else runs on both backends
+through the `cli` and `landscape_cli` fixtures, kill -9, Ctrl-C and parallel loads included
+(test_durability.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ import json
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -199,7 +200,6 @@ def test_views_people_query_are_on_the_server_too(tmp_path: Path, pg_url: str) -
 
 
 _ATMPTRACK = (sys.executable, "-m", "atmptrack")
-_LIST_IDS = ("list", "organisations", "--format", "json", "--columns", "id")
 
 
 def _load_process(data: Path, url: str, home: Path) -> subprocess.Popen[str]:
@@ -244,58 +244,3 @@ def test_a_load_waits_for_another_machines_load_and_neither_is_lost(
     from atmptrack.datadir import content_fingerprint
 
     assert row is not None and row[0] == content_fingerprint(cli.data)
-
-
-@pytest.mark.slow
-def test_parallel_loads_and_reads_see_one_dataset_whole(tmp_path: Path, pg_url: str) -> None:
-    a = tmp_path / "a"
-    shutil.copytree(LANDSCAPE, a)
-    b = tmp_path / "b"
-    shutil.copytree(LANDSCAPE, b)
-    orgs = "".join(
-        f"  - {{id: bulk-{n}, name: Bulk {n}, country: PT, sector: company, "
-        "sources: [ctgct-geneh-role]}\n"
-        for n in range(1500)
-    )
-    (b / "bulk.yaml").write_text(f"organisations:\n{orgs}", encoding="utf-8")
-    home = tmp_path / "home"
-    home.mkdir()
-    sizes = set()
-    for data in (a, b):
-        proc = _load_process(data, pg_url, home)
-        assert proc.wait(timeout=120) == 0
-        sizes.add(
-            len(json.loads(Cli(data, pg_url, home).ok("list", "organisations", "-f", "json")))
-        )
-    seen: list[int] = []
-    failures: list[str] = []
-
-    def reader() -> None:
-        for _ in range(6):
-            result = subprocess.run(
-                [*_ATMPTRACK, "--data", str(a), "--db", pg_url, *_LIST_IDS],
-                capture_output=True,
-                text=True,
-                env=Cli(a, pg_url, home).env(),
-                timeout=120,
-            )
-            if result.returncode != 0:
-                failures.append(result.stderr)
-            else:
-                seen.append(len(json.loads(result.stdout)))
-
-    def loader(data: Path) -> None:
-        for _ in range(3):
-            proc = _load_process(data, pg_url, home)
-            _, err = proc.communicate(timeout=180)
-            if proc.returncode != 0:
-                failures.append(err)
-
-    threads = [threading.Thread(target=reader) for _ in range(2)]
-    threads += [threading.Thread(target=loader, args=(d,)) for d in (a, b)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not failures, failures
-    assert seen and set(seen) <= sizes, (set(seen), sizes)
