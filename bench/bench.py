@@ -13,6 +13,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -151,7 +152,33 @@ RATIOS = [
     Ratio("completion / list partners", "completion", "list partners", 1.20),
     # The floor of any Typer 0.29 command that parses options: shows how much is atmptrack's own.
     Ratio("list partners / minimal typer command", "list partners", "minimal typer command", None),
+    # The same commands with the store on a PostgreSQL server (a throwaway local one), beside SQLite.
+    Ratio("load on postgresql / on sqlite", "load (postgresql)", "load (sqlite)", None),
+    Ratio(
+        "list partners on postgresql / on sqlite",
+        "list partners (postgresql)",
+        "list partners",
+        None,
+    ),
+    Ratio(
+        "report funding on postgresql / on sqlite",
+        "report funding (postgresql)",
+        "report funding",
+        None,
+    ),
 ]
+
+
+def start_postgres() -> Any:
+    """A throwaway PostgreSQL server (the tests' own set-up, tests/pgserver.py), or None."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    import pgserver
+
+    bindir = pgserver.find_bindir()
+    if bindir is None:
+        print(f"bench: {pgserver.NOT_FOUND}; no PostgreSQL figures", file=sys.stderr)
+        return None
+    return pgserver.start(bindir)
 
 
 def script(name: str) -> Path | None:
@@ -219,6 +246,11 @@ def status(value: float, target: float | None) -> str:
     return "ok" if value <= target else "over"
 
 
+def measured_ratios(by_name: dict[str, Command]) -> list[Ratio]:
+    """The ratios whose two commands ran (no PostgreSQL figures without a server)."""
+    return [r for r in RATIOS if r.numerator in by_name and r.denominator in by_name]
+
+
 def ratio_value(by_name: dict[str, Command], r: Ratio) -> float:
     """The ratio of the two commands' median wall times."""
     return by_name[r.numerator].median_ms / by_name[r.denominator].median_ms
@@ -228,7 +260,7 @@ def results(commands: list[Command], runs: int, warmup: int) -> dict[str, object
     """All figures as one JSON-ready object; the text report prints the same figures."""
     by_name = {cmd.name: cmd for cmd in commands}
     ratios: list[dict[str, object]] = []
-    for r in RATIOS:
+    for r in measured_ratios(by_name):
         value = ratio_value(by_name, r)
         ratios.append(
             {
@@ -271,7 +303,7 @@ def print_text(commands: list[Command], runs: int, warmup: int) -> None:
     print()
     width = max(len(r.name) for r in RATIOS)
     print(f"{'ratio of medians':<{width}}  {'value':>5}  {'target':>7}  status")
-    for r in RATIOS:
+    for r in measured_ratios(by_name):
         value = ratio_value(by_name, r)
         target = "-" if r.target is None else f"<= {r.target:.2f}"
         print(f"{r.name:<{width}}  {value:>5.2f}  {target:>7}  {status(value, r.target)}")
@@ -303,6 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--import-all", action="store_true", help="also import every project of the export, once"
     )
+    parser.add_argument(
+        "--no-postgres", action="store_true", help="skip the figures on a PostgreSQL server"
+    )
     args = parser.parse_args(argv)
 
     sqlite_utils = script("sqlite-utils")
@@ -315,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     atmptrack = atmptrack_argv()
+    server = None if args.no_postgres else start_postgres()
     try:
         with tempfile.TemporaryDirectory(prefix="atmptrack-bench-") as tmpdir:
             tmp = Path(tmpdir)
@@ -354,10 +390,29 @@ def main(argv: list[str] | None = None) -> int:
                     },
                 ),
             ]
+            if server is not None:
+                url = server.create_database("bench")
+                commands += [
+                    Command(
+                        "load (sqlite)", [*atmptrack, "--db", str(tmp / "load.sqlite"), "load"]
+                    ),
+                    Command("load (postgresql)", [*atmptrack, "--db", url, "load"]),
+                    Command(
+                        "list partners (postgresql)",
+                        [*atmptrack, "--db", url, "list", "partners", "--country", "SI"],
+                    ),
+                    Command(
+                        "report funding (postgresql)",
+                        [*atmptrack, "--db", url, "report", "funding"],
+                    ),
+                ]
             measure(commands, env, args.runs, args.warmup)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if server is not None:
+            server.stop()
 
     figures = None
     if not args.no_import:
