@@ -23,9 +23,10 @@ run: $(call stamp,run)
 test: $(call stamp,test) system-tools
 	$(BIN)/python -m pytest
 
-# The inner loop: everything but the tests marked slow (about 50 seconds).
+# The inner loop: everything but the tests marked slow and the PostgreSQL half (`make test` runs
+# them all), on SQLite.
 test-fast: $(call stamp,test)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow and not postgresql"
 
 lint: $(call stamp,lint)
 	$(BIN)/ruff check atmptrack tests bench

@@ -126,12 +126,18 @@ def landscape_cli(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The PostgreSQL run of a test marked `sqlite_only` is deselected (counted, never run)."""
+    """Every test that runs on a PostgreSQL server is marked `postgresql` (`make test-fast`
+    leaves them to `make test`); the PostgreSQL run of a test marked `sqlite_only` is deselected
+    (counted, never run)."""
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        on_server = "postgresql" in (params.get("cli"), params.get("landscape_cli"))
+        on_server = "postgresql" in params.values() or "postgres" in getattr(
+            item, "fixturenames", ()
+        )
+        if on_server:
+            item.add_marker(pytest.mark.postgresql)
         (drop if on_server and item.get_closest_marker("sqlite_only") else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
