@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Any, Literal
 
+from atmptrack import shape
 from atmptrack.errors import UsageError, did_you_mean
 from atmptrack.expr import (
     AMOUNT_KEY,
@@ -106,15 +107,28 @@ def _agg(select: str) -> str:
     return f"(SELECT group_concat(v, char(31)) FROM ({select}) AS agg)"
 
 
-def _sources(entity: str, key: str) -> str:
+def _owned(stored: shape.Shape, keys: Sequence[str]) -> str:
+    """The condition joining a provenance table `c` to its record, whose key is `keys`."""
+    return " AND ".join(f"c.{o} = {k}" for o, k in zip(stored.owner, keys, strict=True))
+
+
+def _sources(stored: shape.Shape, *keys: str) -> str:
     return _agg(
-        f"SELECT source_id AS v FROM citation WHERE entity = '{entity}' AND key = {key} ORDER BY position"
+        f"SELECT c.source_id AS v FROM {stored.citations} c WHERE {_owned(stored, keys)} ORDER BY c.position"
     )
 
 
-def _inferred(entity: str, key: str) -> str:
+def _inferred(stored: shape.Shape, *keys: str) -> str:
     return _agg(
-        f"SELECT field AS v FROM inferred WHERE entity = '{entity}' AND key = {key} ORDER BY field"
+        f"SELECT c.field AS v FROM {stored.inferences} c WHERE {_owned(stored, keys)} ORDER BY c.field"
+    )
+
+
+def _citation_count() -> str:
+    """How many records cite source `s`, over every entity's citation table."""
+    return " + ".join(
+        f"(SELECT count(*) FROM {stored.citations} c WHERE c.source_id = s.id)"
+        for stored in shape.CITED
     )
 
 
@@ -145,8 +159,8 @@ def _org_sql(where: str) -> str:
       {_agg("SELECT m.initiative_id AS v FROM membership m WHERE m.organisation_id = o.id ORDER BY m.initiative_id")} AS initiatives,
       {_agg("SELECT m.initiative_id || ':' || m.role AS v FROM membership m WHERE m.organisation_id = o.id ORDER BY m.initiative_id")} AS roles,
       {_agg("SELECT m.role AS v FROM membership m WHERE m.organisation_id = o.id")} AS _role_names,
-      {_sources("organisation", "o.id")} AS sources,
-      {_inferred("organisation", "o.id")} AS inferred
+      {_sources(shape.ORGANISATION, "o.id")} AS sources,
+      {_inferred(shape.ORGANISATION, "o.id")} AS inferred
     FROM organisation o {where}"""
 
 
@@ -195,8 +209,8 @@ _entity(
       {_funding(combined_qualifier("f.qualifier"))} AS funding_qualifier,
       {_agg("SELECT DISTINCT f.programme AS v FROM funding f WHERE f.initiative_id = i.id AND f.programme IS NOT NULL ORDER BY f.programme")} AS programme,
       i.website, i.cordis_id,
-      {_sources("initiative", "i.id")} AS sources,
-      {_inferred("initiative", "i.id")} AS inferred,
+      {_sources(shape.INITIATIVE, "i.id")} AS sources,
+      {_inferred(shape.INITIATIVE, "i.id")} AS inferred,
       i.start_lo AS _start_lo, i.start_hi AS _start_hi, i.end_lo AS _end_lo, i.end_hi AS _end_hi
     FROM initiative i""",
         (
@@ -284,7 +298,7 @@ _entity(
     SELECT m.initiative_id AS initiative, m.organisation_id AS organisation, o.name, o.short_name,
       o.country, o.sector, o.helix, m.role, m.ec_contribution, m.net_ec_contribution,
       m.source_helix, m.note,
-      {_sources("member", "m.initiative_id || '/' || m.organisation_id")} AS sources,
+      {_sources(shape.MEMBER, "m.initiative_id", "m.organisation_id")} AS sources,
       m.position AS _position
     FROM membership m JOIN organisation o ON o.id = m.organisation_id""",
         (
@@ -320,7 +334,7 @@ _entity(
     SELECT w.initiative_id AS initiative, w.id, w.kind, w.number, w.name, w.goal,
       {_agg("SELECT l.organisation_id AS v FROM workgroup_lead l WHERE l.initiative_id = w.initiative_id AND l.workgroup_id = w.id ORDER BY l.position")} AS leads,
       {_agg("SELECT p.name AS v FROM workgroup_coordinator c JOIN person p ON p.initiative_id = c.initiative_id AND p.id = c.person_id WHERE c.initiative_id = w.initiative_id AND c.workgroup_id = w.id ORDER BY c.position")} AS coordinators,
-      {_sources("workgroup", "w.initiative_id || '/' || w.id")} AS sources,
+      {_sources(shape.WORKGROUP, "w.initiative_id", "w.id")} AS sources,
       w.position AS _position
     FROM workgroup w""",
         (
@@ -349,8 +363,8 @@ _entity(
       ms.date_qualifier, ms.place,
       {_agg("SELECT p.name AS v FROM milestone_speaker s JOIN person p ON p.initiative_id = s.initiative_id AND p.id = s.person_id WHERE s.initiative_id = ms.initiative_id AND s.milestone_id = ms.id ORDER BY s.position")} AS speakers,
       ms.note,
-      {_sources("milestone", "ms.initiative_id || '/' || ms.id")} AS sources,
-      {_inferred("milestone", "ms.initiative_id || '/' || ms.id")} AS inferred,
+      {_sources(shape.MILESTONE, "ms.initiative_id", "ms.id")} AS sources,
+      {_inferred(shape.MILESTONE, "ms.initiative_id", "ms.id")} AS inferred,
       ms.date_lo AS _date_lo, ms.date_hi AS _date_hi, ms.end_lo AS _end_lo, ms.end_hi AS _end_hi,
       coalesce(ms.end_hi, ms.date_hi) AS _span_hi, ms.position AS _position
     FROM milestone ms""",
@@ -397,8 +411,8 @@ _entity(
         f"""
     SELECT p.initiative_id AS initiative, p.id, p.name, p.role, p.organisation_id AS organisation,
       o.name AS organisation_name, o.country,
-      {_sources("person", "p.initiative_id || '/' || p.id")} AS sources,
-      {_inferred("person", "p.initiative_id || '/' || p.id")} AS inferred,
+      {_sources(shape.PERSON, "p.initiative_id", "p.id")} AS sources,
+      {_inferred(shape.PERSON, "p.initiative_id", "p.id")} AS inferred,
       p.position AS _position
     FROM person p LEFT JOIN organisation o ON o.id = p.organisation_id""",
         (
@@ -425,8 +439,8 @@ _entity(
         f"""
     SELECT f.initiative_id AS initiative, f.id, f.amount, f.currency, f.qualifier, f.funder,
       f.programme, f.instrument, f.start, f."end", f.note,
-      {_sources("funding", "f.initiative_id || '/' || f.id")} AS sources,
-      {_inferred("funding", "f.initiative_id || '/' || f.id")} AS inferred,
+      {_sources(shape.FUNDING, "f.initiative_id", "f.id")} AS sources,
+      {_inferred(shape.FUNDING, "f.initiative_id", "f.id")} AS inferred,
       f.start_lo AS _start_lo, f.start_hi AS _start_hi, f.end_lo AS _end_lo, f.end_hi AS _end_hi,
       f.position AS _position
     FROM funding f""",
@@ -470,9 +484,9 @@ _entity(
     Entity(
         "sources",
         "the sources the data cites",
-        """
+        f"""
     SELECT s.id, s.title, s.publisher, s.url, s.published,
-      (SELECT count(*) FROM citation c WHERE c.source_id = s.id) AS citations, s.verify,
+      {_citation_count()} AS citations, s.verify,
       s.published_lo AS _published_lo, s.published_hi AS _published_hi
     FROM source s""",
         (

@@ -2,8 +2,13 @@
 
 # No `from __future__ import annotations` here: SQLModel needs the real annotations.
 
-from sqlalchemy import ForeignKeyConstraint
+import types
+from typing import Any
+
+from sqlalchemy import ForeignKeyConstraint, Integer
 from sqlmodel import Field, SQLModel
+
+from atmptrack import shape
 
 
 def _within(table: str, column: str) -> ForeignKeyConstraint:
@@ -46,7 +51,8 @@ class OrganisationRow(SQLModel, table=True):
     helix_reason: str | None = None
     city: str | None = None
     website: str | None = None
-    parent_id: str | None = Field(default=None, foreign_key="organisation.id")
+    # Indexed: with foreign keys on, deleting an organisation looks up the ones it hosts.
+    parent_id: str | None = Field(default=None, foreign_key="organisation.id", index=True)
     pic: str | None = None
     ror: str | None = None
     note: str | None = None
@@ -258,24 +264,69 @@ class RelationRow(SQLModel, table=True):
     note: str | None = None
 
 
-class CitationRow(SQLModel, table=True):
-    """Which sources back which record; `key` is the record's id, or `initiative/sub-id`."""
+def _model(
+    name: str, table: str, columns: dict[str, tuple[Any, Any]], args: tuple[Any, ...]
+) -> Any:
+    """A table class made from declarations: `columns` maps a name to its type and Field."""
 
-    __tablename__ = "citation"
-    entity: str = Field(primary_key=True)
-    key: str = Field(primary_key=True)
-    source_id: str = Field(primary_key=True, foreign_key="source.id", index=True)
-    position: int
+    def body(namespace: dict[str, Any]) -> None:
+        namespace["__tablename__"] = table
+        namespace["__table_args__"] = args
+        namespace["__annotations__"] = {c: kind for c, (kind, _) in columns.items()}
+        namespace.update({c: declared for c, (_, declared) in columns.items()})
+
+    return types.new_class(name, (SQLModel,), {"table": True}, body)
 
 
-class InferredRow(SQLModel, table=True):
-    """Fields that no source states, with the reason they were filled in."""
+def _provenance(stored: shape.Shape) -> tuple[type[SQLModel], type[SQLModel]]:
+    """The two provenance tables of one record kind, keyed by the record's own key columns.
 
-    __tablename__ = "inferred"
-    entity: str = Field(primary_key=True)
-    key: str = Field(primary_key=True)
-    field: str = Field(primary_key=True)
-    reason: str
+    Declared from the shapes, so a new cited entity gets them without a line here: which
+    sources back each record (in order), and which fields no source states, with the reason.
+    Each refers to its record with a composite foreign key, and to the source it cites.
+    """
+    owner = SQLModel.metadata.tables[stored.table]
+    key = {
+        name: (
+            int if isinstance(owner.columns[column].type, Integer) else str,
+            Field(primary_key=True),
+        )
+        for name, column in zip(stored.owner, stored.key, strict=True)
+    }
+
+    def refers() -> ForeignKeyConstraint:
+        return ForeignKeyConstraint(list(stored.owner), [f"{stored.table}.{c}" for c in stored.key])
+
+    camel = "".join(part.title() for part in stored.table.split("_"))
+    citation = _model(
+        f"{camel}CitationRow",
+        stored.citations,
+        {
+            **key,
+            # Indexed: `list sources` counts citations per source, and deleting a source with
+            # foreign keys on looks up what cites it.
+            "source_id": (str, Field(primary_key=True, foreign_key="source.id", index=True)),
+            "position": (int, Field()),
+        },
+        (refers(),),
+    )
+    inferred = _model(
+        f"{camel}InferredRow",
+        stored.inferences,
+        {
+            **key,
+            "field": (str, Field(primary_key=True)),
+            "reason": (str, Field()),
+            "position": (int, Field()),  # the order the data gives them in
+        },
+        (refers(),),
+    )
+    return citation, inferred
+
+
+PROVENANCE: tuple[type[SQLModel], ...] = tuple(
+    table for stored in shape.CITED for table in _provenance(stored)
+)
 
 
 # Views with the columns people read, for sqlite3, Datasette, DBeaver or a dashboard; amounts
@@ -328,6 +379,5 @@ TABLES: tuple[type[SQLModel], ...] = (
     ReportedAmountRow,
     ReportedAmountSourceRow,
     RelationRow,
-    CitationRow,
-    InferredRow,
+    *PROVENANCE,
 )
