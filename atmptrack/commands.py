@@ -409,24 +409,25 @@ def _rows(ctx: typer.Context, entity: str, filters: Filters, expression: str | N
     _, store = _settings(ctx).store()
     from atmptrack.store import reading
 
+    # Written while the store is open: rows stream from the query to the output.
     with reading(store) as conn:
-        names, rows = query.run(request, conn)
-    section = Section(
-        ent.name,
-        ent.help[:1].upper() + ent.help[1:],
-        names,
-        rows,
-        human=ent.display,
-        right={c.name for c in ent.columns if c.kind in ("int", "amount", "sum")},
-        table_columns=None if opts.columns else list(ent.brief) or None,
-    )
-    _emit(
-        ctx,
-        FORMATS,
-        lambda fmt, out: write_section(
-            section, fmt, out, header=opts.header, formula_guard=opts.formula_guard
-        ),
-    )
+        names, found = query.iterate(request, conn)
+        section = Section(
+            ent.name,
+            ent.help[:1].upper() + ent.help[1:],
+            names,
+            found,
+            human=ent.display,
+            right={c.name for c in ent.columns if c.kind in ("int", "amount", "sum")},
+            table_columns=None if opts.columns else list(ent.brief) or None,
+        )
+        _emit(
+            ctx,
+            FORMATS,
+            lambda fmt, out: write_section(
+                section, fmt, out, header=opts.header, formula_guard=opts.formula_guard
+            ),
+        )
 
 
 def show_cmd(

@@ -112,7 +112,7 @@ def _initiative_views(conn: sqlite3.Connection, record: Record) -> list[Chart]:
         gantt.title = f"{label} from start to end"
         if gantt.spans or gantt.markers:
             charts.append(gantt)
-    if matrix.chart is not None and matrix.rows:
+    if matrix.chart is not None and record["partners_by_country_helix"]:
         charts.append(matrix.chart)
     funding = report.funding(conn, initiatives=[ident])[0]
     if isinstance(funding.chart, BarChart) and any(bar.value for bar in funding.chart.bars):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Any, Literal
@@ -26,6 +26,7 @@ from atmptrack.expr import (
     fold,
     parse,
 )
+from atmptrack.store import stream
 
 Row = dict[str, Any]
 # A column's kind: how it compares, sorts and aligns; `sum` is an amount added up over records.
@@ -823,6 +824,13 @@ _CONVERT: dict[str, Callable[[Any], Any]] = {
 
 def run(query: Query, conn: sqlite3.Connection) -> tuple[list[str], list[Row]]:
     """Rows of one entity, filtered, sorted and limited; values converted to their kinds."""
+    columns, rows = iterate(query, conn)
+    return columns, list(rows)
+
+
+def iterate(query: Query, conn: sqlite3.Connection) -> tuple[list[str], Iterator[Row]]:
+    """The same rows one at a time, as the store hands them out: a long listing is written
+    while it is read. The query is checked and compiled before this returns."""
     ent = query.entity
     columns = select_columns(ent, query.columns)
     if query.limit is not None and not 0 <= query.limit <= INT64_MAX:
@@ -840,19 +848,16 @@ def run(query: Query, conn: sqlite3.Connection) -> tuple[list[str], list[Row]]:
     if query.limit is not None:
         sql += f" LIMIT {compiler.param(query.limit)}"
     register_functions(conn)
-    cursor = conn.execute(sql, compiler.params)
-    names = [d[0] for d in cursor.description]
     kinds = {c.name: c.kind for c in ent.columns}
-    rows = []
-    for record in cursor:
-        raw = dict(zip(names, record, strict=True))
-        row = {}
-        for name in columns:
-            convert = _CONVERT.get(kinds[name])
-            value = raw[name]
-            row[name] = convert(value) if convert else value
-        rows.append(row)
-    return columns, rows
+    converters = [(name, _CONVERT.get(kinds[name])) for name in columns]
+
+    def rows() -> Iterator[Row]:
+        for raw in stream(conn, sql, **compiler.params):
+            yield {
+                name: convert(raw[name]) if convert else raw[name] for name, convert in converters
+            }
+
+    return columns, rows()
 
 
 def show_amount(amount: Any, qualifier: str | None, currency: str | None = None) -> str:

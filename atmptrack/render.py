@@ -6,6 +6,7 @@ imported only for the `table` format, and user data reaches it as Text, never as
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -14,9 +15,20 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TextIO
+from itertools import islice
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from atmptrack.results import BarChart, Chart, Gantt, Heatmap, Row, Section, Span, StackedChart
+from atmptrack.results import (
+    BarChart,
+    Chart,
+    Gantt,
+    Heatmap,
+    Row,
+    Section,
+    Span,
+    StackedChart,
+    capped,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -260,14 +272,12 @@ def _write_csv(section: Section, out: TextIO, header: bool, guarded: bool) -> No
 
 
 def _write_json(section: Section, out: TextIO, _header: bool, _guarded: bool) -> None:
-    if not section.rows:
-        out.write("[]\n")
-        return
-    out.write("[\n")
-    out.write(
-        ",\n".join("  " + _json({c: row.get(c) for c in section.columns}) for row in section.rows)
-    )
-    out.write("\n]\n")
+    # Each row is written as it is read: the array is never held whole.
+    opening = "[\n"
+    for row in section.rows:
+        out.write(opening + "  " + _json({c: row.get(c) for c in section.columns}))
+        opening = ",\n"
+    out.write("[]\n" if opening == "[\n" else "\n]\n")
 
 
 def _write_jsonl(section: Section, out: TextIO, _header: bool, _guarded: bool) -> None:
@@ -278,8 +288,15 @@ def _write_jsonl(section: Section, out: TextIO, _header: bool, _guarded: bool) -
 def _write_yaml(section: Section, out: TextIO, _header: bool, _guarded: bool) -> None:
     import yaml
 
-    data = [_yaml_ready({c: row.get(c) for c in section.columns}) for row in section.rows]
-    yaml.safe_dump(data, out, allow_unicode=True, sort_keys=False, default_flow_style=False)
+    # One list item per row, written as read: the items of a list, one after the other, are
+    # the list that one dump of all of them would write.
+    empty = True
+    for row in section.rows:
+        item = [_yaml_ready({c: row.get(c) for c in section.columns})]
+        yaml.safe_dump(item, out, allow_unicode=True, sort_keys=False, default_flow_style=False)
+        empty = False
+    if empty:
+        out.write("[]\n")
 
 
 def _write_markdown(section: Section, out: TextIO, header: bool, _guarded: bool) -> None:
@@ -518,6 +535,11 @@ def _known(value: Any) -> bool:
     return value is not None and not (isinstance(value, list | tuple | Mapping | str) and not value)
 
 
+# Rows of a table for people laid out at a time: enough that a table reads as one, few enough
+# that a long listing streams.
+CHUNK = 1000
+
+
 class _Screen:
     """Output for people on one stream, at its width (COLUMNS, the terminal's, or Rich's 80).
 
@@ -553,28 +575,44 @@ class _Screen:
         self.stream.write("\n")
 
     def section(self, section: Section, *, header: bool) -> None:
-        """A titled table, or one block per record when its columns cannot fit; its footer."""
+        """A titled table, or one block per record when its columns cannot fit; its footer.
+
+        Rows are laid out CHUNK at a time, each chunk a table fitted to its own cells (with
+        the header again): a listing of 100,000 rows is written as it is read, never held.
+        """
         names = section.table_columns or section.columns
         columns = [clean(c) for c in names]
-        cells = [[_human(section, row, c) for c in names] for row in section.rows]
         heads = columns if header else [""] * len(columns)
-        widths = _fit(heads, cells, self.width - _GAP * (len(columns) - 1)) if names else []
+        room = self.width - _GAP * (len(columns) - 1)
         if section.title:
             self.text(section.title, "bold")
-        if widths is None:
-            self.as_records.append((section.title or section.name, len(columns)))
-            for index, row in enumerate(cells):
-                if index or section.title:
-                    self.blank()  # a block per record, set off from the title too
-                self.record(list(zip(columns, row, strict=True)))
-            if not cells:
-                self.blank()
-                self.text(f"no rows; columns: {', '.join(columns)}", "dim")
-        elif names:
-            if section.title:
-                self.blank()
-            right = [c in section.right for c in names]
-            self.print(_rich_table(heads if header else None, cells, right, widths))
+        rows = iter(section.rows)
+        first = True
+        as_records = False
+        while True:
+            cells = [[_human(section, row, c) for c in names] for row in islice(rows, CHUNK)]
+            if not cells and not first:
+                break
+            widths = _fit(heads, cells, room) if names else []
+            if widths is None:
+                if not as_records:
+                    as_records = True
+                    self.as_records.append((section.title or section.name, len(columns)))
+                for index, row in enumerate(cells):
+                    if index or section.title or not first:
+                        self.blank()  # a block per record, set off from the title too
+                    self.record(list(zip(columns, row, strict=True)))
+                if not cells:
+                    self.blank()
+                    self.text(f"no rows; columns: {', '.join(columns)}", "dim")
+            elif names:
+                if section.title or not first:
+                    self.blank()
+                right = [c in section.right for c in names]
+                self.print(_rich_table(heads if header else None, cells, right, widths))
+            first = False
+            if len(cells) < CHUNK:
+                break
         if section.footer:
             self.blank()
         for line in section.footer:
@@ -709,9 +747,12 @@ def html_escape(text: str) -> str:
 
 
 def svg_chart(chart: Chart) -> str:
-    """One chart as a standalone SVG document."""
+    """One chart as a standalone SVG document: at most MOST_BARS bars or rows (`capped`), and
+    a subtitle that says what was left out."""
     from atmptrack import charts
 
+    chart = capped(chart)
+    note = clean(chart.note)
     match chart:
         case BarChart():
             bars = [
@@ -725,7 +766,9 @@ def svg_chart(chart: Chart) -> str:
                 chart.title,
                 bars,
                 unit=chart.unit,
-                subtitle="hatched: approximate or spread" if hatched else "",
+                subtitle="; ".join(
+                    t for t in ("hatched: approximate or spread" if hatched else "", note) if t
+                ),
             )
         case StackedChart():
             return charts.stacked_bars(
@@ -733,6 +776,7 @@ def svg_chart(chart: Chart) -> str:
                 [(clean(r.label), r.values) for r in chart.rows],
                 chart.series,
                 percent=chart.percent,
+                subtitle=note,
             )
         case Heatmap():
             labels = [r.label for r in chart.rows]
@@ -747,6 +791,7 @@ def svg_chart(chart: Chart) -> str:
                 diagonal="diagonal: each with itself (its own total), not on the colour scale"
                 if square
                 else "",
+                subtitle=note,
             )
         case Gantt():
             spans = [
@@ -757,7 +802,7 @@ def svg_chart(chart: Chart) -> str:
                 charts.Marker(clean(m.row), m.day, clean(m.label), m.approximate)
                 for m in chart.markers
             ]
-            return charts.gantt(chart.title, spans, markers, today=chart.today)
+            return charts.gantt(chart.title, spans, markers, today=chart.today, subtitle=note)
 
 
 _SHADES = ("cyan", "magenta", "yellow", "green", "blue", "red")
@@ -799,9 +844,12 @@ def _gantt_cells(row: Span, chart: Gantt, column: Callable[[date], int], width: 
 
 
 def _rich_chart(chart: Chart) -> RenderableType | None:
-    """Text charts for a terminal: bars of blocks, stacked blocks, a timeline of the years."""
+    """Text charts for a terminal: bars of blocks, stacked blocks, a timeline of the years; at
+    most MOST_BARS rows (`capped`), with a line that says what was left out."""
     from rich.table import Table
     from rich.text import Text
+
+    chart = capped(chart)
 
     width = 40
     grid = Table.grid(padding=(0, 1))
@@ -880,6 +928,8 @@ def _rich_chart(chart: Chart) -> RenderableType | None:
     from rich.console import Group
 
     parts: list[RenderableType] = [Text(clean(chart.title), style="bold"), grid]
+    if chart.note:
+        caption = "; ".join(c for c in (caption, f"Shown: {clean(chart.note)}") if c)
     if caption:
         parts.append(Text(caption, style="dim"))
     parts.append(Text(""))
@@ -1018,36 +1068,55 @@ def page(write: Callable[[TextIO], None], stream: TextIO) -> None:
 
     ATMPTRACK_PAGER, else PAGER, else `less`; `less` gets LESS=FRX unless the user set LESS, so
     output that fits on one screen prints and returns at once. An empty value or `cat` means no
-    pager; a pager that cannot be started means none either.
+    pager; a pager that cannot be started means none either. Output goes to the pager as it
+    is written, so a long table shows its first screen at once and is never held whole; a
+    reader who quits the pager early ends the command quietly.
     """
-    import io
     import shlex
     import shutil
     import subprocess
 
     command = os.environ.get("ATMPTRACK_PAGER", os.environ.get("PAGER", "less")).strip()
-    buffer = io.StringIO()
     # Laid out for the terminal, not for the 80 columns of an unknown stream.
     width = os.environ.get("COLUMNS") or str(shutil.get_terminal_size().columns)
     saved = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = width
     try:
-        write(buffer)
+        pager = None
+        if command and command != "cat":
+            env = {**os.environ, "LESS": os.environ.get("LESS", "FRX")}
+            try:
+                # The pager writes to the terminal itself.
+                pager = subprocess.Popen(
+                    shlex.split(command),
+                    stdin=subprocess.PIPE,
+                    text=True,
+                    encoding="utf-8",
+                    env=env,
+                )
+            except OSError:
+                pager = None
+        if pager is None or pager.stdin is None:
+            write(stream)
+            return
+        try:
+            write(cast(TextIO, pager.stdin))  # a text pipe: a TextIOWrapper
+            pager.stdin.close()
+        except BrokenPipeError:
+            pass  # the reader quit the pager: what is left is not wanted
+        except BaseException:
+            with contextlib.suppress(BrokenPipeError):
+                pager.stdin.close()
+            pager.wait()
+            raise
+        with contextlib.suppress(BrokenPipeError):
+            pager.stdin.close()
+        pager.wait()
     finally:
         if saved is None:
             del os.environ["COLUMNS"]
         else:
             os.environ["COLUMNS"] = saved
-    text = buffer.getvalue()
-    if command and command != "cat":
-        env = {**os.environ, "LESS": os.environ.get("LESS", "FRX")}
-        try:
-            # The pager writes to the terminal itself; a reader quitting early ends it quietly.
-            subprocess.run(shlex.split(command), input=text, text=True, env=env, check=False)
-            return
-        except OSError:
-            pass
-    stream.write(text)
 
 
 def github_annotation(diagnostic: Diagnostic) -> str:

@@ -117,7 +117,7 @@ def capped(chart: Chart, most: int = MOST_BARS) -> Chart:
             others = Bar(
                 f"others ({_count(len(rest), 'more')})",
                 total,
-                (f"{total:,.0f}" + (f" {chart.unit}" if chart.unit else "")) if total else "",
+                f"{total:,.0f}" if total is not None else "unknown",
                 any(b.estimated for b in rest) or len(known) < len(rest),
             )
             note = (
