@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
+from itertools import islice
 from typing import Any, Literal
 
 from atmptrack import shape
@@ -44,6 +46,9 @@ class Column:
     # What a value may be, checked as the `list` flags check theirs: an enum of atmptrack.vocab,
     # "precision", "country" (ISO codes) or "initiative" (ids or acronyms).
     values: str | None = None
+    # For lists: "some item is one of {values}" over the tables the list comes from, so that
+    # `=` and `in` meet their indexes rather than build every row's list (see expr.Field).
+    member: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +65,7 @@ class Entity:
     brief: tuple[str, ...] = ()  # the columns a table for people shows when --columns is not given
     display: dict[str, Callable[[Row], str]] = field(default_factory=dict)  # cells for people
     hidden: tuple[Column, ...] = ()  # fields only the flags use
+    key: tuple[str, ...] = ("id",)  # the output columns that tell one row from another
 
     @property
     def column_names(self) -> list[str]:
@@ -80,7 +86,7 @@ class Entity:
             elif column.kind in ("amount", "sum"):
                 out[column.name] = Field(f"{AMOUNT_KEY}({sql})", "amount")
             elif column.kind in ("int", "list"):
-                out[column.name] = Field(sql, column.kind, check=check)
+                out[column.name] = Field(sql, column.kind, check=check, member=column.member)
             else:
                 out[column.name] = Field(sql, "text", check=check)
         if self.span:
@@ -133,6 +139,11 @@ def _citation_count() -> str:
     )
 
 
+def _ORG_IN(item: str) -> str:
+    """An organisation's list item, one of {values}: over its memberships `x`."""
+    return f"t.id IN (SELECT x.organisation_id FROM membership x WHERE {item} IN ({{values}}))"
+
+
 _ORG_COLUMNS = (
     Column("id", help="stable organisation id"),
     Column("name"),
@@ -146,8 +157,16 @@ _ORG_COLUMNS = (
     ),
     Column("city"),
     Column("parent", help="id of the hosting organisation"),
-    Column("initiatives", "list", "ids of the initiatives it takes part in", values="initiative"),
-    Column("roles", "list", "initiative:role pairs"),
+    Column(
+        "initiatives",
+        "list",
+        "ids of the initiatives it takes part in",
+        values="initiative",
+        member=_ORG_IN("x.initiative_id"),
+    ),
+    Column(
+        "roles", "list", "initiative:role pairs", member=_ORG_IN("x.initiative_id || ':' || x.role")
+    ),
     Column("sources", "list", "ids of the sources cited"),
     Column("inferred", "list", "fields that no source states"),
 )
@@ -219,7 +238,14 @@ _entity(
             Column("acronym"),
             Column("name"),
             Column("kind", values="InitiativeKind"),
-            Column("therapy_areas", "list", "gene, cell, tissue", values="TherapyArea"),
+            Column(
+                "therapy_areas",
+                "list",
+                "gene, cell, tissue",
+                values="TherapyArea",
+                member="t.id IN (SELECT x.initiative_id FROM initiative_therapy_area x "
+                "WHERE x.therapy_area IN ({values}))",
+            ),
             Column("start", "date", lo="_start_lo", hi="_start_hi"),
             Column("end", "date", lo="_end_lo", hi="_end_hi"),
             Column("declared_partners", "int", "partner count the sources declare"),
@@ -229,7 +255,14 @@ _entity(
                 values="CountQualifier",
             ),
             Column("known_members", "int", "members listed in the data"),
-            Column("countries", "list", "member countries", values="country"),
+            Column(
+                "countries",
+                "list",
+                "member countries",
+                values="country",
+                member="t.id IN (SELECT x.initiative_id FROM membership x JOIN organisation y "
+                "ON y.id = x.organisation_id WHERE y.country IN ({values}))",
+            ),
             Column("coordinator", help="organisation id"),
             Column("funding_amount", "sum", "total of the known funding, when in one currency"),
             Column("funding_currency", help="currency of funding_amount"),
@@ -245,7 +278,7 @@ _entity(
             Column("inferred", "list"),
         ),
         frozenset({"initiative", "kind", "country", "dates"}),
-        "coalesce(t.acronym, t.name) COLLATE NOCASE",
+        "lower(coalesce(t.acronym, t.name))",
         span=("_start_lo", "_end_hi"),
         brief=(
             "acronym",
@@ -274,9 +307,9 @@ _ORGANISATIONS = Entity(
     _org_sql(""),
     _ORG_COLUMNS,
     frozenset({"country", "sector", "helix", "initiative", "role"}),
-    "t.country, t.name COLLATE NOCASE",
+    "t.country, lower(t.name)",
     brief=_ORG_BRIEF,
-    hidden=(Column("_role_names", "list", values="Role"),),
+    hidden=(Column("_role_names", "list", values="Role", member=_ORG_IN("x.role")),),
     # `geneh: partner` for people: a narrow terminal may wrap after the colon, never inside an id.
     display={"roles": lambda r: ", ".join(x.replace(":", ": ", 1) for x in r.get("roles") or [])},
 )
@@ -324,6 +357,7 @@ _entity(
         frozenset({"country", "sector", "helix", "initiative", "role"}),
         "t.initiative, t._position",
         brief=("initiative", "organisation", "name", "country", "helix", "role"),
+        key=("initiative", "organisation"),
     )
 )
 
@@ -352,6 +386,7 @@ _entity(
         frozenset({"initiative", "kind"}),
         "t.initiative, t._position",
         brief=("initiative", "id", "name", "goal", "leads", "coordinators"),
+        key=("initiative", "id"),
     )
 )
 
@@ -397,6 +432,7 @@ _entity(
         "coalesce(t._date_lo, '9999'), t.initiative, t._position",
         span=("_date_lo", "_span_hi"),
         brief=("initiative", "kind", "date", "place", "speakers", "note"),
+        key=("initiative", "id"),
         display={
             "date": lambda r: describe_when(
                 r.get("date"), r.get("end_date"), r.get("date_qualifier")
@@ -430,6 +466,7 @@ _entity(
         frozenset({"initiative", "country"}),
         "t.initiative, t._position",
         brief=("initiative", "name", "role", "organisation_name"),
+        key=("initiative", "id"),
     )
 )
 
@@ -478,6 +515,7 @@ _entity(
             "end",
         ),
         display={"amount": lambda r: show_amount(r.get("amount"), r.get("qualifier"))},
+        key=("initiative", "id"),
     )
 )
 
@@ -842,22 +880,121 @@ def iterate(query: Query, conn: sqlite3.Connection) -> tuple[list[str], Iterator
     if query.expression is not None:
         nodes.append(parse(query.expression))
     where = f" WHERE {compiler.compile(And(tuple(nodes)))}" if nodes else ""
-    # LIMIT -1 keeps SQLite from flattening the entity into the outer query: flattened, every
-    # mention of a computed column in WHERE or ORDER BY would run its subquery again.
-    sql = f"SELECT * FROM ({ent.sql} LIMIT -1) AS t{where} ORDER BY {order}"
-    if query.limit is not None:
-        sql += f" LIMIT {compiler.param(query.limit)}"
+    limit = f" LIMIT {compiler.param(query.limit)}" if query.limit is not None else ""
     register_functions(conn)
     kinds = {c.name: c.kind for c in ent.columns}
     converters = [(name, _CONVERT.get(kinds[name])) for name in columns]
 
-    def rows() -> Iterator[Row]:
-        for raw in stream(conn, sql, **compiler.params):
-            yield {
-                name: convert(raw[name]) if convert else raw[name] for name, convert in converters
-            }
+    def converted(raw: Row) -> Row:
+        return {name: convert(raw[name]) if convert else raw[name] for name, convert in converters}
 
-    return columns, rows()
+    if not where and not limit:
+        # Every row: one query, written as read. LIMIT -1 keeps SQLite from flattening the
+        # entity into the outer query: flattened, every mention of a computed column in
+        # ORDER BY would run its subquery again.
+        sql = f"SELECT * FROM ({ent.sql} LIMIT -1) AS t ORDER BY {order}"
+        return columns, (converted(raw) for raw in stream(conn, sql, **compiler.params))
+    # Some rows: first which, and in which order, from the columns the filter and the order
+    # read (no list of sources is built for a row that is not shown); then every column of
+    # those rows only, a batch at a time.
+    chosen = _choose(ent, where, order, limit)
+    keys = stream(conn, chosen, **compiler.params)
+    return columns, (converted(raw) for raw in _complete(conn, ent, keys))
+
+
+# Rows completed per query in the second step: few enough for any database's parameter limit.
+_BATCH = 500
+_REFERENCE = re.compile(r'\bt\.(?:"([^"]+)"|(\w+))')
+
+
+def _choose(ent: Entity, where: str, order: str, limit: str) -> str:
+    """The query of the keys of the rows asked for, in order, over the columns it needs."""
+    items, rest = _parts(ent)
+    used = {a or b for a, b in _REFERENCE.findall(where + " " + order)}
+    wanted = [*ent.key, *(c for c in items if c in used and c not in ent.key)]
+    light = ", ".join(f'{items[c]} AS "{c}"' for c in wanted)
+    # Plain columns may be flattened into the outer query, where the filter meets the
+    # tables' indexes; a computed list stays a subquery, computed once per row.
+    computed = any("SELECT" in items[c] for c in wanted)
+    inner = f"SELECT {light} {rest}" + (" LIMIT -1" if computed else "")
+    key = ", ".join(f't."{c}"' for c in ent.key)
+    return f"SELECT {key} FROM ({inner}) AS t{where} ORDER BY {order}{limit}"
+
+
+def _complete(conn: sqlite3.Connection, ent: Entity, keys: Iterator[Row]) -> Iterator[Row]:
+    """Every column of the rows with these keys, in the order the keys come."""
+    items, rest = _parts(ent)
+    bases = [items[c] for c in ent.key]
+    while True:
+        batch = [tuple(row[c] for c in ent.key) for row in islice(keys, _BATCH)]
+        if not batch:
+            return
+        params: dict[str, Any] = {}
+        if len(bases) == 1:
+            for n, (value,) in enumerate(batch):
+                params[f"k{n}"] = value
+            among = f"{bases[0]} IN ({', '.join(':' + name for name in params)})"
+        else:
+            tuples = []
+            for n, values in enumerate(batch):
+                names = [f"k{n}_{i}" for i in range(len(values))]
+                params |= dict(zip(names, values, strict=True))
+                tuples.append("(" + ", ".join(":" + name for name in names) + ")")
+            among = f"({', '.join(bases)}) IN (VALUES {', '.join(tuples)})"
+        joiner = " AND " if _top_level(rest, " WHERE ") >= 0 else " WHERE "
+        found = {
+            tuple(row[c] for c in ent.key): row
+            for row in stream(conn, f"SELECT {_select(ent)} {rest}{joiner}{among}", **params)
+        }
+        for key in batch:
+            yield found[key]
+
+
+def _top_level(sql: str, word: str) -> int:
+    """Where `word` first occurs outside parentheses and quotes in sql, or -1."""
+    depth, quoted = 0, ""
+    for index, char in enumerate(sql):
+        if quoted:
+            quoted = "" if char == quoted else quoted
+        elif char in "'\"":
+            quoted = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth == 0 and sql.startswith(word, index):
+            return index
+    return -1
+
+
+def _select(ent: Entity) -> str:
+    return ent.sql[_top_level(ent.sql, "SELECT") + len("SELECT") : _top_level(ent.sql, "FROM")]
+
+
+_PARTS: dict[str, tuple[dict[str, str], str]] = {}
+
+
+def _parts(ent: Entity) -> tuple[dict[str, str], str]:
+    """An entity's declared SELECT as {output column: its expression} and `FROM ...`.
+
+    The declarations are ours (never input): `expr AS name` items separated by commas at the
+    top level; a plain column reference is named after its column.
+    """
+    if ent.sql in _PARTS:
+        return _PARTS[ent.sql]
+    select = _select(ent)
+    items: dict[str, str] = {}
+    while select.strip():
+        end = _top_level(select, ",")
+        item, select = (select, "") if end < 0 else (select[:end], select[end + 1 :])
+        item = item.strip()
+        cut = item.rfind(" AS ")
+        if cut >= 0 and _top_level(item[cut:], ")") < 0 and "(" not in item[cut:]:
+            items[item[cut + 4 :].strip().strip('"')] = item[:cut].strip()
+        else:
+            items[item.split(".")[-1].strip('"')] = item
+    _PARTS[ent.sql] = items, ent.sql[_top_level(ent.sql, "FROM") :]
+    return _PARTS[ent.sql]
 
 
 def show_amount(amount: Any, qualifier: str | None, currency: str | None = None) -> str:

@@ -45,8 +45,9 @@ class OrganisationRow(SQLModel, table=True):
     name: str
     short_name: str | None = None
     country: str | None = Field(default=None, index=True)
-    sector: str
-    helix: str | None = None  # the effective group: stated, or derived from the sector
+    # Indexed, as every column a `list` flag compares: the flags meet them with plain `IN`.
+    sector: str = Field(index=True)
+    helix: str | None = Field(default=None, index=True)  # stated, or derived from the sector
     helix_stated: bool = False
     helix_reason: str | None = None
     city: str | None = None
@@ -65,7 +66,7 @@ class InitiativeRow(SQLModel, table=True):
     id: str = Field(primary_key=True)
     acronym: str | None = None
     name: str
-    kind: str
+    kind: str = Field(index=True)
     summary: str | None = None
     status: str | None = None
     start: str | None = None
@@ -124,7 +125,7 @@ class MembershipRow(SQLModel, table=True):
     __tablename__ = "membership"
     initiative_id: str = Field(primary_key=True, foreign_key="initiative.id")
     organisation_id: str = Field(primary_key=True, foreign_key="organisation.id", index=True)
-    role: str
+    role: str = Field(index=True)
     position: int
     ec_contribution: str | None = None  # exact decimal as text, like funding.amount
     ec_contribution_cents: int | None = None
