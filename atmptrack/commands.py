@@ -482,10 +482,11 @@ def _report(ctx: typer.Context, build: Callable[[sqlite3.Connection], list[Secti
         def write(fmt: Format, out: TextIO) -> None:
             # Machine formats print one table: only that one is computed, shaped and checked.
             chosen = sections if fmt in ("table", "markdown", "html", "svg") else sections[:1]
-            if fmt == "svg" and not any(s.chart for s in chosen):
-                with_chart = ", ".join(s.name for s in everything if s.chart) or "none"
+            if fmt == "svg" and not any(s.charted for s in chosen):
+                with_chart = ", ".join(s.name for s in everything if s.charted) or "none"
                 raise UsageError(f"this table has no chart; sections with one: {with_chart}")
-            shaped = [_shaped(s.ready(), opts) for s in chosen]
+            charts = fmt in ("table", "html", "svg")
+            shaped = [_shaped(s.ready(charts=charts), opts) for s in chosen]
             write_sections(shaped, fmt, out, header=opts.header, formula_guard=opts.formula_guard)
 
         _emit(ctx, REPORT_FORMATS, write)

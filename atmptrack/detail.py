@@ -101,9 +101,9 @@ def _initiative_views(conn: sqlite3.Connection, record: Record) -> list[Chart]:
     from atmptrack import report
 
     ident = record["id"]
-    events = report.timeline(conn, initiatives=[ident])[0]
+    events = report.timeline(conn, initiatives=[ident])[0].ready()
     record["timeline"] = [{k: e[k] for k in ("date", "when", "kind", "place")} for e in events.rows]
-    matrix = report.partners(conn, initiatives=[ident])[0]
+    matrix = report.partners(conn, initiatives=[ident])[0].ready()
     record["partners_by_country_helix"] = list(matrix.rows)
     charts: list[Chart] = []
     gantt = events.chart
@@ -114,7 +114,7 @@ def _initiative_views(conn: sqlite3.Connection, record: Record) -> list[Chart]:
             charts.append(gantt)
     if matrix.chart is not None and record["partners_by_country_helix"]:
         charts.append(matrix.chart)
-    funding = report.funding(conn, initiatives=[ident])[0]
+    funding = report.funding(conn, initiatives=[ident])[0].ready()
     if isinstance(funding.chart, BarChart) and any(bar.value for bar in funding.chart.bars):
         funding.chart.title = "Funding"
         charts.append(funding.chart)

@@ -700,6 +700,8 @@ def write_sections(
 ) -> None:
     """People see every section (and its chart); a machine format gets one table, the first given;
     `svg` is the first chart, `html` a page with every table and chart."""
+    for section in sections:
+        section.ready(charts=fmt in ("table", "svg", "html"))
     if fmt == "svg":
         chart = next((s.chart for s in sections if s.chart is not None), None)
         if chart is None:

@@ -60,70 +60,88 @@ TOTAL_COLUMNS = ["currency", "total", "qualifier", "entries", "initiatives"]
 def funding(
     conn: sqlite3.Connection, *, by: str | None = None, initiatives: list[str] | None = None
 ) -> list[Section]:
-    """One row per funding entry (unknown funding listed, never zero), totals per currency."""
+    """One row per funding entry (unknown funding listed, never zero), totals per currency.
+
+    Entries stream in order; totals, groups and the chart are computed only for the sections
+    and formats that show them, each in one pass over the entries.
+    """
     if by is not None and by not in FUNDING_GROUPS:
         hint = did_you_mean(by, FUNDING_GROUPS)
         raise UsageError(
             f"unknown grouping '{by}'{hint}; valid values: {', '.join(FUNDING_GROUPS)}"
         )
     ids = resolve_initiatives(initiatives, conn) if initiatives else []
-    chosen, params = _among("i.id", ids)
-    sources = _grouped(
-        conn,
-        "SELECT initiative_id, funding_id, source_id FROM funding_citation c",
-        "c.initiative_id",
-        ids,
-        order="initiative_id, funding_id, position",
-        key=("initiative_id", "funding_id"),
-        value="source_id",
-    )
-    reported = _also_reported(conn, ids)
-    entries: list[Row] = []
-    for row in stream(conn, f"{_ENTRIES_SQL}{chosen} ORDER BY i.id, f.position", **params):
-        row["amount"] = Decimal(row["amount"]) if row["amount"] is not None else None
-        if row["funding"] is None or row["amount"] is None:
-            row["qualifier"] = "unknown"
-        key = (row["initiative"], row["funding"])
-        row["also_reported"] = [
-            f"{qualifier} {amount} {row['currency']} ({','.join(cited)})"
-            for qualifier, amount, cited in reported.get(key, [])
-        ]
-        row["sources"] = sources.get(key, [])
-        entries.append(row)
-
-    known = [e for e in entries if e["amount"] is not None]
     label = _labeller(conn)
+
+    def entries() -> Iterator[Row]:
+        chosen, params = _among("i.id", ids)
+        sources = _grouped(
+            conn,
+            "SELECT initiative_id, funding_id, source_id FROM funding_citation c",
+            "c.initiative_id",
+            ids,
+            order="initiative_id, funding_id, position",
+            key=("initiative_id", "funding_id"),
+            value="source_id",
+        )
+        reported = _also_reported(conn, ids)
+        for row in stream(conn, f"{_ENTRIES_SQL}{chosen} ORDER BY i.id, f.position", **params):
+            row["amount"] = Decimal(row["amount"]) if row["amount"] is not None else None
+            if row["funding"] is None or row["amount"] is None:
+                row["qualifier"] = "unknown"
+            key = (row["initiative"], row["funding"])
+            row["also_reported"] = [
+                f"{qualifier} {amount} {row['currency']} ({','.join(cited)})"
+                for qualifier, amount, cited in reported.get(key, [])
+            ]
+            row["sources"] = sources.get(key, [])
+            yield row
+
+    read: list[list[Row]] = []
+
+    def every() -> list[Row]:
+        # The sections that need all entries share one reading of them.
+        if not read:
+            read.append(list(entries()))
+        return read[0]
 
     def labels_of(row: Row) -> str:
         return ", ".join(label({"initiative": i}) for i in row["initiatives"])
 
-    with_amount = {e["initiative"] for e in known}
-    lacking = [e for e in entries if e["amount"] is None]
-    # Unknown altogether, or known in part: an initiative with one entry of unknown size is
-    # not "funding unknown" when other entries of its funding are known.
-    unknown = sorted({label(e) for e in lacking if e["initiative"] not in with_amount})
-    partly = sorted({label(e) for e in lacking if e["initiative"] in with_amount})
-    totals = _totals(known, key=None)
-    footer = [f"Funding unknown for: {', '.join(unknown)}"] if unknown else []
-    if partly:
-        footer.append(f"Funding partly unknown (an entry of unknown size) for: {', '.join(partly)}")
+    def fill_totals(section: Section) -> None:
+        everything = every()
+        known = [e for e in everything if e["amount"] is not None]
+        with_amount = {e["initiative"] for e in known}
+        lacking = [e for e in everything if e["amount"] is None]
+        # Unknown altogether, or known in part: an initiative with one entry of unknown size is
+        # not "funding unknown" when other entries of its funding are known.
+        unknown = sorted({label(e) for e in lacking if e["initiative"] not in with_amount})
+        partly = sorted({label(e) for e in lacking if e["initiative"] in with_amount})
+        section.rows = _totals(known, key=None)
+        if unknown:
+            section.footer.append(f"Funding unknown for: {_some(unknown)}")
+        if partly:
+            section.footer.append(
+                f"Funding partly unknown (an entry of unknown size) for: {_some(partly)}"
+            )
+
     total_section = Section(
         "totals",
         "Totals per currency",
         TOTAL_COLUMNS,
-        totals,
+        [],
         human={
             "total": lambda r: show_amount(r["total"], r["qualifier"]),
             "initiatives": labels_of,
         },
         right={"total", "entries"},
-        footer=footer,
+        later=fill_totals,
     )
     entry_section = Section(
         "entries",
         "Funding entries",
         ENTRY_COLUMNS,
-        entries,
+        entries() if by is None else [],
         human={
             "initiative": label,
             "amount": lambda r: show_amount(r["amount"], r["qualifier"]),
@@ -141,24 +159,35 @@ def funding(
             "end",
             "also_reported",
         ],
+        draw=lambda: _bars(
+            "Funding per initiative",
+            _totals(every(), key="initiative"),
+            "initiative",
+            {e["initiative"]: label(e) for e in every()},
+        ),
     )
-    per_initiative = _totals(entries, key="initiative")
-    acronyms = {e["initiative"]: label(e) for e in entries}
-    entry_section.chart = _bars("Funding per initiative", per_initiative, "initiative", acronyms)
     if by is None:
         return [entry_section, total_section]
-    if by == "year":
-        grouped = _funding_by_year(entries)
-        columns = ["year", *TOTAL_COLUMNS, "spread"]
-    else:
-        grouped = _totals([_labelled(e, by) for e in entries], key=by)
-        columns = [by, *TOTAL_COLUMNS]
+
+    def entries_again(section: Section) -> None:
+        section.rows = every()
+
+    entry_section.later = entries_again
+
+    def grouped() -> list[Row]:
+        if by == "year":
+            return _funding_by_year(every())
+        return _totals([_labelled(e, by) for e in every()], key=by)
+
+    def fill_groups(section: Section) -> None:
+        section.rows = grouped()
+
     group_section = Section(
         f"by_{by}",
         f"Funding by {by}"
         + (" (totals over several years spread evenly by month)" if by == "year" else ""),
-        columns,
-        grouped,
+        ["year", *TOTAL_COLUMNS, "spread"] if by == "year" else [by, *TOTAL_COLUMNS],
+        [],
         human={
             "total": lambda r: (
                 show_amount(r["total"], r["qualifier"]) + (" (spread)" if r.get("spread") else "")
@@ -167,9 +196,21 @@ def funding(
             "initiatives": labels_of,
         },
         right={"total", "entries"},
-        chart=_bars(f"Funding by {by}", grouped, by, {}),
+        later=fill_groups,
+        draw=lambda: _bars(f"Funding by {by}", grouped(), by, {}),
     )
     return [group_section, total_section, entry_section]
+
+
+# A footer names at most this many initiatives, then says how many more.
+_NAMED = 20
+
+
+def _some(labels: list[str]) -> str:
+    """`A, B, C` or, for a long list, the first _NAMED and how many more."""
+    if len(labels) <= _NAMED:
+        return ", ".join(labels)
+    return f"{', '.join(labels[:_NAMED])} and {len(labels) - _NAMED:,} more"
 
 
 def _among(column: str, ids: list[str], *, prefix: str = "i") -> tuple[str, dict[str, str]]:
@@ -431,25 +472,30 @@ def partners(
         ),
     )
     balance_rows: list[Row] = []
-    for r in stream(
-        conn,
-        f"SELECT m.initiative_id AS initiative, i.acronym, {counts} FROM membership m "
-        "JOIN organisation o ON o.id = m.organisation_id "
-        f"JOIN initiative i ON i.id = m.initiative_id{chosen} "
-        "GROUP BY m.initiative_id, i.acronym ORDER BY m.initiative_id",
-        **params,
-    ):
-        shares = {f"{k}_share": round(r[k] / r["total"], 3) for k in keys}
-        balance_rows.append({**r, **shares})
+
+    def fill_balance(section: Section) -> None:
+        for r in stream(
+            conn,
+            f"SELECT m.initiative_id AS initiative, i.acronym, {counts} FROM membership m "
+            "JOIN organisation o ON o.id = m.organisation_id "
+            f"JOIN initiative i ON i.id = m.initiative_id{chosen} "
+            "GROUP BY m.initiative_id, i.acronym ORDER BY m.initiative_id",
+            **params,
+        ):
+            shares = {f"{k}_share": round(r[k] / r["total"], 3) for k in keys}
+            balance_rows.append({**r, **shares})
+        section.rows = balance_rows
+
     balance_section = Section(
         "balance",
         "Quadruple-helix balance of each initiative",
         ["initiative", *keys, "total", *(f"{k}_share" for k in keys)],
-        balance_rows,
+        [],
         right={*keys, "total", *(f"{k}_share" for k in keys)},
         human={"initiative": _label},
         table_columns=["initiative", *keys, "total"],
-        chart=StackedChart(
+        later=fill_balance,
+        draw=lambda: StackedChart(
             "Quadruple-helix balance (share of partners)",
             series=columns,
             rows=[Values(_label(r), [float(r[k]) for k in keys]) for r in balance_rows],
@@ -765,7 +811,7 @@ def timeline(
             rows(),
             human={"initiative": _label},
             table_columns=["when", "kind", "initiative", "place", "note"],
-            chart=_gantt(conn, ids, low, high, today, _label),
+            draw=lambda: _gantt(conn, ids, low, high, today, _label),
         )
     ]
 
@@ -861,81 +907,64 @@ def _day(text: str | None) -> date | None:
 _CORE_FIELDS = ("acronym", "start", "end", "website")
 
 
-def _per_initiative(sql_of: Callable[[shape.Shape], str]) -> str:
-    """One query over the provenance tables of every record kind that belongs to an initiative."""
-    return " UNION ALL ".join(sql_of(stored) for stored in shape.IN_INITIATIVE)
-
-
 def coverage(conn: sqlite3.Connection) -> list[Section]:
     """How complete the data is: counts declared against known, sourced against inferred, gaps.
 
-    Every count is one GROUP BY over the store; the rows are assembled in one pass.
+    One row per initiative, its counts computed by the store as the row is written (through
+    the provenance tables' keys); what to look up and the chart only where they are shown.
     """
     _label = _labeller(conn)
     from atmptrack.query import count_words
 
-    initiatives = fetch(
-        conn,
-        """SELECT i.id, i.acronym, i.declared_partners, i.declared_qualifier, i.start, i."end",
-             i.website,
-             (SELECT count(*) FROM membership m WHERE m.initiative_id = i.id) AS known,
-             CASE WHEN EXISTS (SELECT 1 FROM funding f WHERE f.initiative_id = i.id
-               AND f.amount IS NOT NULL) THEN 1 ELSE 0 END AS funded
-           FROM initiative i ORDER BY i.id""",
-    )
-    sources = _counts(
-        conn,
-        "SELECT initiative_id, count(DISTINCT source_id) AS n FROM ("
-        + _per_initiative(lambda s: f"SELECT initiative_id, source_id FROM {s.citations}")
-        + ") AS c GROUP BY initiative_id",
-    )
-    # A record counts once however many sources it cites: distinct keys per table, then summed.
-    sourced = _counts(
-        conn,
-        "SELECT initiative_id, sum(n) AS n FROM ("
-        + _per_initiative(
-            lambda s: (
-                f"SELECT initiative_id, count(*) AS n FROM (SELECT DISTINCT "
-                f"{', '.join(s.owner)} FROM {s.citations}) AS k GROUP BY initiative_id"
-            )
-        )
-        + ") AS c GROUP BY initiative_id",
-    )
-    guesses: dict[str, list[Row]] = {}
-    for stored in shape.IN_INITIATIVE:
-        # In the order of the data: records as listed, fields as each record gives them.
-        owner = ", ".join(f"x.{c}" for c in stored.owner)
-        joined = " AND ".join(
-            f"r.{k} = x.{o}" for k, o in zip(stored.key, stored.owner, strict=True)
-        )
-        listed = "r.position, " if stored is not shape.INITIATIVE else ""
-        for guess in stream(
-            conn,
-            f"SELECT {owner}, x.field, x.reason FROM {stored.inferences} x "
-            f"JOIN {stored.table} r ON {joined} ORDER BY x.initiative_id, {listed}x.position",
-        ):
-            key = record_key(guess[c] for c in stored.owner)
-            guesses.setdefault(guess["initiative_id"], []).append(
-                {"what": f"{stored.entity} {key}: {guess['field']}", "reason": guess["reason"]}
-            )
+    def each(stored: shape.Shape, sql: str) -> str:
+        return sql.format(table=stored.citations, inferred=stored.inferences)
 
-    rows = []
-    lookup: list[Row] = []
-    for ini in initiatives:
-        ident = ini["id"]
-        known = ini["known"]
-        declared = ini["declared_partners"]
-        qualifier = ini["declared_qualifier"]
-        mine = guesses.get(ident, [])
+    sources = (
+        "(SELECT count(DISTINCT c.source_id) FROM ("
+        + " UNION ALL ".join(
+            each(s, "SELECT source_id FROM {table} WHERE initiative_id = i.id")
+            for s in shape.IN_INITIATIVE
+        )
+        + ") AS c)"
+    )
+    # A record cited at all has exactly one citation in first place: counted so, each once.
+    sourced = " + ".join(
+        each(s, "(SELECT count(*) FROM {table} WHERE initiative_id = i.id AND position = 0)")
+        for s in shape.IN_INITIATIVE
+    )
+    inferred = " + ".join(
+        each(s, "(SELECT count(*) FROM {inferred} WHERE initiative_id = i.id)")
+        for s in shape.IN_INITIATIVE
+    )
+    basics = """i.id, i.acronym, i.declared_partners, i.declared_qualifier, i.start, i."end",
+          i.website,
+          (SELECT count(*) FROM membership m WHERE m.initiative_id = i.id) AS known,
+          CASE WHEN EXISTS (SELECT 1 FROM funding f WHERE f.initiative_id = i.id
+            AND f.amount IS NOT NULL) THEN 1 ELSE 0 END AS funded"""
+
+    def gaps(ini: Row) -> tuple[list[str], int | None]:
         unknown = [f for f in _CORE_FIELDS if ini[f] is None]
         if not ini["funded"]:
             unknown.append("funding")
-        if declared is None:
+        if ini["declared_partners"] is None:
             unknown.append("declared_partners")
-        missing = None if declared is None else max(declared - known, 0)
-        rows.append(
-            {
-                "initiative": ident,
+        declared = ini["declared_partners"]
+        return unknown, None if declared is None else max(declared - ini["known"], 0)
+
+    def rows() -> Iterator[Row]:
+        for ini in stream(
+            conn,
+            f"SELECT {basics}, {sources} AS sources, {sourced} AS sourced, "
+            f"{inferred} AS inferred FROM initiative i ORDER BY i.id",
+        ):
+            declared, qualifier, known = (
+                ini["declared_partners"],
+                ini["declared_qualifier"],
+                ini["known"],
+            )
+            unknown, missing = gaps(ini)
+            yield {
+                "initiative": ini["id"],
                 "acronym": ini["acronym"],
                 "declared_partners": declared,
                 "declared_qualifier": qualifier,
@@ -944,69 +973,33 @@ def coverage(conn: sqlite3.Connection) -> list[Section]:
                 if declared is not None
                 else f"{known} of unknown",
                 "missing_members": missing,
-                "sources": sources.get(ident, 0),
-                "sourced_records": sourced.get(ident, 0),
-                "inferred_fields": len(mine),
+                "sources": ini["sources"],
+                "sourced_records": ini["sourced"],
+                "inferred_fields": ini["inferred"],
                 "unknown_fields": unknown,
             }
+
+    def fill_lookup(section: Section) -> None:
+        section.rows = _lookup(conn, basics, gaps)
+
+    def chart() -> Chart:
+        return StackedChart(
+            "Members in the data against the declared count",
+            series=["known", "missing"],
+            rows=[
+                Values(
+                    _label({"initiative": r["id"]}),
+                    [float(r["known"]), float(max(r["declared_partners"] - r["known"], 0))],
+                )
+                for r in stream(
+                    conn,
+                    "SELECT i.id, i.declared_partners, (SELECT count(*) FROM membership m "
+                    "WHERE m.initiative_id = i.id) AS known FROM initiative i "
+                    "WHERE i.declared_partners IS NOT NULL ORDER BY i.id",
+                )
+            ],
         )
-        if missing:
-            more = "at least " if qualifier in ("more-than", "at-least", "approximately") else ""
-            lookup.append(
-                {
-                    "initiative": ident,
-                    "what": "members",
-                    "detail": f"{more}{missing} of {count_words(declared, qualifier)} partners are not in the data",
-                }
-            )
-        for name in unknown:
-            lookup.append(
-                {
-                    "initiative": ident,
-                    "what": name,
-                    "detail": f"no source gives its {name.replace('_', ' ')}",
-                }
-            )
-        for guess in mine:
-            lookup.append(
-                {
-                    "initiative": ident,
-                    "what": guess["what"],
-                    "detail": f"inferred: {guess['reason']}",
-                }
-            )
-    for source in stream(
-        conn, "SELECT id, url, verify FROM source WHERE verify IS NOT NULL ORDER BY id"
-    ):
-        lookup.append(
-            {
-                "initiative": None,
-                "what": f"source {source['id']}: {source['url']}",
-                "detail": f"to verify: {source['verify']}",
-            }
-        )
-    for guess in stream(
-        conn,
-        # In the order of the data files, as curators read them.
-        "SELECT x.organisation_id, x.field, x.reason FROM organisation_inferred x "
-        "JOIN organisation o ON o.id = x.organisation_id ORDER BY o.file, o.line, x.position",
-    ):
-        lookup.append(
-            {
-                "initiative": None,
-                "what": f"organisation {guess['organisation_id']}: {guess['field']}",
-                "detail": f"inferred: {guess['reason']}",
-            }
-        )
-    chart = StackedChart(
-        "Members in the data against the declared count",
-        series=["known", "missing"],
-        rows=[
-            Values(_label(r), [float(r["known_members"]), float(r["missing_members"] or 0)])
-            for r in rows
-            if r["declared_partners"] is not None
-        ],
-    )
+
     return [
         Section(
             "initiatives",
@@ -1023,7 +1016,7 @@ def coverage(conn: sqlite3.Connection) -> list[Section]:
                 "inferred_fields",
                 "unknown_fields",
             ],
-            rows,
+            rows(),
             human={"initiative": _label},
             right={
                 "declared_partners",
@@ -1041,18 +1034,84 @@ def coverage(conn: sqlite3.Connection) -> list[Section]:
                 "inferred_fields",
                 "unknown_fields",
             ],
-            chart=chart,
+            draw=chart,
         ),
         Section(
             "lookup",
             "What to look up next",
             ["initiative", "what", "detail"],
-            lookup,
+            [],
             human={"initiative": _label},
+            later=fill_lookup,
         ),
     ]
 
 
-def _counts(conn: sqlite3.Connection, sql: str) -> dict[str, int]:
-    """{initiative id: n} from a query of (initiative_id, n)."""
-    return {r["initiative_id"]: int(r["n"]) for r in stream(conn, sql)}
+def _lookup(
+    conn: sqlite3.Connection,
+    basics: str,
+    gaps: Callable[[Row], tuple[list[str], int | None]],
+) -> Iterator[Row]:
+    """What to look up next: per initiative its missing members, unknown fields and inferred
+    fields; then the sources to verify and the organisations' inferred fields."""
+    from atmptrack.query import count_words
+
+    guesses: dict[str, list[Row]] = {}
+    for stored in shape.IN_INITIATIVE:
+        # In the order of the data: records as listed, fields as each record gives them.
+        owner = ", ".join(f"x.{c}" for c in stored.owner)
+        joined = " AND ".join(
+            f"r.{k} = x.{o}" for k, o in zip(stored.key, stored.owner, strict=True)
+        )
+        listed = "r.position, " if stored is not shape.INITIATIVE else ""
+        for guess in stream(
+            conn,
+            f"SELECT {owner}, x.field, x.reason FROM {stored.inferences} x "
+            f"JOIN {stored.table} r ON {joined} ORDER BY x.initiative_id, {listed}x.position",
+        ):
+            key = record_key(guess[c] for c in stored.owner)
+            guesses.setdefault(guess["initiative_id"], []).append(
+                {"what": f"{stored.entity} {key}: {guess['field']}", "reason": guess["reason"]}
+            )
+    for ini in stream(conn, f"SELECT {basics} FROM initiative i ORDER BY i.id"):
+        ident, declared, qualifier = ini["id"], ini["declared_partners"], ini["declared_qualifier"]
+        unknown, missing = gaps(ini)
+        if missing:
+            more = "at least " if qualifier in ("more-than", "at-least", "approximately") else ""
+            yield {
+                "initiative": ident,
+                "what": "members",
+                "detail": f"{more}{missing} of {count_words(declared, qualifier)} partners are not in the data",
+            }
+        for name in unknown:
+            yield {
+                "initiative": ident,
+                "what": name,
+                "detail": f"no source gives its {name.replace('_', ' ')}",
+            }
+        for guess in guesses.get(ident, []):
+            yield {
+                "initiative": ident,
+                "what": guess["what"],
+                "detail": f"inferred: {guess['reason']}",
+            }
+    for source in stream(
+        conn,
+        "SELECT id, url, verify FROM source WHERE verify IS NOT NULL ORDER BY file, line",
+    ):
+        yield {
+            "initiative": None,
+            "what": f"source {source['id']}: {source['url']}",
+            "detail": f"to verify: {source['verify']}",
+        }
+    for guess in stream(
+        conn,
+        # In the order of the data files, as curators read them.
+        "SELECT x.organisation_id, x.field, x.reason FROM organisation_inferred x "
+        "JOIN organisation o ON o.id = x.organisation_id ORDER BY o.file, o.line, x.position",
+    ):
+        yield {
+            "initiative": None,
+            "what": f"organisation {guess['organisation_id']}: {guess['field']}",
+            "detail": f"inferred: {guess['reason']}",
+        }

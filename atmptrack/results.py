@@ -179,7 +179,8 @@ class Section:
     """One table of output: a name for `--section`, a title for people, columns and rows.
 
     Rows may be a one-shot iterator that reads the store as it is written (long tables stream);
-    `later`, when given, fills in rows, columns and chart only if the section is shown (`ready`).
+    `later`, when given, fills in rows, columns and footer only if the section is shown, and
+    `draw` the chart only if the format shows charts (`ready`).
     """
 
     name: str
@@ -194,10 +195,21 @@ class Section:
     table_columns: list[str] | None = None
     chart: Chart | None = None
     later: Callable[[Section], None] | None = None
+    # The chart, drawn only for a format that shows it (`ready(charts=True)`).
+    draw: Callable[[], Chart | None] | None = None
 
-    def ready(self) -> Section:
-        """The section with its rows, chart and footer filled in, if they were left for later."""
+    @property
+    def charted(self) -> bool:
+        """Whether the section has a chart, drawn or still to draw."""
+        return self.chart is not None or self.draw is not None
+
+    def ready(self, *, charts: bool = True) -> Section:
+        """The section with its rows, chart and footer filled in, if they were left for later;
+        with charts=False its chart is not drawn."""
         if self.later is not None:
             fill, self.later = self.later, None
             fill(self)
+        if charts and self.draw is not None:
+            draw, self.draw = self.draw, None
+            self.chart = draw()
         return self
