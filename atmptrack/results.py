@@ -99,10 +99,6 @@ Chart = BarChart | StackedChart | Heatmap | Gantt
 MOST_BARS = 30
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
 def capped(chart: Chart, most: int = MOST_BARS) -> Chart:
     """The chart as drawn: at most `most` bars or rows, the largest, then one "others" bar for
     the rest, with a note that says so. A timeline keeps its first rows (it is in date order)
@@ -115,7 +111,7 @@ def capped(chart: Chart, most: int = MOST_BARS) -> Chart:
             known = [b.value for b in rest if b.value is not None]
             total = sum(known) if known else None
             others = Bar(
-                f"others ({_count(len(rest), 'more')})",
+                f"others ({len(rest):,} more)",
                 total,
                 f"{total:,.0f}" if total is not None else "unknown",
                 any(b.estimated for b in rest) or len(known) < len(rest),
@@ -140,7 +136,7 @@ def capped(chart: Chart, most: int = MOST_BARS) -> Chart:
                 chart,
                 rows=[
                     *largest[:kept],
-                    Values(f"others ({_count(len(others_rows), 'more')})", summed),
+                    Values(f"others ({len(others_rows):,} more)", summed),
                 ],
                 note=_joined(chart.note, note),
             )
