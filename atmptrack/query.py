@@ -668,7 +668,12 @@ class _Checks:
     def initiative(self, value: str) -> str:
         """An initiative id from an id or an acronym, case-insensitively."""
         assert self.conn is not None, "checker() hands this out only with a connection"
+        wanted = value.strip().lower()
         if self._initiatives is None:
+            # An id wins over an acronym, and ids are lower-case: found through the key alone,
+            # without reading every initiative.
+            if stream_first(self.conn, "SELECT id FROM initiative WHERE id = :i", i=wanted):
+                return wanted
             known = self.conn.execute("SELECT id, acronym FROM initiative ORDER BY id").fetchall()
             lookup: dict[str, str] = {}
             for ident, acronym in known:
@@ -677,7 +682,7 @@ class _Checks:
                     lookup.setdefault(acronym.lower(), ident)
             self._initiatives = lookup, [i for i, _ in known]
         lookup, ids = self._initiatives
-        ident = lookup.get(value.strip().lower())
+        ident = lookup.get(wanted)
         if ident is not None:
             return ident
         close = did_you_mean(value, lookup)
@@ -686,9 +691,19 @@ class _Checks:
         raise UsageError(f"unknown initiative '{value}'{hint}; valid initiatives: {', '.join(ids)}")
 
 
-def initiative_labels(conn: sqlite3.Connection) -> dict[str, str]:
-    """Each initiative's label for people: its acronym where it has one, else its name."""
-    return dict(conn.execute("SELECT id, coalesce(acronym, name) FROM initiative"))
+def initiative_labels(conn: sqlite3.Connection, ids: Sequence[str] = ()) -> dict[str, str]:
+    """Each initiative's label for people: its acronym where it has one, else its name; of
+    the initiatives with these ids, or of all."""
+    sql = "SELECT id, coalesce(acronym, name) AS label FROM initiative"
+    names = {f"i{n}": ident for n, ident in enumerate(ids)}
+    if names:
+        sql += f" WHERE id IN ({', '.join(':' + name for name in names)})"
+    return {r["id"]: r["label"] for r in stream(conn, sql, **names)}
+
+
+def stream_first(conn: sqlite3.Connection, sql: str, **params: Any) -> Row | None:
+    """The first row of a query, or None."""
+    return next(stream(conn, sql, **params), None)
 
 
 def resolve_initiatives(given: list[str], conn: sqlite3.Connection) -> list[str]:

@@ -71,7 +71,7 @@ def funding(
             f"unknown grouping '{by}'{hint}; valid values: {', '.join(FUNDING_GROUPS)}"
         )
     ids = resolve_initiatives(initiatives, conn) if initiatives else []
-    label = _labeller(conn)
+    label = _labeller(conn, ids)
 
     def entries() -> Iterator[Row]:
         chosen, params = _among("i.id", ids)
@@ -400,9 +400,11 @@ HELIX_FROM = ("sector", "source")
 HELIXES = ("academia", "industry", "government", "civil-society")
 
 
-def _labeller(conn: sqlite3.Connection) -> Callable[[Row], str]:
-    """How people see an initiative in every table and chart: its acronym, else its name."""
-    labels = initiative_labels(conn)
+def _labeller(conn: sqlite3.Connection, ids: list[str] | None = None) -> Callable[[Row], str]:
+    """How people see an initiative in every table and chart: its acronym, else its name.
+
+    With ids (a report of chosen initiatives), only theirs are read."""
+    labels = initiative_labels(conn, ids or ())
     return lambda row: labels.get(row["initiative"]) or str(row["initiative"] or "")
 
 
@@ -421,12 +423,12 @@ def partners(
     source gives each member (`source`), which may differ from one initiative to the next.
     Counted in SQL: one GROUP BY per section.
     """
-    _label = _labeller(conn)
     if helix_from not in HELIX_FROM:
         hint = did_you_mean(helix_from, HELIX_FROM)
         raise UsageError(f"unknown helix grouping '{helix_from}'{hint}; valid: sector, source")
     helix = "m.source_helix" if helix_from == "source" else "o.helix"
     ids = resolve_initiatives(initiatives, conn) if initiatives else []
+    _label = _labeller(conn, ids)
     columns = [*HELIXES, "unknown"]
     keys = [c.replace("-", "_") for c in columns]
     # One count per helix group, and one for none: the groups are a closed vocabulary.
@@ -568,18 +570,27 @@ def overlap(
     # initiative may hold a parent and its centre, one partner between them.
     distinct = "count(DISTINCT a.key_id)" if roll_up else "count(*)"
 
-    def shared_rows() -> Iterator[Row]:
-        # One ordered pass: the memberships of each organisation in two or more initiatives.
-        current: list[Row] = []
-        for row in stream(
-            conn,
-            f"""{members}
+    if roll_up:
+        shared_sql = f"""{members}
             SELECT g.key_id, o.name, g.initiative_id, g.organisation_id, g.role
             FROM g JOIN organisation o ON o.id = g.key_id
             WHERE g.key_id IN (
               SELECT key_id FROM g GROUP BY key_id HAVING count(DISTINCT initiative_id) >= 2)
-            ORDER BY g.key_id, g.initiative_id, g.position""",
-        ):
+            ORDER BY g.key_id, g.initiative_id, g.position"""
+    else:
+        # In the order of the index on organisation_id, so the first rows come at once.
+        shared_sql = """
+            SELECT m.organisation_id AS key_id,
+              (SELECT o.name FROM organisation o WHERE o.id = m.organisation_id) AS name,
+              m.initiative_id, m.organisation_id, m.role
+            FROM membership m
+            WHERE (SELECT count(*) FROM membership x WHERE x.organisation_id = m.organisation_id) >= 2
+            ORDER BY m.organisation_id, m.initiative_id, m.position"""
+
+    def shared_rows() -> Iterator[Row]:
+        # One ordered pass: the memberships of each organisation in two or more initiatives.
+        current: list[Row] = []
+        for row in stream(conn, shared_sql):
             if current and current[0]["key_id"] != row["key_id"]:
                 yield _shared(current)
                 current = []
@@ -748,13 +759,13 @@ def timeline(
 
     Bounds, order and the chosen initiatives are applied in SQL; rows are written as read.
     """
-    _label = _labeller(conn)
     today = today or date.today()
     low = date_bound(date_from, "--from", low=True) if date_from else None
     high = date_bound(date_to, "--to", low=False) if date_to else None
     if upcoming:
         low = max(low or today.isoformat(), today.isoformat())
     ids = resolve_initiatives(initiatives, conn) if initiatives else []
+    _label = _labeller(conn, ids)
     conditions: list[str] = []
     params: dict[str, Any] = {}
     if ids:
