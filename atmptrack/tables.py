@@ -45,7 +45,7 @@ class OrganisationRow(SQLModel, table=True):
     name: str
     short_name: str | None = None
     country: str | None = Field(default=None, index=True)
-    # Indexed, as every column a `list` flag compares: the flags meet them with plain `IN`.
+    # Indexed: the `list` flags meet these with a plain `IN` (see query.Column.member).
     sector: str = Field(index=True)
     helix: str | None = Field(default=None, index=True)  # stated, or derived from the sector
     helix_stated: bool = False
@@ -125,7 +125,9 @@ class MembershipRow(SQLModel, table=True):
     __tablename__ = "membership"
     initiative_id: str = Field(primary_key=True, foreign_key="initiative.id")
     organisation_id: str = Field(primary_key=True, foreign_key="organisation.id", index=True)
-    role: str = Field(index=True)
+    # Not indexed: with no statistics, SQLite would pick an index on role over the key for
+    # "this initiative's coordinator", and read every coordinator to find one.
+    role: str
     position: int
     ec_contribution: str | None = None  # exact decimal as text, like funding.amount
     ec_contribution_cents: int | None = None
