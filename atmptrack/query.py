@@ -110,8 +110,18 @@ class Entity:
 
 
 def _agg(select: str) -> str:
-    """A correlated list, in the subquery's order, as one SEP-joined string."""
+    """A correlated list, in the subquery's order, as one SEP-joined string.
+
+    The one dialect-specific aggregate of the read side: SQLite's group_concat; PostgreSQL's
+    form is `string_agg(v, chr(31))`. Everything else here is standard SQL.
+    """
     return f"(SELECT group_concat(v, char(31)) FROM ({select}) AS agg)"
+
+
+# Appended to a subquery to keep the planner from merging it into the query around it, where
+# each mention of a computed column would compute it again. SQLite's form; PostgreSQL's is
+# " OFFSET 0" (SQLite accepts OFFSET only after a LIMIT).
+KEEP_APART = " LIMIT -1"
 
 
 def _owned(stored: shape.Shape, keys: Sequence[str]) -> str:
@@ -904,10 +914,8 @@ def iterate(query: Query, conn: sqlite3.Connection) -> tuple[list[str], Iterator
         return {name: convert(raw[name]) if convert else raw[name] for name, convert in converters}
 
     if not where and not limit:
-        # Every row: one query, written as read. LIMIT -1 keeps SQLite from flattening the
-        # entity into the outer query: flattened, every mention of a computed column in
-        # ORDER BY would run its subquery again.
-        sql = f"SELECT * FROM ({ent.sql} LIMIT -1) AS t ORDER BY {order}"
+        # Every row: one query, written as read; the entity is kept apart (KEEP_APART).
+        sql = f"SELECT * FROM ({ent.sql}{KEEP_APART}) AS t ORDER BY {order}"
         return columns, (converted(raw) for raw in stream(conn, sql, **compiler.params))
     # Some rows: first which, and in which order, from the columns the filter and the order
     # read (no list of sources is built for a row that is not shown); then every column of
@@ -931,7 +939,7 @@ def _choose(ent: Entity, where: str, order: str, limit: str) -> str:
     # Plain columns may be flattened into the outer query, where the filter meets the
     # tables' indexes; a computed list stays a subquery, computed once per row.
     computed = any("SELECT" in items[c] for c in wanted)
-    inner = f"SELECT {light} {rest}" + (" LIMIT -1" if computed else "")
+    inner = f"SELECT {light} {rest}" + (KEEP_APART if computed else "")
     key = ", ".join(f't."{c}"' for c in ent.key)
     return f"SELECT {key} FROM ({inner}) AS t{where} ORDER BY {order}{limit}"
 
