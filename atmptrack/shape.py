@@ -42,7 +42,7 @@ class Shape:
 
     entity: str  # the record kind that provenance, `show` and `diff` use
     table: str
-    key: tuple[str, ...]  # the columns that identify a row; the provenance key joins them
+    key: tuple[str, ...]  # the columns that identify a row (and its citations: `owner`)
     parent: tuple[str, ...] = ()  # key columns filled from the enclosing record
     paths: Mapping[str, str] = field(default_factory=dict)  # column -> dotted attribute path
     names: Mapping[str, str] = field(default_factory=dict)  # column -> field read back
@@ -139,7 +139,7 @@ def records(
     *,
     where: Mapping[str, Any] | None = None,
 ) -> dict[str, Record]:
-    """The records of one shape, keyed by their provenance key, with links and nested lists.
+    """The records of one shape, keyed by `record_key` (`geneh/kick-off`), with links and nested lists.
 
     `where` narrows to the rows whose key columns have these values (one initiative's members).
     """

@@ -5,7 +5,7 @@
 import types
 from typing import Any
 
-from sqlalchemy import ForeignKeyConstraint, Integer
+from sqlalchemy import ForeignKeyConstraint, Index, Integer
 from sqlmodel import Field, SQLModel
 
 from atmptrack import shape
@@ -123,8 +123,11 @@ class PartnerCountRow(SQLModel, table=True):
 
 class MembershipRow(SQLModel, table=True):
     __tablename__ = "membership"
+    # By organisation, then initiative: an organisation's memberships in order, and the pairs
+    # of initiatives sharing a partner (`report overlap`) from the index alone.
+    __table_args__ = (Index("ix_membership_organisation_id", "organisation_id", "initiative_id"),)
     initiative_id: str = Field(primary_key=True, foreign_key="initiative.id")
-    organisation_id: str = Field(primary_key=True, foreign_key="organisation.id", index=True)
+    organisation_id: str = Field(primary_key=True, foreign_key="organisation.id")
     # Not indexed: with no statistics, SQLite would pick an index on role over the key for
     # "this initiative's coordinator", and read every coordinator to find one.
     role: str
