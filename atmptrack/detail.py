@@ -260,6 +260,7 @@ def _organisation(conn: sqlite3.Connection, prov: shape.Provenance, org_id: str)
         WHERE m.organisation_id = :o ORDER BY m.initiative_id""",
         o=org_id,
     )
+    prov.read(shape.MEMBER, {"organisation_id": org_id})  # one query for all its memberships
     record["memberships"] = [
         prov.attach(m, shape.MEMBER, (m["initiative"], org_id)) for m in memberships
     ]
