@@ -609,7 +609,10 @@ class _Screen:
                 if section.title or not first:
                     self.blank()
                 right = [c in section.right for c in names]
-                self.print(_rich_table(heads if header else None, cells, right, widths))
+                if first:
+                    self.print(_rich_table(heads if header else None, cells, right, widths))
+                else:  # the same lines, without Rich's layout cost per row
+                    self.lines(_plain_table(heads if header else None, cells, right, widths))
             first = False
             if len(cells) < CHUNK:
                 break
@@ -687,6 +690,55 @@ def _rich_table(
     for row in wrapped:
         table.add_row(*(Text(cell) for cell in row))
     return table
+
+
+def _plain_table(
+    headers: list[str] | None, cells: list[list[str]], right: list[bool], widths: list[int]
+) -> list[Text]:
+    """The lines `_rich_table` draws, laid out directly: the same text, many times faster for
+    the long listings that stream a chunk at a time (a test keeps the two identical)."""
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    wrapped = [
+        [_wrap(cell, width) for cell, width in zip(row, widths, strict=True)] for row in cells
+    ]
+    heads = (
+        [_wrap_head(h, w).split("\n") for h, w in zip(headers, widths, strict=True)]
+        if headers is not None
+        else None
+    )
+    used = [
+        max(
+            1,
+            *(_widest("\n".join(head)) for head in ([heads[i]] if heads else [])),
+            *(_widest("\n".join(row[i])) for row in wrapped),
+        )
+        for i in range(len(widths))
+    ]
+
+    def lines_of(parts: list[list[str]], *, bottom: bool = False) -> list[str]:
+        height = max(len(p) for p in parts)
+        if bottom:  # as Rich sets headers: a shorter one on the last line, over its column
+            parts = [[""] * (height - len(p)) + p for p in parts]
+        out = []
+        for n in range(height):
+            pieces = []
+            for index, part in enumerate(parts):
+                text = part[n] if n < len(part) else ""
+                room = used[index] - cell_len(text)
+                pieces.append(" " * room + text if right[index] else text + " " * room)
+            # Each column padded by one on the right, then the box's blank divider.
+            out.append("  ".join(pieces).rstrip())
+        return out
+
+    lines: list[Text] = []
+    if heads is not None:
+        lines.extend(Text(line, style="bold") for line in lines_of(heads, bottom=True))
+        lines.append(Text("━" * (sum(used) + _GAP * (len(used) - 1))))
+    for row in wrapped:
+        lines.extend(Text(line) for line in lines_of(row))
+    return lines
 
 
 def write_sections(

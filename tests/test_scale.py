@@ -470,3 +470,37 @@ def test_completing_chosen_rows_reads_through_keys(scaled: Cli, entity: str) -> 
     # thousands of rows share (a role, a country).
     looked_up = [c for line in found for c in re.findall(r"\b(\w+)=\?", line)]
     assert looked_up and all(c == "id" or c.endswith("_id") for c in looked_up), "\n".join(found)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_plain_layout_of_later_chunks_is_richs_own(seed: int) -> None:
+    """Chunks after the first are laid out without Rich's Table: line for line the same."""
+    import random
+
+    from rich.text import Text
+
+    rng = random.Random(seed)
+    words = ["a", "bb", "ccc dd", "≈ 5,000,000", "Kemijski inštitut", "", "x" * 12, "日本語"]
+    columns = rng.randint(1, 5)
+    heads = [rng.choice(["id", "declared_partners", "name", "n"]) for _ in range(columns)]
+    cells = [
+        [" ".join(rng.choice(words) for _ in range(rng.randint(0, 4))) for _ in range(columns)]
+        for _ in range(rng.randint(1, 6))
+    ]
+    right = [rng.random() < 0.3 for _ in range(columns)]
+    for header in (True, False):
+        widths = render._fit(heads if header else [""] * columns, cells, 70 - 2 * (columns - 1))
+        if widths is None:
+            continue
+        drawn = []
+        for lay in ("rich", "plain"):
+            out = io.StringIO()
+            screen = render._Screen(out)
+            shown = heads if header else None
+            if lay == "rich":
+                screen.print(render._rich_table(shown, cells, right, widths))
+            else:
+                lines: list[Text] = render._plain_table(shown, cells, right, widths)
+                screen.lines(lines)
+            drawn.append(out.getvalue().rstrip("\n"))
+        assert drawn[0] == drawn[1]
