@@ -1594,7 +1594,7 @@ def _html(text: str) -> str:
 
 
 def html_table(
-    columns: Sequence[str], rows: Sequence[Mapping[str, object]], *, right: Collection[str] = ()
+    columns: Sequence[str], rows: Iterable[Mapping[str, object]], *, right: Collection[str] = ()
 ) -> str:
     """An HTML <table> fragment with a header row: cells escaped, None empty, lists joined with
     ', ', the columns in `right` right-aligned."""

@@ -7,7 +7,7 @@ parameters are built (and Typer's validators with them) only for the command inv
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -410,24 +410,25 @@ def _rows(ctx: typer.Context, entity: str, filters: Filters, expression: str | N
     _, store = _settings(ctx).store()
     from atmptrack.store import reading
 
+    # Written while the store is open: rows stream from the query to the output.
     with reading(store) as conn:
-        names, rows = query.run(request, conn)
-    section = Section(
-        ent.name,
-        ent.help[:1].upper() + ent.help[1:],
-        names,
-        rows,
-        human=ent.display,
-        right={c.name for c in ent.columns if c.kind in ("int", "amount", "sum")},
-        table_columns=None if opts.columns else list(ent.brief) or None,
-    )
-    _emit(
-        ctx,
-        FORMATS,
-        lambda fmt, out: write_section(
-            section, fmt, out, header=opts.header, formula_guard=opts.formula_guard
-        ),
-    )
+        names, found = query.iterate(request, conn)
+        section = Section(
+            ent.name,
+            ent.help[:1].upper() + ent.help[1:],
+            names,
+            found,
+            human=ent.display,
+            right={c.name for c in ent.columns if c.kind in ("int", "amount", "sum")},
+            table_columns=None if opts.columns else list(ent.brief) or None,
+        )
+        _emit(
+            ctx,
+            FORMATS,
+            lambda fmt, out: write_section(
+                section, fmt, out, header=opts.header, formula_guard=opts.formula_guard
+            ),
+        )
 
 
 def show_cmd(
@@ -466,28 +467,30 @@ def _report(ctx: typer.Context, build: Callable[[sqlite3.Connection], list[Secti
 
     opts = _opts(ctx)
     _, store = _settings(ctx).store()
+    # Written while the store is open: long sections stream from it rather than being held.
     with reading(store) as conn:
         everything = build(conn)
-    sections = everything
-    if opts.section is not None:
-        sections = [s for s in everything if s.name == opts.section]
-        if not sections:
-            names = [s.name for s in everything]
-            hint = did_you_mean(opts.section, names)
-            raise UsageError(
-                f"unknown section '{opts.section}'{hint}; valid sections: {', '.join(names)}"
-            )
+        sections = everything
+        if opts.section is not None:
+            sections = [s for s in everything if s.name == opts.section]
+            if not sections:
+                names = [s.name for s in everything]
+                hint = did_you_mean(opts.section, names)
+                raise UsageError(
+                    f"unknown section '{opts.section}'{hint}; valid sections: {', '.join(names)}"
+                )
 
-    def write(fmt: Format, out: TextIO) -> None:
-        # Machine formats print one table: only that one is shaped (and checked) by the options.
-        chosen = sections if fmt in ("table", "markdown", "html", "svg") else sections[:1]
-        if fmt == "svg" and not any(s.chart for s in chosen):
-            with_chart = ", ".join(s.name for s in everything if s.chart) or "none"
-            raise UsageError(f"this table has no chart; sections with one: {with_chart}")
-        shaped = [_shaped(s, opts) for s in chosen]
-        write_sections(shaped, fmt, out, header=opts.header, formula_guard=opts.formula_guard)
+        def write(fmt: Format, out: TextIO) -> None:
+            # Machine formats print one table: only that one is computed, shaped and checked.
+            chosen = sections if fmt in ("table", "markdown", "html", "svg") else sections[:1]
+            if fmt == "svg" and not any(s.charted for s in chosen):
+                with_chart = ", ".join(s.name for s in everything if s.charted) or "none"
+                raise UsageError(f"this table has no chart; sections with one: {with_chart}")
+            charts = fmt in ("table", "html", "svg")
+            shaped = [_shaped(s.ready(charts=charts), opts) for s in chosen]
+            write_sections(shaped, fmt, out, header=opts.header, formula_guard=opts.formula_guard)
 
-    _emit(ctx, REPORT_FORMATS, write)
+        _emit(ctx, REPORT_FORMATS, write)
 
 
 def _shaped(section: Section, opts: Output) -> Section:
@@ -505,17 +508,22 @@ def _shaped(section: Section, opts: Output) -> Section:
             )
         return name
 
-    rows = list(section.rows)
-    for key in reversed(opts.sort):
-        name = known(key.removeprefix("-"))
-        present = [r for r in rows if r.get(name) is not None]
-        present.sort(key=lambda r: _sort_key(r[name]), reverse=key.startswith("-"))
-        rows = present + [r for r in rows if r.get(name) is None]  # unknown last, either way
-    if opts.limit is not None:
-        rows = rows[: opts.limit]
     if opts.columns is None and not opts.sort and opts.limit is None:
         return section
     columns = [known(c) for c in opts.columns] if opts.columns else section.columns
+    rows: Iterable[dict[str, Any]] = section.rows
+    if opts.sort:
+        ordered = list(rows)  # sorting needs every row; without --sort, rows stream
+        for key in reversed(opts.sort):
+            name = known(key.removeprefix("-"))
+            present = [r for r in ordered if r.get(name) is not None]
+            present.sort(key=lambda r: _sort_key(r[name]), reverse=key.startswith("-"))
+            ordered = present + [r for r in ordered if r.get(name) is None]  # unknown last
+        rows = ordered
+    if opts.limit is not None:
+        from itertools import islice
+
+        rows = islice(rows, opts.limit)  # the rest is never read
     return replace(section, columns=columns, rows=rows, table_columns=None)
 
 
@@ -623,13 +631,14 @@ def report_overlap_cmd(
         bool, typer.Option("--roll-up", help="Count a hosted body with its parent organisation.")
     ] = False,
 ) -> None:
-    """Organisations in two or more initiatives, with their role in each, and shared partners per pair of initiatives.
+    """Organisations in two or more initiatives, with their role in each, and the pairs of initiatives that share the most partners (--limit of them, 20 by default).
 
-    Sections: shared, matrix. Example: atmptrack report overlap --roll-up
+    Sections: shared, pairs, matrix (of the top pairs' initiatives). Example: atmptrack report overlap --section pairs --limit 50
     """
     from atmptrack import report
 
-    _report(ctx, lambda conn: report.overlap(conn, roll_up=roll_up))
+    limit = _opts(ctx).limit
+    _report(ctx, lambda conn: report.overlap(conn, roll_up=roll_up, limit=limit))
 
 
 def report_timeline_cmd(

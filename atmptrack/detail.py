@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import json
 import sqlite3
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -23,31 +22,33 @@ Record = dict[str, Any]
 def resolve(conn: sqlite3.Connection, ident: str) -> tuple[str, str]:
     """('initiative' | 'organisation', id) for an id, acronym, short name or name."""
     wanted = ident.strip().lower()
-    candidates: list[tuple[str, str, str]] = []  # kind, id, matched label
+    # Ids are lower-case ASCII (the schema says so): an id is found through its index.
+    for kind in ("initiative", "organisation"):
+        if fetch(conn, f"SELECT id FROM {kind} WHERE id = :i", i=wanted):
+            return kind, wanted
+    # Any name it goes by: `show "National Institute of Chemistry"` finds NIC too. Compared
+    # in Python, which lowers all of Unicode as the ids above are lowered; SQL's lower() does not.
+    candidates: set[tuple[str, str]] = set()
     for kind, sql in (
-        ("initiative", "SELECT id, acronym, name, NULL FROM initiative"),
+        ("initiative", "SELECT id, acronym AS short, name FROM initiative"),
+        ("organisation", "SELECT id, short_name AS short, name FROM organisation"),
         (
             "organisation",
-            "SELECT id, short_name, name, (SELECT json_group_array(n.name) FROM "
-            "organisation_other_name n WHERE n.organisation_id = o.id) FROM organisation o",
+            "SELECT organisation_id AS id, name AS short, NULL AS name FROM organisation_other_name",
         ),
     ):
-        for row_id, short, name, others in conn.execute(sql):
-            if row_id.lower() == wanted:
-                return kind, row_id
-            # Any name it goes by: `show "National Institute of Chemistry"` finds NIC too.
-            for label in (short, name, *(json.loads(others) if others else [])):
+        for row in fetch(conn, sql):
+            for label in (row["short"], row["name"]):
                 if label and label.lower() == wanted:
-                    candidates.append((kind, row_id, label))
-    unique = {(kind, row_id) for kind, row_id, _ in candidates}
-    if len(unique) == 1:
-        return unique.pop()
-    if len(unique) > 1:
-        options = ", ".join(f"{row_id} ({kind})" for kind, row_id in sorted(unique))
+                    candidates.add((kind, row["id"]))
+    if len(candidates) == 1:
+        return candidates.pop()
+    if len(candidates) > 1:
+        options = ", ".join(f"{row_id} ({kind})" for kind, row_id in sorted(candidates))
         raise UsageError(f"'{ident}' is ambiguous; give one of these ids: {options}")
     ids = [
-        r[0]
-        for r in conn.execute("SELECT id FROM initiative UNION ALL SELECT id FROM organisation")
+        r["id"]
+        for r in fetch(conn, "SELECT id FROM initiative UNION ALL SELECT id FROM organisation")
     ]
     close = difflib.get_close_matches(wanted, ids, n=3)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
@@ -61,9 +62,6 @@ def describe(conn: sqlite3.Connection, ident: str) -> tuple[Record, list[Chart]]
     """The record, and for an initiative the charts of its timeline, partners and funding."""
     kind, row_id = resolve(conn, ident)
     prov = shape.Provenance(conn)
-    sources = {
-        r["id"]: r for r in fetch(conn, "SELECT id, title, publisher, url, published FROM source")
-    }
     record = (
         _initiative(conn, prov, row_id)
         if kind == "initiative"
@@ -72,8 +70,30 @@ def describe(conn: sqlite3.Connection, ident: str) -> tuple[Record, list[Chart]]
     charts = _initiative_views(conn, record) if kind == "initiative" else []
     _drop_empty_inferred(record)
     cited = sorted({s for part in _walk_sources(record) for s in part})
-    record["source_list"] = [sources[s] for s in cited if s in sources]
+    record["source_list"] = _sources(conn, cited)
     return record, charts
+
+
+def _sources(conn: sqlite3.Connection, ids: list[str]) -> list[Record]:
+    """The sources with these ids, in this order: only those, never the whole table."""
+    found: dict[str, Record] = {}
+    for start in range(0, len(ids), _BATCH):
+        batch = ids[start : start + _BATCH]
+        names = {f"s{n}": ident for n, ident in enumerate(batch)}
+        found |= {
+            r["id"]: r
+            for r in fetch(
+                conn,
+                "SELECT id, title, publisher, url, published FROM source "
+                f"WHERE id IN ({', '.join(':' + n for n in names)})",
+                **names,
+            )
+        }
+    return [found[s] for s in ids if s in found]
+
+
+# Values bound in one IN list: well below SQLite's and PostgreSQL's limits on parameters.
+_BATCH = 500
 
 
 def _initiative_views(conn: sqlite3.Connection, record: Record) -> list[Chart]:
@@ -81,23 +101,20 @@ def _initiative_views(conn: sqlite3.Connection, record: Record) -> list[Chart]:
     from atmptrack import report
 
     ident = record["id"]
-    events = report.timeline(conn)[0]
-    mine = [e for e in events.rows if e["initiative"] == ident]
-    record["timeline"] = [{k: e[k] for k in ("date", "when", "kind", "place")} for e in mine]
-    matrix = report.partners(conn, initiatives=[ident])[0]
+    events = report.timeline(conn, initiatives=[ident])[0].ready()
+    record["timeline"] = [{k: e[k] for k in ("date", "when", "kind", "place")} for e in events.rows]
+    matrix = report.partners(conn, initiatives=[ident])[0].ready()
     record["partners_by_country_helix"] = list(matrix.rows)
     charts: list[Chart] = []
     gantt = events.chart
     if isinstance(gantt, Gantt):
         label = record["acronym"] or record["name"]  # as the timeline labels it
-        gantt.spans = [s for s in gantt.spans if s.label == label]
-        gantt.markers = [m for m in gantt.markers if m.row == label]
         gantt.title = f"{label} from start to end"
         if gantt.spans or gantt.markers:
             charts.append(gantt)
-    if matrix.chart is not None and matrix.rows:
+    if matrix.chart is not None and record["partners_by_country_helix"]:
         charts.append(matrix.chart)
-    funding = report.funding(conn, initiatives=[ident])[0]
+    funding = report.funding(conn, initiatives=[ident])[0].ready()
     if isinstance(funding.chart, BarChart) and any(bar.value for bar in funding.chart.bars):
         funding.chart.title = "Funding"
         charts.append(funding.chart)
@@ -217,10 +234,8 @@ def _relations(conn: sqlite3.Connection, prov: shape.Provenance, ini_id: str) ->
     return [
         prov.attach(
             {"kind": r["kind"], "initiative": r["initiative"], "direction": r["direction"]},
-            "relation",
-            shape.provenance_key(
-                (r["owner"], r["kind"], ini_id if r["direction"] == "incoming" else r["initiative"])
-            ),
+            shape.RELATION,
+            (r["owner"], r["kind"], ini_id if r["direction"] == "incoming" else r["initiative"]),
         )
         for r in relations
     ]
@@ -248,8 +263,9 @@ def _organisation(conn: sqlite3.Connection, prov: shape.Provenance, org_id: str)
         WHERE m.organisation_id = :o ORDER BY m.initiative_id""",
         o=org_id,
     )
+    prov.read(shape.MEMBER, {"organisation_id": org_id})  # one query for all its memberships
     record["memberships"] = [
-        prov.attach(m, "member", f"{m['initiative']}/{org_id}") for m in memberships
+        prov.attach(m, shape.MEMBER, (m["initiative"], org_id)) for m in memberships
     ]
     leads = fetch(
         conn,
@@ -260,7 +276,7 @@ def _organisation(conn: sqlite3.Connection, prov: shape.Provenance, org_id: str)
         o=org_id,
     )
     record["leads"] = [
-        prov.attach(x, "workgroup", f"{x['initiative']}/{x['workgroup']}") for x in leads
+        prov.attach(x, shape.WORKGROUP, (x["initiative"], x["workgroup"])) for x in leads
     ]
     people = fetch(
         conn,
@@ -269,5 +285,5 @@ def _organisation(conn: sqlite3.Connection, prov: shape.Provenance, org_id: str)
         WHERE p.organisation_id = :o ORDER BY p.initiative_id, p.position""",
         o=org_id,
     )
-    record["people"] = [prov.attach(p, "person", f"{p['initiative']}/{p['id']}") for p in people]
+    record["people"] = [prov.attach(p, shape.PERSON, (p["initiative"], p["id"])) for p in people]
     return record

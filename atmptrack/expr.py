@@ -362,6 +362,9 @@ class Field:
     hi: str | None = None
     # A closed vocabulary, countries or ids: the canonical form of a value, or a UsageError.
     check: Callable[[str], str] | None = None
+    # For lists: SQL that holds when an item is one of `{values}` (a list of parameters),
+    # comparing stored items exactly: used with canonical values only.
+    member: str | None = None
 
 
 def _chain(op: str, parts: Sequence[str]) -> str:
@@ -399,24 +402,28 @@ class Compiler:
         self.params[name] = value
         return f":{name}"
 
-    def compile(self, node: Node) -> str:
+    def compile(self, node: Node, *, positive: bool = True) -> str:
+        """The WHERE clause of a tree; `positive`: no NOT stands above this node."""
         negations = 0
         while isinstance(node, Not):
             negations += 1
             node = node.item
         # Comparisons are two-valued, so `not not x` is x, exactly; each NOT costs parser stack.
         prefix = "NOT " if negations % 2 else ""
+        positive = positive and not negations
         if isinstance(node, And | Or):
             op = "AND" if isinstance(node, And) else "OR"
-            return prefix + _chain(op, [self.compile(n) for n in _flattened(node)])
-        return prefix + self.compare(node)
+            return prefix + _chain(
+                op, [self.compile(n, positive=positive) for n in _flattened(node)]
+            )
+        return prefix + self.compare(node, positive=positive)
 
     def fail(self, pos: int, problem: str) -> UsageError:
         if self.text and pos >= 0:
             return ExpressionError(self.text, pos, problem)
         return UsageError(problem)
 
-    def compare(self, node: Cmp) -> str:
+    def compare(self, node: Cmp, *, positive: bool = False) -> str:
         field = self.fields.get(node.field)
         if field is None:
             shown = [f for f in self.fields if not f.startswith("_")]
@@ -445,6 +452,10 @@ class Compiler:
             "date": self.on_dates,
             "span": self.on_span,
         }.get(field.kind, self.on_scalar)(field, node.op, values, node)
+        if positive and node.op in ("=", "in") and field.kind in ("text", "list"):
+            # With no NOT above it, unknown and false both leave the row out: the comparison
+            # stays bare, where the query planner can meet it with an index.
+            return f"({sql})"
         return f"({sql}) IS TRUE"
 
     def check_operator(self, field: Field, node: Cmp) -> None:
@@ -516,7 +527,11 @@ class Compiler:
         return number
 
     def on_scalar(self, field: Field, op: str, values: list[object], node: Cmp) -> str:
-        text = field.kind == "text"
+        # A checked value is the canonical form that the store holds (a country code, an id,
+        # a vocabulary's value): equal exactly when equal ignoring case, and compared as it
+        # is, an index on the column can find it.
+        canonical = field.check is not None and op in EQUALITY
+        text = field.kind == "text" and not canonical
         left = f"{FOLD}({field.sql})" if text else field.sql
 
         def right(value: object) -> str:
@@ -535,6 +550,11 @@ class Compiler:
     def on_list(self, field: Field, op: str, values: list[object], node: Cmp) -> str:
         # List cells hold SEP-joined items: an item matches when it equals (or contains) a value.
         # A value holding SEP would match across two items, and no item holds it.
+        # Values a check made canonical, or that the `list` flags built from such (pos -1),
+        # are the items as stored: compared over the list's own tables, through their indexes.
+        if field.member and op in EQUALITY and (field.check is not None or node.pos < 0):
+            found = field.member.format(values=", ".join(self.param(v) for v in values))
+            return _negated(found) if op in ("!=", "not in") else found
         items = [fold(v) or "" for v in values]
         if op in ("~", "!~"):
             found = (

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
+from itertools import islice
 from typing import Any, Literal
 
+from atmptrack import shape
 from atmptrack.errors import UsageError, did_you_mean
 from atmptrack.expr import (
     AMOUNT_KEY,
@@ -26,6 +29,7 @@ from atmptrack.expr import (
     fold,
     parse,
 )
+from atmptrack.store import stream
 
 Row = dict[str, Any]
 # A column's kind: how it compares, sorts and aligns; `sum` is an amount added up over records.
@@ -43,6 +47,9 @@ class Column:
     # What a value may be, checked as the `list` flags check theirs: an enum of atmptrack.vocab,
     # "precision", "country" (ISO codes) or "initiative" (ids or acronyms).
     values: str | None = None
+    # For lists: "some item is one of {values}" over the tables the list comes from, so that
+    # `=` and `in` meet their indexes rather than build every row's list (see expr.Field).
+    member: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +66,7 @@ class Entity:
     brief: tuple[str, ...] = ()  # the columns a table for people shows when --columns is not given
     display: dict[str, Callable[[Row], str]] = field(default_factory=dict)  # cells for people
     hidden: tuple[Column, ...] = ()  # fields only the flags use
+    key: tuple[str, ...] = ("id",)  # the output columns that tell one row from another
 
     @property
     def column_names(self) -> list[str]:
@@ -79,7 +87,7 @@ class Entity:
             elif column.kind in ("amount", "sum"):
                 out[column.name] = Field(f"{AMOUNT_KEY}({sql})", "amount")
             elif column.kind in ("int", "list"):
-                out[column.name] = Field(sql, column.kind, check=check)
+                out[column.name] = Field(sql, column.kind, check=check, member=column.member)
             else:
                 out[column.name] = Field(sql, "text", check=check)
         if self.span:
@@ -103,20 +111,48 @@ class Entity:
 
 
 def _agg(select: str) -> str:
-    """A correlated list, in the subquery's order, as one SEP-joined string."""
+    """A correlated list, in the subquery's order, as one SEP-joined string.
+
+    group_concat is SQLite's; on PostgreSQL our schema defines an aggregate of that name and
+    meaning (see `postgres.FUNCTIONS`). Everything else here is standard SQL.
+    """
     return f"(SELECT group_concat(v, {SEP_SQL}) FROM ({select}) AS agg)"
 
 
-def _sources(entity: str, key: str) -> str:
+# Appended to a subquery to keep the planner from merging it into the query around it, where
+# each mention of a computed column would compute it again. SQLite's form; PostgreSQL's is
+# " OFFSET 0" (SQLite accepts OFFSET only after a LIMIT).
+KEEP_APART = " LIMIT -1"
+
+
+def _owned(stored: shape.Shape, keys: Sequence[str]) -> str:
+    """The condition joining a provenance table `c` to its record, whose key is `keys`."""
+    return " AND ".join(f"c.{o} = {k}" for o, k in zip(stored.owner, keys, strict=True))
+
+
+def _sources(stored: shape.Shape, *keys: str) -> str:
     return _agg(
-        f"SELECT source_id AS v FROM citation WHERE entity = '{entity}' AND key = {key} ORDER BY position"
+        f"SELECT c.source_id AS v FROM {stored.citations} c WHERE {_owned(stored, keys)} ORDER BY c.position"
     )
 
 
-def _inferred(entity: str, key: str) -> str:
+def _inferred(stored: shape.Shape, *keys: str) -> str:
     return _agg(
-        f"SELECT field AS v FROM inferred WHERE entity = '{entity}' AND key = {key} ORDER BY field"
+        f"SELECT c.field AS v FROM {stored.inferences} c WHERE {_owned(stored, keys)} ORDER BY c.field"
     )
+
+
+def _citation_count() -> str:
+    """How many records cite source `s`, over every entity's citation table."""
+    return " + ".join(
+        f"(SELECT count(*) FROM {stored.citations} c WHERE c.source_id = s.id)"
+        for stored in shape.CITED
+    )
+
+
+def _ORG_IN(item: str) -> str:
+    """An organisation's list item, one of {values}: over its memberships `x`."""
+    return f"t.id IN (SELECT x.organisation_id FROM membership x WHERE {item} IN ({{values}}))"
 
 
 _ORG_COLUMNS = (
@@ -136,8 +172,16 @@ _ORG_COLUMNS = (
     Column("vat", help="VAT number, as the source writes it"),
     Column("sme", help="true when the source counts it as a small or medium-sized enterprise"),
     Column("source_country", help="the source's own country code where it is not ISO (EL, UK)"),
-    Column("initiatives", "list", "ids of the initiatives it takes part in", values="initiative"),
-    Column("roles", "list", "initiative:role pairs"),
+    Column(
+        "initiatives",
+        "list",
+        "ids of the initiatives it takes part in",
+        values="initiative",
+        member=_ORG_IN("x.initiative_id"),
+    ),
+    Column(
+        "roles", "list", "initiative:role pairs", member=_ORG_IN("x.initiative_id || ':' || x.role")
+    ),
     Column("sources", "list", "ids of the sources cited"),
     Column("inferred", "list", "fields that no source states"),
 )
@@ -151,8 +195,8 @@ def _org_sql(where: str) -> str:
       {_agg("SELECT m.initiative_id AS v FROM membership m WHERE m.organisation_id = o.id ORDER BY m.initiative_id")} AS initiatives,
       {_agg("SELECT m.initiative_id || ':' || m.role AS v FROM membership m WHERE m.organisation_id = o.id ORDER BY m.initiative_id")} AS roles,
       {_agg("SELECT m.role AS v FROM membership m WHERE m.organisation_id = o.id")} AS _role_names,
-      {_sources("organisation", "o.id")} AS sources,
-      {_inferred("organisation", "o.id")} AS inferred
+      {_sources(shape.ORGANISATION, "o.id")} AS sources,
+      {_inferred(shape.ORGANISATION, "o.id")} AS inferred
     FROM organisation o {where}"""
 
 
@@ -206,8 +250,8 @@ _entity(
       {_funding(combined_qualifier("f.qualifier"))} AS funding_qualifier,
       {_agg("SELECT DISTINCT f.programme AS v FROM funding f WHERE f.initiative_id = i.id AND f.programme IS NOT NULL ORDER BY f.programme")} AS programme,
       i.website, i.cordis_id, i.grant_doi,
-      {_sources("initiative", "i.id")} AS sources,
-      {_inferred("initiative", "i.id")} AS inferred,
+      {_sources(shape.INITIATIVE, "i.id")} AS sources,
+      {_inferred(shape.INITIATIVE, "i.id")} AS inferred,
       i.start_lo AS _start_lo, i.start_hi AS _start_hi, i.end_lo AS _end_lo, i.end_hi AS _end_hi
     FROM initiative i""",
         (
@@ -215,7 +259,14 @@ _entity(
             Column("acronym"),
             Column("name"),
             Column("kind", values="InitiativeKind"),
-            Column("therapy_areas", "list", "gene, cell, tissue", values="TherapyArea"),
+            Column(
+                "therapy_areas",
+                "list",
+                "gene, cell, tissue",
+                values="TherapyArea",
+                member="t.id IN (SELECT x.initiative_id FROM initiative_therapy_area x "
+                "WHERE x.therapy_area IN ({values}))",
+            ),
             Column("start", "date", lo="_start_lo", hi="_start_hi"),
             Column("end", "date", lo="_end_lo", hi="_end_hi"),
             Column("declared_partners", "int", "partner count the sources declare"),
@@ -225,7 +276,14 @@ _entity(
                 values="CountQualifier",
             ),
             Column("known_members", "int", "members listed in the data"),
-            Column("countries", "list", "member countries", values="country"),
+            Column(
+                "countries",
+                "list",
+                "member countries",
+                values="country",
+                member="t.id IN (SELECT x.initiative_id FROM membership x JOIN organisation y "
+                "ON y.id = x.organisation_id WHERE y.country IN ({values}))",
+            ),
             Column("coordinator", help="organisation id"),
             Column("funding_amount", "sum", "total of the known funding, when in one currency"),
             Column("funding_currency", help="currency of funding_amount"),
@@ -273,7 +331,7 @@ _ORGANISATIONS = Entity(
     frozenset({"country", "sector", "helix", "initiative", "role"}),
     "t.country, lower(t.name)",
     brief=_ORG_BRIEF,
-    hidden=(Column("_role_names", "list", values="Role"),),
+    hidden=(Column("_role_names", "list", values="Role", member=_ORG_IN("x.role")),),
     # `geneh: partner` for people: a narrow terminal may wrap after the colon, never inside an id.
     display={"roles": lambda r: ", ".join(x.replace(":", ": ", 1) for x in r.get("roles") or [])},
 )
@@ -296,7 +354,7 @@ _entity(
     SELECT m.initiative_id AS initiative, m.organisation_id AS organisation, o.name, o.short_name,
       o.country, o.sector, o.helix, m.role, m.ec_contribution, m.net_ec_contribution,
       m.source_helix, m."order", m.note,
-      {_sources("member", "m.initiative_id || '/' || m.organisation_id")} AS sources,
+      {_sources(shape.MEMBER, "m.initiative_id", "m.organisation_id")} AS sources,
       m.position AS _position
     FROM membership m JOIN organisation o ON o.id = m.organisation_id""",
         (
@@ -322,6 +380,7 @@ _entity(
         frozenset({"country", "sector", "helix", "initiative", "role"}),
         "t.initiative, t._position",
         brief=("initiative", "organisation", "name", "country", "helix", "role"),
+        key=("initiative", "organisation"),
     )
 )
 
@@ -333,7 +392,7 @@ _entity(
     SELECT w.initiative_id AS initiative, w.id, w.kind, w.number, w.name, w.goal,
       {_agg("SELECT l.organisation_id AS v FROM workgroup_lead l WHERE l.initiative_id = w.initiative_id AND l.workgroup_id = w.id ORDER BY l.position")} AS leads,
       {_agg("SELECT p.name AS v FROM workgroup_coordinator c JOIN person p ON p.initiative_id = c.initiative_id AND p.id = c.person_id WHERE c.initiative_id = w.initiative_id AND c.workgroup_id = w.id ORDER BY c.position")} AS coordinators,
-      {_sources("workgroup", "w.initiative_id || '/' || w.id")} AS sources,
+      {_sources(shape.WORKGROUP, "w.initiative_id", "w.id")} AS sources,
       w.position AS _position
     FROM workgroup w""",
         (
@@ -350,6 +409,7 @@ _entity(
         frozenset({"initiative", "kind"}),
         "t.initiative, t._position",
         brief=("initiative", "id", "name", "goal", "leads", "coordinators"),
+        key=("initiative", "id"),
     )
 )
 
@@ -362,8 +422,8 @@ _entity(
       ms.date_qualifier, ms.place,
       {_agg("SELECT p.name AS v FROM milestone_speaker s JOIN person p ON p.initiative_id = s.initiative_id AND p.id = s.person_id WHERE s.initiative_id = ms.initiative_id AND s.milestone_id = ms.id ORDER BY s.position")} AS speakers,
       ms.note,
-      {_sources("milestone", "ms.initiative_id || '/' || ms.id")} AS sources,
-      {_inferred("milestone", "ms.initiative_id || '/' || ms.id")} AS inferred,
+      {_sources(shape.MILESTONE, "ms.initiative_id", "ms.id")} AS sources,
+      {_inferred(shape.MILESTONE, "ms.initiative_id", "ms.id")} AS inferred,
       ms.date_lo AS _date_lo, ms.date_hi AS _date_hi, ms.end_lo AS _end_lo, ms.end_hi AS _end_hi,
       coalesce(ms.end_hi, ms.date_hi) AS _span_hi, ms.position AS _position
     FROM milestone ms""",
@@ -395,6 +455,7 @@ _entity(
         "coalesce(t._date_lo, '9999'), t.initiative, t._position",
         span=("_date_lo", "_span_hi"),
         brief=("initiative", "kind", "date", "place", "speakers", "note"),
+        key=("initiative", "id"),
         display={
             "date": lambda r: describe_when(
                 r.get("date"), r.get("end_date"), r.get("date_qualifier")
@@ -410,8 +471,8 @@ _entity(
         f"""
     SELECT p.initiative_id AS initiative, p.id, p.name, p.role, p.organisation_id AS organisation,
       o.name AS organisation_name, o.country,
-      {_sources("person", "p.initiative_id || '/' || p.id")} AS sources,
-      {_inferred("person", "p.initiative_id || '/' || p.id")} AS inferred,
+      {_sources(shape.PERSON, "p.initiative_id", "p.id")} AS sources,
+      {_inferred(shape.PERSON, "p.initiative_id", "p.id")} AS inferred,
       p.position AS _position
     FROM person p LEFT JOIN organisation o ON o.id = p.organisation_id""",
         (
@@ -428,6 +489,7 @@ _entity(
         frozenset({"initiative", "country"}),
         "t.initiative, t._position",
         brief=("initiative", "name", "role", "organisation_name"),
+        key=("initiative", "id"),
     )
 )
 
@@ -438,8 +500,8 @@ _entity(
         f"""
     SELECT f.initiative_id AS initiative, f.id, f.amount, f.currency, f.qualifier, f.funder,
       f.programme, f.instrument, f.start, f."end", f.call, f.topic, f.total_cost, f.note,
-      {_sources("funding", "f.initiative_id || '/' || f.id")} AS sources,
-      {_inferred("funding", "f.initiative_id || '/' || f.id")} AS inferred,
+      {_sources(shape.FUNDING, "f.initiative_id", "f.id")} AS sources,
+      {_inferred(shape.FUNDING, "f.initiative_id", "f.id")} AS inferred,
       f.start_lo AS _start_lo, f.start_hi AS _start_hi, f.end_lo AS _end_lo, f.end_hi AS _end_hi,
       f.position AS _position
     FROM funding f""",
@@ -479,6 +541,7 @@ _entity(
             "end",
         ),
         display={"amount": lambda r: show_amount(r.get("amount"), r.get("qualifier"))},
+        key=("initiative", "id"),
     )
 )
 
@@ -486,9 +549,9 @@ _entity(
     Entity(
         "sources",
         "the sources the data cites",
-        """
+        f"""
     SELECT s.id, s.title, s.publisher, s.url, s.published,
-      (SELECT count(*) FROM citation c WHERE c.source_id = s.id) AS citations, s.verify,
+      {_citation_count()} AS citations, s.verify,
       s.published_lo AS _published_lo, s.published_hi AS _published_hi
     FROM source s""",
         (
@@ -631,7 +694,12 @@ class _Checks:
     def initiative(self, value: str) -> str:
         """An initiative id from an id or an acronym, case-insensitively."""
         assert self.conn is not None, "checker() hands this out only with a connection"
+        wanted = value.strip().lower()
         if self._initiatives is None:
+            # An id wins over an acronym, and ids are lower-case: found through the key alone,
+            # without reading every initiative.
+            if stream_first(self.conn, "SELECT id FROM initiative WHERE id = :i", i=wanted):
+                return wanted
             known = self.conn.execute("SELECT id, acronym FROM initiative ORDER BY id").fetchall()
             lookup: dict[str, str] = {}
             for ident, acronym in known:
@@ -640,7 +708,7 @@ class _Checks:
                     lookup.setdefault(acronym.lower(), ident)
             self._initiatives = lookup, [i for i, _ in known]
         lookup, ids = self._initiatives
-        ident = lookup.get(value.strip().lower())
+        ident = lookup.get(wanted)
         if ident is not None:
             return ident
         close = did_you_mean(value, lookup)
@@ -649,9 +717,19 @@ class _Checks:
         raise UsageError(f"unknown initiative '{value}'{hint}; valid initiatives: {', '.join(ids)}")
 
 
-def initiative_labels(conn: sqlite3.Connection) -> dict[str, str]:
-    """Each initiative's label for people: its acronym where it has one, else its name."""
-    return dict(conn.execute("SELECT id, coalesce(acronym, name) FROM initiative"))
+def initiative_labels(conn: sqlite3.Connection, ids: Sequence[str] = ()) -> dict[str, str]:
+    """Each initiative's label for people: its acronym where it has one, else its name; of
+    the initiatives with these ids, or of all."""
+    sql = "SELECT id, coalesce(acronym, name) AS label FROM initiative"
+    names = {f"i{n}": ident for n, ident in enumerate(ids)}
+    if names:
+        sql += f" WHERE id IN ({', '.join(':' + name for name in names)})"
+    return {r["id"]: r["label"] for r in stream(conn, sql, **names)}
+
+
+def stream_first(conn: sqlite3.Connection, sql: str, **params: Any) -> Row | None:
+    """The first row of a query, or None."""
+    return next(stream(conn, sql, **params), None)
 
 
 def resolve_initiatives(given: list[str], conn: sqlite3.Connection) -> list[str]:
@@ -826,6 +904,13 @@ _CONVERT: dict[str, Callable[[Any], Any]] = {
 
 def run(query: Query, conn: sqlite3.Connection) -> tuple[list[str], list[Row]]:
     """Rows of one entity, filtered, sorted and limited; values converted to their kinds."""
+    columns, rows = iterate(query, conn)
+    return columns, list(rows)
+
+
+def iterate(query: Query, conn: sqlite3.Connection) -> tuple[list[str], Iterator[Row]]:
+    """The same rows one at a time, as the store hands them out: a long listing is written
+    while it is read. The query is checked and compiled before this returns."""
     ent = query.entity
     columns = select_columns(ent, query.columns)
     if query.limit is not None and not 0 <= query.limit <= INT64_MAX:
@@ -837,25 +922,119 @@ def run(query: Query, conn: sqlite3.Connection) -> tuple[list[str], list[Row]]:
     if query.expression is not None:
         nodes.append(parse(query.expression))
     where = f" WHERE {compiler.compile(And(tuple(nodes)))}" if nodes else ""
-    # LIMIT -1 keeps SQLite from flattening the entity into the outer query: flattened, every
-    # mention of a computed column in WHERE or ORDER BY would run its subquery again.
-    sql = f"SELECT * FROM ({ent.sql} LIMIT -1) AS t{where} ORDER BY {order}"
-    if query.limit is not None:
-        sql += f" LIMIT {compiler.param(query.limit)}"
+    limit = f" LIMIT {compiler.param(query.limit)}" if query.limit is not None else ""
     register_functions(conn)
-    cursor = conn.execute(sql, compiler.params)
-    names = [d[0] for d in cursor.description]
     kinds = {c.name: c.kind for c in ent.columns}
-    rows = []
-    for record in cursor:
-        raw = dict(zip(names, record, strict=True))
-        row = {}
-        for name in columns:
-            convert = _CONVERT.get(kinds[name])
-            value = raw[name]
-            row[name] = convert(value) if convert else value
-        rows.append(row)
-    return columns, rows
+    converters = [(name, _CONVERT.get(kinds[name])) for name in columns]
+
+    def converted(raw: Row) -> Row:
+        return {name: convert(raw[name]) if convert else raw[name] for name, convert in converters}
+
+    if not where and not limit:
+        # Every row: one query, written as read; the entity is kept apart (KEEP_APART).
+        sql = f"SELECT * FROM ({ent.sql}{KEEP_APART}) AS t ORDER BY {order}"
+        return columns, (converted(raw) for raw in stream(conn, sql, **compiler.params))
+    # Some rows: first which, and in which order, from the columns the filter and the order
+    # read (no list of sources is built for a row that is not shown); then every column of
+    # those rows only, a batch at a time.
+    chosen = _choose(ent, where, order, limit)
+    keys = stream(conn, chosen, **compiler.params)
+    return columns, (converted(raw) for raw in _complete(conn, ent, keys))
+
+
+# Rows completed per query in the second step: few enough for any database's parameter limit.
+_BATCH = 500
+_REFERENCE = re.compile(r'\bt\.(?:"([^"]+)"|(\w+))')
+
+
+def _choose(ent: Entity, where: str, order: str, limit: str) -> str:
+    """The query of the keys of the rows asked for, in order, over the columns it needs."""
+    items, rest = _parts(ent)
+    used = {a or b for a, b in _REFERENCE.findall(where + " " + order)}
+    wanted = [*ent.key, *(c for c in items if c in used and c not in ent.key)]
+    light = ", ".join(f'{items[c]} AS "{c}"' for c in wanted)
+    # Plain columns may be flattened into the outer query, where the filter meets the
+    # tables' indexes; a computed list stays a subquery, computed once per row.
+    computed = any("SELECT" in items[c] for c in wanted)
+    inner = f"SELECT {light} {rest}" + (KEEP_APART if computed else "")
+    key = ", ".join(f't."{c}"' for c in ent.key)
+    return f"SELECT {key} FROM ({inner}) AS t{where} ORDER BY {order}{limit}"
+
+
+def _complete(conn: sqlite3.Connection, ent: Entity, keys: Iterator[Row]) -> Iterator[Row]:
+    """Every column of the rows with these keys, in the order the keys come."""
+    items, rest = _parts(ent)
+    bases = [items[c] for c in ent.key]
+    while True:
+        batch = [tuple(row[c] for c in ent.key) for row in islice(keys, _BATCH)]
+        if not batch:
+            return
+        params: dict[str, Any] = {}
+        if len(bases) == 1:
+            for n, (value,) in enumerate(batch):
+                params[f"k{n}"] = value
+            among = f"{bases[0]} IN ({', '.join(':' + name for name in params)})"
+        else:
+            tuples = []
+            for n, values in enumerate(batch):
+                names = [f"k{n}_{i}" for i in range(len(values))]
+                params |= dict(zip(names, values, strict=True))
+                tuples.append("(" + ", ".join(":" + name for name in names) + ")")
+            among = f"({', '.join(bases)}) IN (VALUES {', '.join(tuples)})"
+        joiner = " AND " if _top_level(rest, " WHERE ") >= 0 else " WHERE "
+        found = {
+            tuple(row[c] for c in ent.key): row
+            for row in stream(conn, f"SELECT {_select(ent)} {rest}{joiner}{among}", **params)
+        }
+        for key in batch:
+            yield found[key]
+
+
+def _top_level(sql: str, word: str) -> int:
+    """Where `word` first occurs outside parentheses and quotes in sql, or -1."""
+    depth, quoted = 0, ""
+    for index, char in enumerate(sql):
+        if quoted:
+            quoted = "" if char == quoted else quoted
+        elif char in "'\"":
+            quoted = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth == 0 and sql.startswith(word, index):
+            return index
+    return -1
+
+
+def _select(ent: Entity) -> str:
+    return ent.sql[_top_level(ent.sql, "SELECT") + len("SELECT") : _top_level(ent.sql, "FROM")]
+
+
+_PARTS: dict[str, tuple[dict[str, str], str]] = {}
+
+
+def _parts(ent: Entity) -> tuple[dict[str, str], str]:
+    """An entity's declared SELECT as {output column: its expression} and `FROM ...`.
+
+    The declarations are ours (never input): `expr AS name` items separated by commas at the
+    top level; a plain column reference is named after its column.
+    """
+    if ent.sql in _PARTS:
+        return _PARTS[ent.sql]
+    select = _select(ent)
+    items: dict[str, str] = {}
+    while select.strip():
+        end = _top_level(select, ",")
+        item, select = (select, "") if end < 0 else (select[:end], select[end + 1 :])
+        item = item.strip()
+        cut = item.rfind(" AS ")
+        if cut >= 0 and _top_level(item[cut:], ")") < 0 and "(" not in item[cut:]:
+            items[item[cut + 4 :].strip().strip('"')] = item[:cut].strip()
+        else:
+            items[item.split(".")[-1].strip('"')] = item
+    _PARTS[ent.sql] = items, ent.sql[_top_level(ent.sql, "FROM") :]
+    return _PARTS[ent.sql]
 
 
 def show_amount(amount: Any, qualifier: str | None, currency: str | None = None) -> str:

@@ -6,6 +6,7 @@ imported only for the `table` format, and user data reaches it as Text, never as
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -15,9 +16,20 @@ from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TextIO
+from itertools import islice
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from atmptrack.results import BarChart, Chart, Gantt, Heatmap, Row, Section, Span, StackedChart
+from atmptrack.results import (
+    BarChart,
+    Chart,
+    Gantt,
+    Heatmap,
+    Row,
+    Section,
+    Span,
+    StackedChart,
+    capped,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -261,14 +273,12 @@ def _write_csv(section: Section, out: TextIO, header: bool, guarded: bool) -> No
 
 
 def _write_json(section: Section, out: TextIO, _header: bool, _guarded: bool) -> None:
-    if not section.rows:
-        out.write("[]\n")
-        return
-    out.write("[\n")
-    out.write(
-        ",\n".join("  " + _json({c: row.get(c) for c in section.columns}) for row in section.rows)
-    )
-    out.write("\n]\n")
+    # Each row is written as it is read: the array is never held whole.
+    opening = "[\n"
+    for row in section.rows:
+        out.write(opening + "  " + _json({c: row.get(c) for c in section.columns}))
+        opening = ",\n"
+    out.write("[]\n" if opening == "[\n" else "\n]\n")
 
 
 def _write_jsonl(section: Section, out: TextIO, _header: bool, _guarded: bool) -> None:
@@ -279,8 +289,15 @@ def _write_jsonl(section: Section, out: TextIO, _header: bool, _guarded: bool) -
 def _write_yaml(section: Section, out: TextIO, _header: bool, _guarded: bool) -> None:
     import yaml
 
-    data = [_yaml_ready({c: row.get(c) for c in section.columns}) for row in section.rows]
-    yaml.safe_dump(data, out, allow_unicode=True, sort_keys=False, default_flow_style=False)
+    # One list item per row, written as read: the items of a list, one after the other, are
+    # the list that one dump of all of them would write.
+    empty = True
+    for row in section.rows:
+        item = [_yaml_ready({c: row.get(c) for c in section.columns})]
+        yaml.safe_dump(item, out, allow_unicode=True, sort_keys=False, default_flow_style=False)
+        empty = False
+    if empty:
+        out.write("[]\n")
 
 
 def _write_markdown(section: Section, out: TextIO, header: bool, _guarded: bool) -> None:
@@ -519,6 +536,11 @@ def _known(value: Any) -> bool:
     return value is not None and not (isinstance(value, list | tuple | Mapping | str) and not value)
 
 
+# Rows of a table for people laid out at a time: enough that a table reads as one, few enough
+# that a long listing streams.
+CHUNK = 1000
+
+
 class _Screen:
     """Output for people on one stream, at its width (COLUMNS, the terminal's, or Rich's 80).
 
@@ -554,28 +576,47 @@ class _Screen:
         self.stream.write("\n")
 
     def section(self, section: Section, *, header: bool) -> None:
-        """A titled table, or one block per record when its columns cannot fit; its footer."""
+        """A titled table, or one block per record when its columns cannot fit; its footer.
+
+        Rows are laid out CHUNK at a time, each chunk a table fitted to its own cells (with
+        the header again): a listing of 100,000 rows is written as it is read, never held.
+        """
         names = section.table_columns or section.columns
         columns = [clean(c) for c in names]
-        cells = [[_human(section, row, c) for c in names] for row in section.rows]
         heads = columns if header else [""] * len(columns)
-        widths = _fit(heads, cells, self.width - _GAP * (len(columns) - 1)) if names else []
+        room = self.width - _GAP * (len(columns) - 1)
         if section.title:
             self.text(section.title, "bold")
-        if widths is None:
-            self.as_records.append((section.title or section.name, len(columns)))
-            for index, row in enumerate(cells):
-                if index or section.title:
-                    self.blank()  # a block per record, set off from the title too
-                self.record(list(zip(columns, row, strict=True)))
-            if not cells:
-                self.blank()
-                self.text(f"no rows; columns: {', '.join(columns)}", "dim")
-        elif names:
-            if section.title:
-                self.blank()
-            right = [c in section.right for c in names]
-            self.print(_rich_table(heads if header else None, cells, right, widths))
+        rows = iter(section.rows)
+        first = True
+        as_records = False
+        while True:
+            cells = [[_human(section, row, c) for c in names] for row in islice(rows, CHUNK)]
+            if not cells and not first:
+                break
+            widths = _fit(heads, cells, room) if names else []
+            if widths is None:
+                if not as_records:
+                    as_records = True
+                    self.as_records.append((section.title or section.name, len(columns)))
+                for index, row in enumerate(cells):
+                    if index or section.title or not first:
+                        self.blank()  # a block per record, set off from the title too
+                    self.record(list(zip(columns, row, strict=True)))
+                if not cells:
+                    self.blank()
+                    self.text(f"no rows; columns: {', '.join(columns)}", "dim")
+            elif names:
+                if section.title or not first:
+                    self.blank()
+                right = [c in section.right for c in names]
+                if first:
+                    self.print(_rich_table(heads if header else None, cells, right, widths))
+                else:  # the same lines, without Rich's layout cost per row
+                    self.lines(_plain_table(heads if header else None, cells, right, widths))
+            first = False
+            if len(cells) < CHUNK:
+                break
         if section.footer:
             self.blank()
         for line in section.footer:
@@ -652,6 +693,55 @@ def _rich_table(
     return table
 
 
+def _plain_table(
+    headers: list[str] | None, cells: list[list[str]], right: list[bool], widths: list[int]
+) -> list[Text]:
+    """The lines `_rich_table` draws, laid out directly: the same text, many times faster for
+    the long listings that stream a chunk at a time (a test keeps the two identical)."""
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    wrapped = [
+        [_wrap(cell, width) for cell, width in zip(row, widths, strict=True)] for row in cells
+    ]
+    heads = (
+        [_wrap_head(h, w).split("\n") for h, w in zip(headers, widths, strict=True)]
+        if headers is not None
+        else None
+    )
+    used = [
+        max(
+            1,
+            *(_widest("\n".join(head)) for head in ([heads[i]] if heads else [])),
+            *(_widest("\n".join(row[i])) for row in wrapped),
+        )
+        for i in range(len(widths))
+    ]
+
+    def lines_of(parts: list[list[str]], *, bottom: bool = False) -> list[str]:
+        height = max(len(p) for p in parts)
+        if bottom:  # as Rich sets headers: a shorter one on the last line, over its column
+            parts = [[""] * (height - len(p)) + p for p in parts]
+        out = []
+        for n in range(height):
+            pieces = []
+            for index, part in enumerate(parts):
+                text = part[n] if n < len(part) else ""
+                room = used[index] - cell_len(text)
+                pieces.append(" " * room + text if right[index] else text + " " * room)
+            # Each column padded by one on the right, then the box's blank divider.
+            out.append("  ".join(pieces).rstrip())
+        return out
+
+    lines: list[Text] = []
+    if heads is not None:
+        lines.extend(Text(line, style="bold") for line in lines_of(heads, bottom=True))
+        lines.append(Text("━" * (sum(used) + _GAP * (len(used) - 1))))
+    for row in wrapped:
+        lines.extend(Text(line) for line in lines_of(row))
+    return lines
+
+
 def write_sections(
     sections: Sequence[Section],
     fmt: str,
@@ -663,6 +753,8 @@ def write_sections(
 ) -> None:
     """People see every section (and its chart); a machine format gets one table, the first given;
     `svg` is the first chart, `html` a page with every table and chart."""
+    for section in sections:
+        section.ready(charts=fmt in ("table", "svg", "html"))
     if fmt == "svg":
         chart = next((s.chart for s in sections if s.chart is not None), None)
         if chart is None:
@@ -710,9 +802,12 @@ def html_escape(text: str) -> str:
 
 
 def svg_chart(chart: Chart) -> str:
-    """One chart as a standalone SVG document."""
+    """One chart as a standalone SVG document: at most MOST_BARS bars or rows (`capped`), and
+    a subtitle that says what was left out."""
     from atmptrack import charts
 
+    chart = capped(chart)
+    note = clean(chart.note)
     match chart:
         case BarChart():
             bars = [
@@ -726,7 +821,9 @@ def svg_chart(chart: Chart) -> str:
                 chart.title,
                 bars,
                 unit=chart.unit,
-                subtitle="hatched: approximate or spread" if hatched else "",
+                subtitle="; ".join(
+                    t for t in ("hatched: approximate or spread" if hatched else "", note) if t
+                ),
             )
         case StackedChart():
             return charts.stacked_bars(
@@ -734,6 +831,7 @@ def svg_chart(chart: Chart) -> str:
                 [(clean(r.label), r.values) for r in chart.rows],
                 chart.series,
                 percent=chart.percent,
+                subtitle=note,
             )
         case Heatmap():
             labels = [r.label for r in chart.rows]
@@ -748,6 +846,7 @@ def svg_chart(chart: Chart) -> str:
                 diagonal="diagonal: each with itself (its own total), not on the colour scale"
                 if square
                 else "",
+                subtitle=note,
             )
         case Gantt():
             spans = [
@@ -758,7 +857,7 @@ def svg_chart(chart: Chart) -> str:
                 charts.Marker(clean(m.row), m.day, clean(m.label), m.approximate)
                 for m in chart.markers
             ]
-            return charts.gantt(chart.title, spans, markers, today=chart.today)
+            return charts.gantt(chart.title, spans, markers, today=chart.today, subtitle=note)
 
 
 _SHADES = ("cyan", "magenta", "yellow", "green", "blue", "red")
@@ -800,9 +899,12 @@ def _gantt_cells(row: Span, chart: Gantt, column: Callable[[date], int], width: 
 
 
 def _rich_chart(chart: Chart) -> RenderableType | None:
-    """Text charts for a terminal: bars of blocks, stacked blocks, a timeline of the years."""
+    """Text charts for a terminal: bars of blocks, stacked blocks, a timeline of the years; at
+    most MOST_BARS rows (`capped`), with a line that says what was left out."""
     from rich.table import Table
     from rich.text import Text
+
+    chart = capped(chart)
 
     width = 40
     grid = Table.grid(padding=(0, 1))
@@ -881,6 +983,8 @@ def _rich_chart(chart: Chart) -> RenderableType | None:
     from rich.console import Group
 
     parts: list[RenderableType] = [Text(clean(chart.title), style="bold"), grid]
+    if chart.note:
+        caption = "; ".join(c for c in (caption, f"Shown: {clean(chart.note)}") if c)
     if caption:
         parts.append(Text(caption, style="dim"))
     parts.append(Text(""))
@@ -1019,36 +1123,55 @@ def page(write: Callable[[TextIO], None], stream: TextIO) -> None:
 
     ATMPTRACK_PAGER, else PAGER, else `less`; `less` gets LESS=FRX unless the user set LESS, so
     output that fits on one screen prints and returns at once. An empty value or `cat` means no
-    pager; a pager that cannot be started means none either.
+    pager; a pager that cannot be started means none either. Output goes to the pager as it
+    is written, so a long table shows its first screen at once and is never held whole; a
+    reader who quits the pager early ends the command quietly.
     """
-    import io
     import shlex
     import shutil
     import subprocess
 
     command = os.environ.get("ATMPTRACK_PAGER", os.environ.get("PAGER", "less")).strip()
-    buffer = io.StringIO()
     # Laid out for the terminal, not for the 80 columns of an unknown stream.
     width = os.environ.get("COLUMNS") or str(shutil.get_terminal_size().columns)
     saved = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = width
     try:
-        write(buffer)
+        pager = None
+        if command and command != "cat":
+            env = {**os.environ, "LESS": os.environ.get("LESS", "FRX")}
+            try:
+                # The pager writes to the terminal itself.
+                pager = subprocess.Popen(
+                    shlex.split(command),
+                    stdin=subprocess.PIPE,
+                    text=True,
+                    encoding="utf-8",
+                    env=env,
+                )
+            except OSError:
+                pager = None
+        if pager is None or pager.stdin is None:
+            write(stream)
+            return
+        try:
+            write(cast(TextIO, pager.stdin))  # a text pipe: a TextIOWrapper
+            pager.stdin.close()
+        except BrokenPipeError:
+            pass  # the reader quit the pager: what is left is not wanted
+        except BaseException:
+            with contextlib.suppress(BrokenPipeError):
+                pager.stdin.close()
+            pager.wait()
+            raise
+        with contextlib.suppress(BrokenPipeError):
+            pager.stdin.close()
+        pager.wait()
     finally:
         if saved is None:
             del os.environ["COLUMNS"]
         else:
             os.environ["COLUMNS"] = saved
-    text = buffer.getvalue()
-    if command and command != "cat":
-        env = {**os.environ, "LESS": os.environ.get("LESS", "FRX")}
-        try:
-            # The pager writes to the terminal itself; a reader quitting early ends it quietly.
-            subprocess.run(shlex.split(command), input=text, text=True, env=env, check=False)
-            return
-        except OSError:
-            pass
-    stream.write(text)
 
 
 def github_annotation(diagnostic: Diagnostic) -> str:

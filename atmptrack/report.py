@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from atmptrack import shape
 from atmptrack.errors import UsageError, did_you_mean
-from atmptrack.expr import SEP_SQL
 from atmptrack.query import Row, date_bound, initiative_labels, resolve_initiatives, show_amount
 from atmptrack.results import (
+    MOST_BARS,
     Bar,
     BarChart,
     Chart,
@@ -23,29 +24,18 @@ from atmptrack.results import (
     StackedChart,
     Values,
 )
-from atmptrack.store import fetch
+from atmptrack.shape import record_key
+from atmptrack.store import fetch, stream
 from atmptrack.vocab import combine
 
 FUNDING_GROUPS = ("initiative", "programme", "funder", "country", "year")
 
-_ENTRIES_SQL = f"""
+_ENTRIES_SQL = """
 SELECT i.id AS initiative, i.acronym, f.id AS funding, f.amount, f.currency, f.qualifier,
   f.funder, f.programme, f.instrument, f.start, f."end",
-  (SELECT group_concat(v, {SEP_SQL}) FROM (
-     SELECT r.qualifier || ' ' || r.amount || ' ' || f.currency || ' (' || (
-       SELECT group_concat(source_id, ',') FROM (
-         SELECT s.source_id FROM reported_amount_source s
-         WHERE s.initiative_id = r.initiative_id AND s.funding_id = r.funding_id
-           AND s.reported_position = r.position ORDER BY s.position) AS src) || ')' AS v
-     FROM reported_amount r WHERE r.initiative_id = f.initiative_id AND r.funding_id = f.id
-     ORDER BY r.position) AS agg) AS also_reported,
-  (SELECT group_concat(v, {SEP_SQL}) FROM (
-     SELECT c.source_id AS v FROM citation c
-     WHERE c.entity = 'funding' AND c.key = f.initiative_id || '/' || f.id ORDER BY c.position) AS agg)
-     AS sources,
   (SELECT o.country FROM membership m JOIN organisation o ON o.id = m.organisation_id
    WHERE m.initiative_id = i.id AND m.role IN ('coordinator', 'host')
-   ORDER BY m.role = 'host', m.position LIMIT 1) AS country
+   ORDER BY CASE WHEN m.role = 'host' THEN 1 ELSE 0 END, m.position LIMIT 1) AS country
 FROM initiative i LEFT JOIN funding f ON f.initiative_id = i.id
 """
 
@@ -67,70 +57,91 @@ ENTRY_COLUMNS = [
 TOTAL_COLUMNS = ["currency", "total", "qualifier", "entries", "initiatives"]
 
 
-def _split(value: str | None) -> list[str]:
-    return value.split("\x1f") if value else []
-
-
 def funding(
     conn: sqlite3.Connection, *, by: str | None = None, initiatives: list[str] | None = None
 ) -> list[Section]:
-    """One row per funding entry (unknown funding listed, never zero), totals per currency."""
+    """One row per funding entry (unknown funding listed, never zero), totals per currency.
+
+    Entries stream in order; totals, groups and the chart are computed only for the sections
+    and formats that show them, each in one pass over the entries.
+    """
     if by is not None and by not in FUNDING_GROUPS:
         hint = did_you_mean(by, FUNDING_GROUPS)
         raise UsageError(
             f"unknown grouping '{by}'{hint}; valid values: {', '.join(FUNDING_GROUPS)}"
         )
-    sql, params = _ENTRIES_SQL, {}
-    if initiatives:
-        ids = resolve_initiatives(initiatives, conn)
-        sql += " WHERE i.id IN (" + ", ".join(f":i{n}" for n in range(len(ids))) + ")"
-        params = {f"i{n}": ident for n, ident in enumerate(ids)}
-    sql += " ORDER BY i.id, f.position"
-    cursor = conn.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    entries: list[Row] = []
-    for record in cursor:
-        row = dict(zip(names, record, strict=True))
-        row["amount"] = Decimal(row["amount"]) if row["amount"] is not None else None
-        if row["funding"] is None or row["amount"] is None:
-            row["qualifier"] = "unknown"
-        row["also_reported"] = _split(row["also_reported"])
-        row["sources"] = _split(row["sources"])
-        entries.append(row)
+    ids = resolve_initiatives(initiatives, conn) if initiatives else []
+    label = _labeller(conn, ids)
 
-    known = [e for e in entries if e["amount"] is not None]
-    label = _labeller(conn)
+    def entries() -> Iterator[Row]:
+        chosen, params = _among("i.id", ids)
+        sources = _grouped(
+            conn,
+            "SELECT initiative_id, funding_id, source_id FROM funding_citation c",
+            "c.initiative_id",
+            ids,
+            order="initiative_id, funding_id, position",
+            key=("initiative_id", "funding_id"),
+            value="source_id",
+        )
+        reported = _also_reported(conn, ids)
+        for row in stream(conn, f"{_ENTRIES_SQL}{chosen} ORDER BY i.id, f.position", **params):
+            row["amount"] = Decimal(row["amount"]) if row["amount"] is not None else None
+            if row["funding"] is None or row["amount"] is None:
+                row["qualifier"] = "unknown"
+            key = (row["initiative"], row["funding"])
+            row["also_reported"] = [
+                f"{qualifier} {amount} {row['currency']} ({','.join(cited)})"
+                for qualifier, amount, cited in reported.get(key, [])
+            ]
+            row["sources"] = sources.get(key, [])
+            yield row
+
+    read: list[list[Row]] = []
+
+    def every() -> list[Row]:
+        # The sections that need all entries share one reading of them.
+        if not read:
+            read.append(list(entries()))
+        return read[0]
 
     def labels_of(row: Row) -> str:
         return ", ".join(label({"initiative": i}) for i in row["initiatives"])
 
-    with_amount = {e["initiative"] for e in known}
-    lacking = [e for e in entries if e["amount"] is None]
-    # Unknown altogether, or known in part: an initiative with one entry of unknown size is
-    # not "funding unknown" when other entries of its funding are known.
-    unknown = sorted({label(e) for e in lacking if e["initiative"] not in with_amount})
-    partly = sorted({label(e) for e in lacking if e["initiative"] in with_amount})
-    totals = _totals(known, key=None)
-    footer = [f"Funding unknown for: {', '.join(unknown)}"] if unknown else []
-    if partly:
-        footer.append(f"Funding partly unknown (an entry of unknown size) for: {', '.join(partly)}")
+    def fill_totals(section: Section) -> None:
+        everything = every()
+        known = [e for e in everything if e["amount"] is not None]
+        with_amount = {e["initiative"] for e in known}
+        lacking = [e for e in everything if e["amount"] is None]
+        # Unknown altogether, or known in part: an initiative with one entry of unknown size is
+        # not "funding unknown" when other entries of its funding are known.
+        unknown = sorted({label(e) for e in lacking if e["initiative"] not in with_amount})
+        partly = sorted({label(e) for e in lacking if e["initiative"] in with_amount})
+        section.rows = _totals(known, key=None)
+        if unknown:
+            section.footer.append(f"Funding unknown for: {_some(unknown)}")
+        if partly:
+            section.footer.append(
+                f"Funding partly unknown (an entry of unknown size) for: {_some(partly)}"
+            )
+
     total_section = Section(
         "totals",
         "Totals per currency",
         TOTAL_COLUMNS,
-        totals,
+        [],
         human={
             "total": lambda r: show_amount(r["total"], r["qualifier"]),
             "initiatives": labels_of,
         },
         right={"total", "entries"},
-        footer=footer,
+        later=fill_totals,
     )
     entry_section = Section(
         "entries",
         "Funding entries",
         ENTRY_COLUMNS,
-        entries,
+        entries() if by is None else [],
         human={
             "initiative": label,
             "amount": lambda r: show_amount(r["amount"], r["qualifier"]),
@@ -148,24 +159,35 @@ def funding(
             "end",
             "also_reported",
         ],
+        draw=lambda: _bars(
+            "Funding per initiative",
+            _totals(every(), key="initiative"),
+            "initiative",
+            {e["initiative"]: label(e) for e in every()},
+        ),
     )
-    per_initiative = _totals(entries, key="initiative")
-    acronyms = {e["initiative"]: label(e) for e in entries}
-    entry_section.chart = _bars("Funding per initiative", per_initiative, "initiative", acronyms)
     if by is None:
         return [entry_section, total_section]
-    if by == "year":
-        grouped = _funding_by_year(entries)
-        columns = ["year", *TOTAL_COLUMNS, "spread"]
-    else:
-        grouped = _totals([_labelled(e, by) for e in entries], key=by)
-        columns = [by, *TOTAL_COLUMNS]
+
+    def entries_again(section: Section) -> None:
+        section.rows = every()
+
+    entry_section.later = entries_again
+
+    def grouped() -> list[Row]:
+        if by == "year":
+            return _funding_by_year(every())
+        return _totals([_labelled(e, by) for e in every()], key=by)
+
+    def fill_groups(section: Section) -> None:
+        section.rows = grouped()
+
     group_section = Section(
         f"by_{by}",
         f"Funding by {by}"
         + (" (totals over several years spread evenly by month)" if by == "year" else ""),
-        columns,
-        grouped,
+        ["year", *TOTAL_COLUMNS, "spread"] if by == "year" else [by, *TOTAL_COLUMNS],
+        [],
         human={
             "total": lambda r: (
                 show_amount(r["total"], r["qualifier"]) + (" (spread)" if r.get("spread") else "")
@@ -174,10 +196,11 @@ def funding(
             "initiatives": labels_of,
         },
         right={"total", "entries"},
-        chart=_bars(f"Funding by {by}", grouped, by, {}),
+        later=fill_groups,
+        draw=lambda: _bars(f"Funding by {by}", grouped(), by, {}),
     )
     if by == "country":
-        shares = _member_shares(conn, {e["initiative"] for e in entries}, labels_of)
+        shares = _member_shares(conn, {e["initiative"] for e in every()}, labels_of)
         return [group_section, shares, total_section, entry_section]
     return [group_section, total_section, entry_section]
 
@@ -223,6 +246,72 @@ def _member_shares(
         table_columns=["country", "currency", "total", "members", "initiatives"],
         chart=_bars("EU contribution to members by country", rows, "country", {}),
     )
+
+
+# A footer names at most this many initiatives, then says how many more.
+_NAMED = 20
+
+
+def _some(labels: list[str]) -> str:
+    """`A, B, C` or, for a long list, the first _NAMED and how many more."""
+    if len(labels) <= _NAMED:
+        return ", ".join(labels)
+    return f"{', '.join(labels[:_NAMED])} and {len(labels) - _NAMED:,} more"
+
+
+def _among(column: str, ids: list[str], *, prefix: str = "i") -> tuple[str, dict[str, str]]:
+    """` WHERE column IN (:i0, :i1, ...)` for a chosen set of ids, nothing for all of them."""
+    if not ids:
+        return "", {}
+    params = {f"{prefix}{n}": ident for n, ident in enumerate(ids)}
+    return f" WHERE {column} IN ({', '.join(':' + name for name in params)})", params
+
+
+def _grouped(
+    conn: sqlite3.Connection,
+    sql: str,
+    column: str,
+    ids: list[str],
+    *,
+    order: str,
+    key: tuple[str, ...],
+    value: str,
+) -> dict[tuple[Any, ...], list[Any]]:
+    """The values of a link table grouped by key, in order: one query, one pass."""
+    where, params = _among(column, ids)
+    groups: dict[tuple[Any, ...], list[Any]] = {}
+    for row in stream(conn, f"{sql}{where} ORDER BY {order}", **params):
+        groups.setdefault(tuple(row[k] for k in key), []).append(row[value])
+    return groups
+
+
+def _also_reported(
+    conn: sqlite3.Connection, ids: list[str]
+) -> dict[tuple[Any, ...], list[tuple[str, str, list[str]]]]:
+    """Each funding entry's other reported amounts: (qualifier, amount, sources), in order."""
+    cited = _grouped(
+        conn,
+        "SELECT initiative_id, funding_id, reported_position, source_id FROM reported_amount_source s",
+        "s.initiative_id",
+        ids,
+        order="initiative_id, funding_id, reported_position, position",
+        key=("initiative_id", "funding_id", "reported_position"),
+        value="source_id",
+    )
+    where, params = _among("r.initiative_id", ids)
+    found: dict[tuple[Any, ...], list[tuple[str, str, list[str]]]] = {}
+    for r in stream(
+        conn,
+        "SELECT initiative_id, funding_id, position, qualifier, amount FROM reported_amount r"
+        f"{where} ORDER BY initiative_id, funding_id, position",
+        **params,
+    ):
+        sources = cited.get((r["initiative_id"], r["funding_id"], r["position"]))
+        if sources:  # every reported amount cites a source (the schema says so)
+            found.setdefault((r["initiative_id"], r["funding_id"]), []).append(
+                (r["qualifier"], r["amount"], sources)
+            )
+    return found
 
 
 def _bars(title: str, rows: list[Row], key: str, labels: dict[str, str]) -> Chart:
@@ -343,11 +432,9 @@ def _funding_by_year(entries: list[Row]) -> list[Row]:
         for year, share in parts:
             pieces.append({**entry, "year": year, "amount": share, "spread": len(parts) > 1})
     rows = _totals(pieces, key="year")
+    spread = {(p["year"], p["currency"]) for p in pieces if p["spread"]}
     for row in rows:
-        members = [
-            p for p in pieces if p["year"] == row["year"] and p["currency"] == row["currency"]
-        ]
-        row["spread"] = any(p["spread"] for p in members)
+        row["spread"] = (row["year"], row["currency"]) in spread
     return rows
 
 
@@ -359,23 +446,11 @@ HELIX_FROM = ("sector", "source")
 HELIXES = ("academia", "industry", "government", "civil-society")
 
 
-def _members(conn: sqlite3.Connection, initiatives: list[str] | None) -> list[Row]:
-    rows = fetch(
-        conn,
-        """SELECT m.initiative_id AS initiative, i.acronym, m.organisation_id AS organisation,
-             o.name, o.country, o.helix, m.source_helix, m.role, o.parent_id AS parent
-           FROM membership m JOIN organisation o ON o.id = m.organisation_id
-           JOIN initiative i ON i.id = m.initiative_id ORDER BY m.initiative_id, m.position""",
-    )
-    if initiatives:
-        wanted = set(resolve_initiatives(initiatives, conn))
-        rows = [r for r in rows if r["initiative"] in wanted]
-    return rows
+def _labeller(conn: sqlite3.Connection, ids: list[str] | None = None) -> Callable[[Row], str]:
+    """How people see an initiative in every table and chart: its acronym, else its name.
 
-
-def _labeller(conn: sqlite3.Connection) -> Callable[[Row], str]:
-    """How people see an initiative in every table and chart: its acronym, else its name."""
-    labels = initiative_labels(conn)
+    With ids (a report of chosen initiatives), only theirs are read."""
+    labels = initiative_labels(conn, ids or ())
     return lambda row: labels.get(row["initiative"]) or str(row["initiative"] or "")
 
 
@@ -392,36 +467,45 @@ def partners(
 
     The helix group is ours, from each organisation's sector (`sector`), or the one the cited
     source gives each member (`source`), which may differ from one initiative to the next.
+    Counted in SQL: one GROUP BY per section.
     """
-    _label = _labeller(conn)
     if helix_from not in HELIX_FROM:
         hint = did_you_mean(helix_from, HELIX_FROM)
         raise UsageError(f"unknown helix grouping '{helix_from}'{hint}; valid: sector, source")
-    column = "source_helix" if helix_from == "source" else "helix"
-
-    members = _members(conn, initiatives)
+    helix = "m.source_helix" if helix_from == "source" else "o.helix"
+    ids = resolve_initiatives(initiatives, conn) if initiatives else []
+    _label = _labeller(conn, ids)
     columns = [*HELIXES, "unknown"]
-    # Our grouping belongs to the organisation; a source's belongs to each membership.
-    counted = (
-        members
-        if helix_from == "source"
-        else list({m["organisation"]: m for m in members}.values())
-    )
-    matrix: dict[str, dict[str, int]] = {}
-    for org in counted:
-        cells = matrix.setdefault(org["country"] or "unknown", dict.fromkeys(columns, 0))
-        cells[org[column] or "unknown"] += 1
-    matrix_rows: list[Row] = [
-        {
-            "country": country,
-            **{c.replace("-", "_"): n for c, n in cells.items()},
-            "total": sum(cells.values()),
-        }
-        for country, cells in sorted(
-            matrix.items(), key=lambda kv: (kv[0] == "unknown", -sum(kv[1].values()), kv[0])
-        )
-    ]
     keys = [c.replace("-", "_") for c in columns]
+    # One count per helix group, and one for none: the groups are a closed vocabulary.
+    counts = ", ".join(
+        [
+            *(
+                f"sum(CASE WHEN {helix} = '{group}' THEN 1 ELSE 0 END) AS {key}"
+                for group, key in zip(HELIXES, keys, strict=False)
+            ),
+            f"sum(CASE WHEN {helix} IS NULL THEN 1 ELSE 0 END) AS unknown",
+            "count(*) AS total",
+        ]
+    )
+    chosen, params = _among("m.initiative_id", ids)
+    country = "coalesce(o.country, 'unknown')"
+    if helix_from == "source":
+        # A source's grouping belongs to each membership: every membership counts.
+        matrix_sql = (
+            f"SELECT {country} AS country, {counts} FROM membership m "
+            f"JOIN organisation o ON o.id = m.organisation_id{chosen} GROUP BY {country}"
+        )
+    else:
+        # Ours belongs to the organisation: each counts once, however many initiatives it is in.
+        inside = chosen.replace(" WHERE ", " AND ")
+        matrix_sql = (
+            f"SELECT {country} AS country, {counts} FROM organisation o WHERE EXISTS "
+            f"(SELECT 1 FROM membership m WHERE m.organisation_id = o.id{inside}) GROUP BY {country}"
+        )
+    found = fetch(conn, matrix_sql, **params)
+    found.sort(key=lambda r: (r["country"] == "unknown", -r["total"], r["country"]))
+    matrix_rows: list[Row] = [{k: r[k] for k in ("country", *keys, "total")} for r in found]
     matrix_section = Section(
         "matrix",
         "Organisations by country and quadruple-helix group"
@@ -435,36 +519,31 @@ def partners(
             rows=[Values(r["country"], [float(r[k]) for k in keys]) for r in matrix_rows],
         ),
     )
-    by_initiative: dict[str, list[Row]] = {}
-    for m in members:
-        by_initiative.setdefault(m["initiative"], []).append(m)
-    balance_rows = []
-    country_rows = []
-    for ini, rows in by_initiative.items():
-        counts = dict.fromkeys(keys, 0)
-        for m in rows:
-            counts[(m[column] or "unknown").replace("-", "_")] += 1
-        total = len(rows)
-        shares = {f"{k}_share": round(n / total, 3) for k, n in counts.items()}
-        balance_rows.append(
-            {"initiative": ini, "acronym": rows[0]["acronym"], **counts, "total": total, **shares}
-        )
-        per_country: dict[str, int] = {}
-        for m in rows:
-            per_country[m["country"] or "unknown"] = (
-                per_country.get(m["country"] or "unknown", 0) + 1
-            )
-        for country, n in sorted(per_country.items(), key=lambda kv: (-kv[1], kv[0])):
-            country_rows.append({"initiative": ini, "country": country, "partners": n})
+    balance_rows: list[Row] = []
+
+    def fill_balance(section: Section) -> None:
+        for r in stream(
+            conn,
+            f"SELECT m.initiative_id AS initiative, i.acronym, {counts} FROM membership m "
+            "JOIN organisation o ON o.id = m.organisation_id "
+            f"JOIN initiative i ON i.id = m.initiative_id{chosen} "
+            "GROUP BY m.initiative_id, i.acronym ORDER BY m.initiative_id",
+            **params,
+        ):
+            shares = {f"{k}_share": round(r[k] / r["total"], 3) for k in keys}
+            balance_rows.append({**r, **shares})
+        section.rows = balance_rows
+
     balance_section = Section(
         "balance",
         "Quadruple-helix balance of each initiative",
         ["initiative", *keys, "total", *(f"{k}_share" for k in keys)],
-        balance_rows,
+        [],
         right={*keys, "total", *(f"{k}_share" for k in keys)},
         human={"initiative": _label},
         table_columns=["initiative", *keys, "total"],
-        chart=StackedChart(
+        later=fill_balance,
+        draw=lambda: StackedChart(
             "Quadruple-helix balance (share of partners)",
             series=columns,
             rows=[Values(_label(r), [float(r[k]) for k in keys]) for r in balance_rows],
@@ -475,7 +554,14 @@ def partners(
         "countries",
         "Countries per initiative",
         ["initiative", "country", "partners"],
-        country_rows,
+        # Streamed: one row per initiative and country, as many as there are.
+        stream(
+            conn,
+            f"SELECT m.initiative_id AS initiative, {country} AS country, count(*) AS partners "
+            f"FROM membership m JOIN organisation o ON o.id = m.organisation_id{chosen} "
+            f"GROUP BY m.initiative_id, {country} ORDER BY 1, 3 DESC, 2",
+            **params,
+        ),
         human={"initiative": _label},
         right={"partners"},
     )
@@ -484,68 +570,181 @@ def partners(
 
 # ---------------------------------------------------------------- overlap
 
-
-def _top(org: str, parents: dict[str, str | None]) -> str:
-    seen = {org}
-    while parents.get(org):
-        org = str(parents[org])
-        if org in seen:  # a cycle is refused at load; stop anyway
-            break
-        seen.add(org)
-    return org
+# How many pairs of initiatives `report overlap` ranks when --limit does not say.
+OVERLAP_LIMIT = 20
+# The matrix of shared partners holds every initiative up to this many; beyond, those of the
+# top pairs: a 10,000 × 10,000 matrix is read by nobody.
+MATRIX_MOST = 20
 
 
-def overlap(conn: sqlite3.Connection, *, roll_up: bool = False) -> list[Section]:
-    """Organisations in two or more initiatives with their roles, and shared partners per pair."""
+def _members_by(roll_up: bool) -> str:
+    """A `WITH` clause naming `g`: each membership with the organisation it counts as (`key_id`):
+    itself, or with roll_up the top of its chain of hosts (CTGCT's centre counts as Kemijski
+    inštitut). Cycles of hosts are refused at load, so the chain ends."""
+    if not roll_up:
+        return (
+            "WITH g AS (SELECT initiative_id, organisation_id, organisation_id AS key_id, role, "
+            "position FROM membership)"
+        )
+    return """WITH RECURSIVE up (organisation_id, top_id) AS (
+        SELECT DISTINCT organisation_id, organisation_id FROM membership
+        UNION ALL
+        SELECT up.organisation_id, o.parent_id FROM up JOIN organisation o ON o.id = up.top_id
+        WHERE o.parent_id IS NOT NULL
+      ),
+      g AS (
+        SELECT m.initiative_id, m.organisation_id, u.top_id AS key_id, m.role, m.position
+        FROM membership m JOIN up u ON u.organisation_id = m.organisation_id
+        JOIN organisation t ON t.id = u.top_id
+        WHERE t.parent_id IS NULL
+      )"""
+
+
+def overlap(
+    conn: sqlite3.Connection, *, roll_up: bool = False, limit: int | None = None
+) -> list[Section]:
+    """Organisations in two or more initiatives with their roles; the pairs of initiatives that
+    share the most partners (`limit` of them); the matrix of shared partners among those."""
     label = _labeller(conn)
+    most = OVERLAP_LIMIT if limit is None else limit
 
     def labelled(ini: str) -> str:
         return label({"initiative": ini})
 
-    members = _members(conn, None)
-    names = {r["id"]: r["name"] for r in fetch(conn, "SELECT id, name FROM organisation")}
-    parents = {
-        r["id"]: r["parent_id"] for r in fetch(conn, "SELECT id, parent_id FROM organisation")
-    }
-    by_org: dict[str, list[Row]] = {}
-    for m in members:
-        key = _top(m["organisation"], parents) if roll_up else m["organisation"]
-        by_org.setdefault(key, []).append(m)
-    shared_rows = []
-    for org, rows in sorted(by_org.items()):
-        initiatives = sorted({r["initiative"] for r in rows})
-        if len(initiatives) < 2:
-            continue
-        shared_rows.append(
-            {
-                "organisation": org,
-                "name": names.get(org),
-                "initiatives": initiatives,
-                "roles": [
-                    f"{r['initiative']}:{r['role']}"
-                    for r in sorted(rows, key=lambda r: r["initiative"])
-                ],
-                "via": sorted({r["organisation"] for r in rows} - {org}),
-                "count": len(initiatives),
-            }
+    members = _members_by(roll_up)
+    # Each organisation once however many of its hosted bodies take part: with roll_up, an
+    # initiative may hold a parent and its centre, one partner between them.
+    distinct = "count(DISTINCT a.key_id)" if roll_up else "count(*)"
+
+    if roll_up:
+        shared_sql = f"""{members}
+            SELECT g.key_id, o.name, g.initiative_id, g.organisation_id, g.role
+            FROM g JOIN organisation o ON o.id = g.key_id
+            WHERE g.key_id IN (
+              SELECT key_id FROM g GROUP BY key_id HAVING count(DISTINCT initiative_id) >= 2)
+            ORDER BY g.key_id, g.initiative_id, g.position"""
+    else:
+        # In the order of the index on organisation_id, so the first rows come at once.
+        shared_sql = """
+            SELECT m.organisation_id AS key_id,
+              (SELECT o.name FROM organisation o WHERE o.id = m.organisation_id) AS name,
+              m.initiative_id, m.organisation_id, m.role
+            FROM membership m
+            WHERE (SELECT count(*) FROM membership x WHERE x.organisation_id = m.organisation_id) >= 2
+            ORDER BY m.organisation_id, m.initiative_id, m.position"""
+
+    def shared_rows() -> Iterator[Row]:
+        # One ordered pass: the memberships of each organisation in two or more initiatives.
+        current: list[Row] = []
+        for row in stream(conn, shared_sql):
+            if current and current[0]["key_id"] != row["key_id"]:
+                yield _shared(current)
+                current = []
+            current.append(row)
+        if current:
+            yield _shared(current)
+
+    pairs: list[Row] = []
+
+    def ranked() -> list[Row]:
+        if not pairs and most > 0:
+            pairs.extend(
+                fetch(
+                    conn,
+                    f"""{members}
+                    SELECT a.initiative_id AS initiative, b.initiative_id AS other,
+                      {distinct} AS shared
+                    FROM g a JOIN g b ON b.key_id = a.key_id AND b.initiative_id > a.initiative_id
+                    GROUP BY a.initiative_id, b.initiative_id
+                    ORDER BY 3 DESC, 1, 2
+                    LIMIT :most""",
+                    most=most + 1,  # one more than shown: tells whether there are more
+                )
+            )
+        return pairs
+
+    def pair_section(section: Section) -> None:
+        found = ranked()
+        shown = found[:most]
+        rows = [{"rank": n, **pair} for n, pair in enumerate(shown, 1)]
+        footer = (
+            [
+                f"The {most} pairs that share the most partners; more pairs share partners "
+                "(--limit N shows more)."
+            ]
+            if len(found) > most
+            else []
         )
-    ids = sorted({m["initiative"] for m in members})
-    sets = {
-        ini: {k for k, rows in by_org.items() if any(r["initiative"] == ini for r in rows)}
-        for ini in ids
-    }
-    matrix_rows: list[Row] = [
-        {"initiative": a, **{b: len(sets[a] & sets[b]) for b in ids}} for a in ids
-    ]
+        section.rows, section.footer = rows, footer
+        section.chart = BarChart(
+            "Partners shared by the pairs of initiatives that share the most",
+            bars=[
+                Bar(
+                    f"{labelled(p['initiative'])} & {labelled(p['other'])}",
+                    float(p["shared"]),
+                    str(p["shared"]),
+                )
+                for p in shown
+            ],
+        )
+
+    def matrix_section(section: Section) -> None:
+        everyone = [
+            r["initiative_id"]
+            for r in fetch(
+                conn,
+                "SELECT DISTINCT initiative_id FROM membership ORDER BY initiative_id LIMIT :n",
+                n=MATRIX_MOST + 1,
+            )
+        ]
+        footer: list[str] = []
+        if len(everyone) <= MATRIX_MOST:
+            ids = everyone
+        else:
+            # The initiatives of the top pairs, in rank order, as many as the matrix holds.
+            chosen: dict[str, None] = {}
+            for pair in ranked()[:most]:
+                chosen.update(dict.fromkeys((pair["initiative"], pair["other"])))
+            ids = sorted(list(chosen)[:MATRIX_MOST])
+            footer.append(
+                f"The {len(ids)} initiatives of the pairs that share the most partners; "
+                "the others are left out."
+            )
+        where, params = _among("a.initiative_id", ids)
+        inside, more = _among("b.initiative_id", ids, prefix="j")
+        counts: dict[tuple[str, str], int] = {}
+        if ids:
+            for r in stream(
+                conn,
+                f"""{members}
+                SELECT a.initiative_id AS initiative, b.initiative_id AS other, {distinct} AS n
+                FROM g a JOIN g b ON b.key_id = a.key_id{where}{inside.replace(" WHERE ", " AND ")}
+                GROUP BY a.initiative_id, b.initiative_id""",
+                **params,
+                **more,
+            ):
+                counts[(r["initiative"], r["other"])] = r["n"]
+        rows: list[Row] = [
+            {"initiative": a, **{b: counts.get((a, b), 0) for b in ids}} for a in ids
+        ]
+        section.columns, section.rows, section.footer = ["initiative", *ids], rows, footer
+        section.right = set(ids)
+        section.chart = Heatmap(
+            "Shared partners between initiatives",
+            series=[labelled(i) for i in ids],
+            rows=[Values(label(r), [float(r[b]) for b in ids]) for r in rows],
+        )
+
     title = "Organisations in two or more initiatives" + (
         " (hosted bodies counted with their parent)" if roll_up else ""
     )
+    placeholder = Heatmap("Shared partners between initiatives", series=[], rows=[])
     return [
         Section(
             "shared",
             title,
             ["organisation", "name", "initiatives", "roles", "via", "count"],
-            shared_rows,
+            shared_rows(),
             human={
                 "initiatives": lambda r: ", ".join(labelled(i) for i in r["initiatives"]),
                 "roles": lambda r: ", ".join(
@@ -555,19 +754,39 @@ def overlap(conn: sqlite3.Connection, *, roll_up: bool = False) -> list[Section]
             right={"count"},
         ),
         Section(
+            "pairs",
+            "Pairs of initiatives that share the most partners",
+            ["rank", "initiative", "other", "shared"],
+            [],
+            human={"initiative": label, "other": lambda r: labelled(r["other"])},
+            right={"rank", "shared"},
+            chart=BarChart("Partners shared by the pairs of initiatives", bars=[]),
+            later=pair_section,
+        ),
+        Section(
             "matrix",
             "Shared partners between initiatives (the diagonal: partners of each)",
-            ["initiative", *ids],
-            matrix_rows,
+            ["initiative"],
+            [],
             human={"initiative": label},
-            right=set(ids),
-            chart=Heatmap(
-                "Shared partners between initiatives",
-                series=[labelled(i) for i in ids],
-                rows=[Values(label(r), [float(r[b]) for b in ids]) for r in matrix_rows],
-            ),
+            chart=placeholder,
+            later=matrix_section,
         ),
     ]
+
+
+def _shared(rows: list[Row]) -> Row:
+    """One organisation's row of the `shared` section, from its memberships in order."""
+    key = rows[0]["key_id"]
+    initiatives = sorted({r["initiative_id"] for r in rows})
+    return {
+        "organisation": key,
+        "name": rows[0]["name"],
+        "initiatives": initiatives,
+        "roles": [f"{r['initiative_id']}:{r['role']}" for r in rows],
+        "via": sorted({r["organisation_id"] for r in rows} - {key}),
+        "count": len(initiatives),
+    }
 
 
 # ---------------------------------------------------------------- timeline
@@ -580,66 +799,137 @@ def timeline(
     date_to: str | None = None,
     upcoming: bool = False,
     today: date | None = None,
+    initiatives: list[str] | None = None,
 ) -> list[Section]:
-    """Every milestone and every initiative's start and end, in date order, as precisely as known."""
-    _label = _labeller(conn)
-    from atmptrack.dates import PartialDate
+    """Every milestone and every initiative's start and end, in date order, as precisely as known.
 
-    events = fetch(
-        conn,
-        """SELECT ms.initiative_id AS initiative, i.acronym, ms.kind, ms.date, ms.end_date,
-             ms.date_qualifier, ms.precision, ms.place, ms.note, ms.date_lo AS lo,
-             coalesce(ms.end_hi, ms.date_hi) AS hi
-           FROM milestone ms JOIN initiative i ON i.id = ms.initiative_id
-           UNION ALL
-           SELECT id, acronym, 'start', start, NULL, 'exact', NULL, NULL, NULL, start_lo, start_hi
-           FROM initiative WHERE start IS NOT NULL
-           UNION ALL
-           SELECT id, acronym, 'end', "end", NULL, 'exact', NULL, NULL, NULL, end_lo, end_hi
-           FROM initiative WHERE "end" IS NOT NULL""",
-    )
+    Bounds, order and the chosen initiatives are applied in SQL; rows are written as read.
+    """
     today = today or date.today()
     low = date_bound(date_from, "--from", low=True) if date_from else None
     high = date_bound(date_to, "--to", low=False) if date_to else None
     if upcoming:
         low = max(low or today.isoformat(), today.isoformat())
-    kept = []
-    for e in events:
-        if (low or high or upcoming) and e["lo"] is None:
-            continue  # a date whose year is unknown cannot be placed against a bound
-        if low and e["hi"] < low:
-            continue
-        if high and e["lo"] > high:
-            continue
-        when = PartialDate.parse(e["date"])
-        e["when"] = (
-            ("≈ " if e["date_qualifier"] == "approximately" else "")
-            + when.describe()
-            + (f" to {PartialDate.parse(e['end_date']).describe()}" if e["end_date"] else "")
+    ids = resolve_initiatives(initiatives, conn) if initiatives else []
+    _label = _labeller(conn, ids)
+    conditions: list[str] = []
+    params: dict[str, Any] = {}
+    if ids:
+        chosen, params = _among("e.initiative", ids)
+        conditions.append(chosen.removeprefix(" WHERE "))
+    if low or high:
+        conditions.append("e.lo IS NOT NULL")  # a date whose year is unknown has no place
+    if low:
+        conditions.append("e.hi >= :low")
+        params["low"] = low
+    if high:
+        conditions.append("e.lo <= :high")
+        params["high"] = high
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    events_sql = f"""
+        SELECT e.* FROM (
+          SELECT ms.initiative_id AS initiative, i.acronym, ms.kind, ms.date, ms.end_date,
+            ms.date_qualifier, ms.precision, ms.place, ms.note, ms.date_lo AS lo,
+            coalesce(ms.end_hi, ms.date_hi) AS hi, 0 AS part, ms.position
+          FROM milestone ms JOIN initiative i ON i.id = ms.initiative_id
+          UNION ALL
+          SELECT id, acronym, 'start', start, NULL, 'exact', NULL, NULL, NULL, start_lo,
+            start_hi, 1, 0
+          FROM initiative WHERE start IS NOT NULL
+          UNION ALL
+          SELECT id, acronym, 'end', "end", NULL, 'exact', NULL, NULL, NULL, end_lo, end_hi, 2, 0
+          FROM initiative WHERE "end" IS NOT NULL
+        ) e{where}
+        ORDER BY CASE WHEN e.lo IS NULL THEN 1 ELSE 0 END, e.lo, e.initiative, e.part, e.position"""
+
+    def rows() -> Iterator[Row]:
+        from atmptrack.dates import PartialDate
+
+        for e in stream(conn, events_sql, **params):
+            when = PartialDate.parse(e["date"])
+            yield {
+                "date": e["date"],
+                "when": ("≈ " if e["date_qualifier"] == "approximately" else "")
+                + when.describe()
+                + (f" to {PartialDate.parse(e['end_date']).describe()}" if e["end_date"] else ""),
+                "kind": e["kind"],
+                "initiative": e["initiative"],
+                "acronym": e["acronym"],
+                "place": e["place"],
+                "precision": e["precision"] or when.precision,
+                "note": e["note"],
+            }
+
+    return [
+        Section(
+            "events",
+            "Timeline",
+            ["date", "when", "kind", "initiative", "place", "precision", "note"],
+            rows(),
+            human={"initiative": _label},
+            table_columns=["when", "kind", "initiative", "place", "note"],
+            draw=lambda: _gantt(conn, ids, low, high, today, _label),
         )
-        e["precision"] = e["precision"] or when.precision
-        kept.append(e)
-    kept.sort(key=lambda e: (e["lo"] is None, e["lo"] or "", e["initiative"]))
-    rows = [
-        {
-            k: e[k]
-            for k in ("date", "when", "kind", "initiative", "acronym", "place", "precision", "note")
-        }
-        for e in kept
     ]
+
+
+def _gantt(
+    conn: sqlite3.Connection,
+    ids: list[str],
+    low: str | None,
+    high: str | None,
+    today: date,
+    label: Callable[[Row], str],
+) -> Gantt:
+    """The timeline's chart: the first MOST_BARS initiatives in date order, with their dated
+    milestones within the bounds; how many more there are is said, not drawn."""
+    bounds = ""
+    params: dict[str, Any] = {}
+    if low:
+        bounds += " AND coalesce(d.end_hi, d.date_hi) >= :low"
+        params["low"] = low
+    if high:
+        bounds += " AND d.date_lo <= :high"
+        params["high"] = high
+    chosen, narrowing = _among("i.id", ids)
+    params |= narrowing
     spans = fetch(
         conn,
-        """SELECT i.id, i.acronym, i.start_lo, i.end_hi,
-             min(ms.date_hi) AS started_by, max(ms.date_lo) AS running_on
-           FROM initiative i LEFT JOIN milestone ms ON ms.initiative_id = i.id
-           GROUP BY i.id ORDER BY coalesce(i.start_lo, min(ms.date_lo), i.end_hi, '9999'), i.id""",
+        f"""SELECT i.id, i.acronym, i.start_lo, i.end_hi,
+             min(ms.date_hi) AS started_by, max(ms.date_lo) AS running_on,
+             min(ms.date_lo) AS first_lo
+           FROM initiative i LEFT JOIN milestone ms ON ms.initiative_id = i.id{chosen}
+           GROUP BY i.id, i.acronym, i.start_lo, i.end_hi
+           HAVING i.start_lo IS NOT NULL OR i.end_hi IS NOT NULL OR EXISTS (
+             SELECT 1 FROM milestone d WHERE d.initiative_id = i.id AND d.date_lo IS NOT NULL{bounds})
+           ORDER BY coalesce(i.start_lo, min(ms.date_lo), i.end_hi, '9999'), i.id""",
+        **params,
     )
-    dated = {e["initiative"] for e in kept if e["lo"]}
-    chart = Gantt(
+    drawn = spans[:MOST_BARS]
+    note = (
+        f"the first {MOST_BARS} of {len(spans):,} rows in date order; "
+        f"{len(spans) - MOST_BARS:,} more not drawn"
+        if len(spans) > MOST_BARS
+        else ""
+    )
+    where, chosen_params = _among("d.initiative_id", [s["id"] for s in drawn])
+    markers = (
+        fetch(
+            conn,
+            "SELECT d.initiative_id AS initiative, d.kind, d.date_lo, d.precision, d.date_qualifier "
+            f"FROM milestone d{where} AND d.date_lo IS NOT NULL{bounds} "
+            "ORDER BY d.date_lo, d.initiative_id, d.position",
+            **chosen_params,
+            **{k: v for k, v in params.items() if k in ("low", "high")},
+        )
+        if drawn
+        else []
+    )
+    return Gantt(
         "Initiatives from start to end, with milestones",
         spans=[
             Span(
-                _label({"initiative": s["id"]}),
+                label({"initiative": s["id"]}),
                 _day(s["start_lo"]),
                 _day(s["end_hi"]),
                 # What is certain: started by the latest day its first milestone can mean,
@@ -647,32 +937,20 @@ def timeline(
                 started_by=None if s["start_lo"] else _day(s["started_by"]),
                 running_on=None if s["end_hi"] else _day(s["running_on"]),
             )
-            for s in spans
-            if s["start_lo"] or s["end_hi"] or s["id"] in dated
+            for s in drawn
         ],
         markers=[
             Marker(
-                _label(e),
-                _day(e["lo"]),  # type: ignore[arg-type]  # the filter below keeps dated events
-                e["kind"],
-                e["precision"] != "day" or e["date_qualifier"] == "approximately",
+                label(m),
+                date.fromisoformat(m["date_lo"]),
+                m["kind"],
+                m["precision"] != "day" or m["date_qualifier"] == "approximately",
             )
-            for e in kept
-            if e["lo"] and e["kind"] not in ("start", "end")
+            for m in markers
         ],
         today=today,
+        note=note,
     )
-    return [
-        Section(
-            "events",
-            "Timeline",
-            ["date", "when", "kind", "initiative", "place", "precision", "note"],
-            rows,
-            human={"initiative": _label},
-            table_columns=["when", "kind", "initiative", "place", "note"],
-            chart=chart,
-        )
-    ]
 
 
 def _day(text: str | None) -> date | None:
@@ -686,9 +964,16 @@ def _day(text: str | None) -> date | None:
 CORDIS_PAGES = "https://cordis.europa.eu/"
 
 
-def _origins(rows: list[Row]) -> str:
-    imported = sum(1 for r in rows if r["origin"] == "cordis")
-    return f"From CORDIS: {imported}; curated: {len(rows) - imported}"
+def _origins(conn: sqlite3.Connection, origin: str) -> str:
+    counts = {
+        r["origin"]: r["n"]
+        for r in fetch(
+            conn,
+            f"SELECT origin, count(*) AS n FROM (SELECT {origin} AS origin FROM initiative i) AS o"
+            " GROUP BY origin",
+        )
+    }
+    return f"From CORDIS: {counts.get('cordis', 0)}; curated: {counts.get('curated', 0)}"
 
 
 # Facts a source could state; summaries and aims are our own words, so not counted.
@@ -696,54 +981,71 @@ _CORE_FIELDS = ("acronym", "start", "end", "website")
 
 
 def coverage(conn: sqlite3.Connection) -> list[Section]:
-    """How complete the data is: counts declared against known, sourced against inferred, gaps."""
+    """How complete the data is: counts declared against known, sourced against inferred, gaps.
+
+    One row per initiative, its counts computed by the store as the row is written (through
+    the provenance tables' keys); what to look up and the chart only where they are shown.
+    """
     _label = _labeller(conn)
     from atmptrack.query import count_words
 
-    initiatives = fetch(conn, "SELECT * FROM initiative ORDER BY id")
-    members = _members(conn, None)
-    citations = fetch(conn, "SELECT entity, key, source_id FROM citation")
-    inferred = fetch(conn, "SELECT entity, key, field, reason FROM inferred")
-    funded = {
-        r["initiative_id"]
-        for r in fetch(conn, "SELECT DISTINCT initiative_id FROM funding WHERE amount IS NOT NULL")
-    }
+    def each(stored: shape.Shape, sql: str) -> str:
+        return sql.format(table=stored.citations, inferred=stored.inferences)
+
+    sources = (
+        "(SELECT count(DISTINCT c.source_id) FROM ("
+        + " UNION ALL ".join(
+            each(s, "SELECT source_id FROM {table} WHERE initiative_id = i.id")
+            for s in shape.IN_INITIATIVE
+        )
+        + ") AS c)"
+    )
+    # A record cited at all has exactly one citation in first place: counted so, each once.
+    sourced = " + ".join(
+        each(s, "(SELECT count(*) FROM {table} WHERE initiative_id = i.id AND position = 0)")
+        for s in shape.IN_INITIATIVE
+    )
+    inferred = " + ".join(
+        each(s, "(SELECT count(*) FROM {inferred} WHERE initiative_id = i.id)")
+        for s in shape.IN_INITIATIVE
+    )
     # From CORDIS: every source the initiative cites is a CORDIS page, as `import cordis`
     # writes them; anything else is curated.
-    from_cordis = {
-        r["key"]
-        for r in fetch(
-            conn,
-            """SELECT c.key FROM citation c JOIN source s ON s.id = c.source_id
-               WHERE c.entity = 'initiative' GROUP BY c.key
-               HAVING min(CASE WHEN substr(s.url, 1, length(:pages)) = :pages THEN 1 ELSE 0 END) = 1""",
-            pages=CORDIS_PAGES,
-        )
-    }
+    cited = f"SELECT 1 FROM {shape.INITIATIVE.citations} c WHERE c.initiative_id = i.id"
+    origin = f"""CASE WHEN EXISTS ({cited}) AND NOT EXISTS ({cited} AND (SELECT
+            substr(s.url, 1, {len(CORDIS_PAGES)}) FROM source s WHERE s.id = c.source_id)
+            <> '{CORDIS_PAGES}') THEN 'cordis' ELSE 'curated' END"""
+    basics = f"""i.id, i.acronym, i.declared_partners, i.declared_qualifier, i.start, i."end",
+          i.website, {origin} AS origin,
+          (SELECT count(*) FROM membership m WHERE m.initiative_id = i.id) AS known,
+          CASE WHEN EXISTS (SELECT 1 FROM funding f WHERE f.initiative_id = i.id
+            AND f.amount IS NOT NULL) THEN 1 ELSE 0 END AS funded"""
 
-    def belongs(key: str, entity: str, ini: str) -> bool:
-        return key == ini if entity == "initiative" else key.startswith(f"{ini}/")
-
-    rows = []
-    lookup: list[Row] = []
-    for ini in initiatives:
-        ident = ini["id"]
-        known = sum(1 for m in members if m["initiative"] == ident)
-        declared = ini["declared_partners"]
-        qualifier = ini["declared_qualifier"]
-        mine = [c for c in citations if belongs(c["key"], c["entity"], ident)]
-        guesses = [g for g in inferred if belongs(g["key"], g["entity"], ident)]
+    def gaps(ini: Row) -> tuple[list[str], int | None]:
         unknown = [f for f in _CORE_FIELDS if ini[f] is None]
-        if ident not in funded:
+        if not ini["funded"]:
             unknown.append("funding")
-        if declared is None:
+        if ini["declared_partners"] is None:
             unknown.append("declared_partners")
-        missing = None if declared is None else max(declared - known, 0)
-        rows.append(
-            {
-                "initiative": ident,
+        declared = ini["declared_partners"]
+        return unknown, None if declared is None else max(declared - ini["known"], 0)
+
+    def rows() -> Iterator[Row]:
+        for ini in stream(
+            conn,
+            f"SELECT {basics}, {sources} AS sources, {sourced} AS sourced, "
+            f"{inferred} AS inferred FROM initiative i ORDER BY i.id",
+        ):
+            declared, qualifier, known = (
+                ini["declared_partners"],
+                ini["declared_qualifier"],
+                ini["known"],
+            )
+            unknown, missing = gaps(ini)
+            yield {
+                "initiative": ini["id"],
                 "acronym": ini["acronym"],
-                "origin": "cordis" if ident in from_cordis else "curated",
+                "origin": ini["origin"],
                 "declared_partners": declared,
                 "declared_qualifier": qualifier,
                 "known_members": known,
@@ -751,63 +1053,33 @@ def coverage(conn: sqlite3.Connection) -> list[Section]:
                 if declared is not None
                 else f"{known} of unknown",
                 "missing_members": missing,
-                "sources": len({c["source_id"] for c in mine}),
-                "sourced_records": len({(c["entity"], c["key"]) for c in mine}),
-                "inferred_fields": len(guesses),
+                "sources": ini["sources"],
+                "sourced_records": ini["sourced"],
+                "inferred_fields": ini["inferred"],
                 "unknown_fields": unknown,
             }
+
+    def fill_lookup(section: Section) -> None:
+        section.rows = _lookup(conn, basics, gaps)
+
+    def chart() -> Chart:
+        return StackedChart(
+            "Members in the data against the declared count",
+            series=["known", "missing"],
+            rows=[
+                Values(
+                    _label({"initiative": r["id"]}),
+                    [float(r["known"]), float(max(r["declared_partners"] - r["known"], 0))],
+                )
+                for r in stream(
+                    conn,
+                    "SELECT i.id, i.declared_partners, (SELECT count(*) FROM membership m "
+                    "WHERE m.initiative_id = i.id) AS known FROM initiative i "
+                    "WHERE i.declared_partners IS NOT NULL ORDER BY i.id",
+                )
+            ],
         )
-        if missing:
-            more = "at least " if qualifier in ("more-than", "at-least", "approximately") else ""
-            lookup.append(
-                {
-                    "initiative": ident,
-                    "what": "members",
-                    "detail": f"{more}{missing} of {count_words(declared, qualifier)} partners are not in the data",
-                }
-            )
-        for name in unknown:
-            lookup.append(
-                {
-                    "initiative": ident,
-                    "what": name,
-                    "detail": f"no source gives its {name.replace('_', ' ')}",
-                }
-            )
-        for guess in guesses:
-            lookup.append(
-                {
-                    "initiative": ident,
-                    "what": f"{guess['entity']} {guess['key']}: {guess['field']}",
-                    "detail": f"inferred: {guess['reason']}",
-                }
-            )
-    for source in fetch(conn, "SELECT id, url, verify FROM source WHERE verify IS NOT NULL"):
-        lookup.append(
-            {
-                "initiative": None,
-                "what": f"source {source['id']}: {source['url']}",
-                "detail": f"to verify: {source['verify']}",
-            }
-        )
-    for guess in inferred:
-        if guess["entity"] == "organisation":
-            lookup.append(
-                {
-                    "initiative": None,
-                    "what": f"organisation {guess['key']}: {guess['field']}",
-                    "detail": f"inferred: {guess['reason']}",
-                }
-            )
-    chart = StackedChart(
-        "Members in the data against the declared count",
-        series=["known", "missing"],
-        rows=[
-            Values(_label(r), [float(r["known_members"]), float(r["missing_members"] or 0)])
-            for r in rows
-            if r["declared_partners"] is not None
-        ],
-    )
+
     return [
         Section(
             "initiatives",
@@ -825,7 +1097,7 @@ def coverage(conn: sqlite3.Connection) -> list[Section]:
                 "inferred_fields",
                 "unknown_fields",
             ],
-            rows,
+            rows(),
             human={"initiative": _label},
             right={
                 "declared_partners",
@@ -844,14 +1116,85 @@ def coverage(conn: sqlite3.Connection) -> list[Section]:
                 "inferred_fields",
                 "unknown_fields",
             ],
-            chart=chart,
-            footer=[_origins(rows)],
+            draw=chart,
+            footer=[_origins(conn, origin)],
         ),
         Section(
             "lookup",
             "What to look up next",
             ["initiative", "what", "detail"],
-            lookup,
+            [],
             human={"initiative": _label},
+            later=fill_lookup,
         ),
     ]
+
+
+def _lookup(
+    conn: sqlite3.Connection,
+    basics: str,
+    gaps: Callable[[Row], tuple[list[str], int | None]],
+) -> Iterator[Row]:
+    """What to look up next: per initiative its missing members, unknown fields and inferred
+    fields; then the sources to verify and the organisations' inferred fields."""
+    from atmptrack.query import count_words
+
+    guesses: dict[str, list[Row]] = {}
+    for stored in shape.IN_INITIATIVE:
+        # In the order of the data: records as listed, fields as each record gives them.
+        owner = ", ".join(f"x.{c}" for c in stored.owner)
+        joined = " AND ".join(
+            f"r.{k} = x.{o}" for k, o in zip(stored.key, stored.owner, strict=True)
+        )
+        listed = "r.position, " if stored is not shape.INITIATIVE else ""
+        for guess in stream(
+            conn,
+            f"SELECT {owner}, x.field, x.reason FROM {stored.inferences} x "
+            f"JOIN {stored.table} r ON {joined} ORDER BY x.initiative_id, {listed}x.position",
+        ):
+            key = record_key(guess[c] for c in stored.owner)
+            guesses.setdefault(guess["initiative_id"], []).append(
+                {"what": f"{stored.entity} {key}: {guess['field']}", "reason": guess["reason"]}
+            )
+    for ini in stream(conn, f"SELECT {basics} FROM initiative i ORDER BY i.id"):
+        ident, declared, qualifier = ini["id"], ini["declared_partners"], ini["declared_qualifier"]
+        unknown, missing = gaps(ini)
+        if missing:
+            more = "at least " if qualifier in ("more-than", "at-least", "approximately") else ""
+            yield {
+                "initiative": ident,
+                "what": "members",
+                "detail": f"{more}{missing} of {count_words(declared, qualifier)} partners are not in the data",
+            }
+        for name in unknown:
+            yield {
+                "initiative": ident,
+                "what": name,
+                "detail": f"no source gives its {name.replace('_', ' ')}",
+            }
+        for guess in guesses.get(ident, []):
+            yield {
+                "initiative": ident,
+                "what": guess["what"],
+                "detail": f"inferred: {guess['reason']}",
+            }
+    for source in stream(
+        conn,
+        "SELECT id, url, verify FROM source WHERE verify IS NOT NULL ORDER BY file, line",
+    ):
+        yield {
+            "initiative": None,
+            "what": f"source {source['id']}: {source['url']}",
+            "detail": f"to verify: {source['verify']}",
+        }
+    for guess in stream(
+        conn,
+        # In the order of the data files, as curators read them.
+        "SELECT x.organisation_id, x.field, x.reason FROM organisation_inferred x "
+        "JOIN organisation o ON o.id = x.organisation_id ORDER BY o.file, o.line, x.position",
+    ):
+        yield {
+            "initiative": None,
+            "what": f"organisation {guess['organisation_id']}: {guess['field']}",
+            "detail": f"inferred: {guess['reason']}",
+        }

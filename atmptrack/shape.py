@@ -42,7 +42,7 @@ class Shape:
 
     entity: str  # the record kind that provenance, `show` and `diff` use
     table: str
-    key: tuple[str, ...]  # the columns that identify a row; the provenance key joins them
+    key: tuple[str, ...]  # the columns that identify a row (and its citations: `owner`)
     parent: tuple[str, ...] = ()  # key columns filled from the enclosing record
     paths: Mapping[str, str] = field(default_factory=dict)  # column -> dotted attribute path
     names: Mapping[str, str] = field(default_factory=dict)  # column -> field read back
@@ -61,14 +61,33 @@ class Shape:
         return frozenset(c.removesuffix("_cents") for c in self.derived if c.endswith("_cents"))
 
     @property
+    def owner(self) -> tuple[str, ...]:
+        """How a provenance table names the key of the record it belongs to: `id` and
+        `position` take the entity's name (`person_id`), the other key columns keep theirs."""
+        return tuple(f"{self.entity}_{c}" if c in ("id", "position") else c for c in self.key)
+
+    @property
+    def citations(self) -> str:
+        """The table of this record kind's cited sources: one row per source, in order."""
+        return f"{self.table}_citation"
+
+    @property
+    def inferences(self) -> str:
+        """The table of this record kind's inferred fields, with the reason of each."""
+        return f"{self.table}_inferred"
+
+    @property
     def hidden(self) -> frozenset[str]:
         """Columns a record read back leaves out."""
         bounds = {column for pair in self.dates.values() for column in pair}
         return BOOKKEEPING | bounds | set(self.derived)
 
 
-def provenance_key(values: Iterable[object]) -> str:
-    """The key of a record's citations and inferred fields: its key columns joined by `/`."""
+def record_key(values: Iterable[object]) -> str:
+    """A record's key for people and `diff` (`geneh/kick-off`): its key columns joined by `/`.
+
+    Only a name: the store keys every row, citations included, by its key columns.
+    """
     return "/".join(str(value) for value in values)
 
 
@@ -120,12 +139,12 @@ def records(
     *,
     where: Mapping[str, Any] | None = None,
 ) -> dict[str, Record]:
-    """The records of one shape, keyed by their provenance key, with links and nested lists.
+    """The records of one shape, keyed by `record_key` (`geneh/kick-off`), with links and nested lists.
 
     `where` narrows to the rows whose key columns have these values (one initiative's members).
     """
     return {
-        provenance_key(row[c] for c in shape.key): record
+        record_key(row[c] for c in shape.key): record
         for row, record in _read(conn, shape, provenance, dict(where or {}))
     }
 
@@ -144,10 +163,14 @@ def _read(
         name: _nested(conn, child, provenance, narrowed(child.parent))
         for name, child in shape.nested
     }
+    cited = shape.cited and provenance is not None
+    if cited:
+        assert provenance is not None
+        provenance.read(shape, where)  # one query for every record read here
     hidden = shape.hidden
     out = []
     for row in _rows(conn, shape.table, where):
-        key = provenance_key(row[c] for c in shape.key)
+        key = record_key(row[c] for c in shape.key)
         record: Record = {}
         for column, value in row.items():
             if column in hidden:
@@ -155,21 +178,25 @@ def _read(
             record[shape.names.get(column, column)] = value
         for name, groups in (*linked.items(), *nested.items()):
             record[name] = groups.get(key, [])
-        if shape.cited and provenance is not None:
-            provenance.attach(record, shape.entity, key)
+        if cited:
+            assert provenance is not None
+            provenance.attach(record, shape, tuple(row[c] for c in shape.key))
         out.append((row, record))
     return out
 
 
+def _where(columns: Mapping[str, str]) -> str:
+    """` WHERE "a" = :a AND ...` over declared column names (never input), values bound."""
+    if not columns:
+        return ""
+    return " WHERE " + " AND ".join(f'"{column}" = :{name}' for name, column in columns.items())
+
+
 def _rows(conn: sqlite3.Connection, table: str, where: Mapping[str, Any]) -> list[Row]:
-    # Column names come from the declarations, never from input; values are bound.
-    condition = " AND ".join(f'"{c}" = :{c}' for c in where)
-    cursor = conn.execute(
-        f'SELECT * FROM "{table}"' + (f" WHERE {condition}" if where else ""), where
-    )
-    names = [d[0] for d in cursor.description]
-    found = [dict(zip(names, values, strict=True)) for values in cursor]
-    if "position" in names:
+    from atmptrack.store import fetch
+
+    found = fetch(conn, f'SELECT * FROM "{table}"' + _where({c: c for c in where}), **where)
+    if found and "position" in found[0]:
         found.sort(key=lambda r: r["position"])  # stable: the order within each owner
     return found
 
@@ -177,7 +204,7 @@ def _rows(conn: sqlite3.Connection, table: str, where: Mapping[str, Any]) -> lis
 def _linked(conn: sqlite3.Connection, link: Link, where: Mapping[str, Any]) -> dict[str, list[Any]]:
     groups: dict[str, list[Any]] = {}
     for row in _rows(conn, link.table, where):
-        groups.setdefault(provenance_key(row[c] for c in link.keys), []).append(row[link.column])
+        groups.setdefault(record_key(row[c] for c in link.keys), []).append(row[link.column])
     return groups
 
 
@@ -188,28 +215,65 @@ def _nested(
     for row, record in _read(conn, child, provenance, where):
         for column in child.parent:
             record.pop(child.names.get(column, column), None)
-        groups.setdefault(provenance_key(row[c] for c in child.parent), []).append(record)
+        groups.setdefault(record_key(row[c] for c in child.parent), []).append(record)
     return groups
 
 
+Key = tuple[Any, ...]  # a record's key columns, in the order its shape declares them
+
+
 class Provenance:
-    """Citations and inferred fields, read once and handed out per record."""
+    """Citations and inferred fields, read from each entity's own tables as records need them.
+
+    `show` reads one initiative's, `diff` every one: each read is one query per table, narrowed
+    by key columns, and a record whose provenance was not read yet is read on its own.
+    """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        self.cited: dict[tuple[str, str], list[str]] = {}
-        for entity, key, source in conn.execute(
-            "SELECT entity, key, source_id FROM citation ORDER BY entity, key, position"
-        ):
-            self.cited.setdefault((entity, key), []).append(source)
-        self.inferred: dict[tuple[str, str], dict[str, str]] = {}
-        for entity, key, name, reason in conn.execute(
-            "SELECT entity, key, field, reason FROM inferred ORDER BY field"
-        ):
-            self.inferred.setdefault((entity, key), {})[name] = reason
+        self.conn = conn
+        self.cited: dict[tuple[str, Key], list[str]] = {}
+        self.inferred: dict[tuple[str, Key], dict[str, str]] = {}
+        self._done: dict[str, list[dict[str, Any]]] = {}  # entity -> the narrowings read
 
-    def attach(self, record: Record, entity: str, key: str) -> Record:
-        record["sources"] = self.cited.get((entity, key), [])
-        record["inferred"] = self.inferred.get((entity, key), {})
+    def read(self, stored: Shape, where: Mapping[str, Any] | None = None) -> None:
+        """Read the provenance of the records of `stored` whose key columns have these values."""
+        from atmptrack.store import fetch
+
+        wanted = dict(where or {})
+        if self._covered(stored, wanted):
+            return
+        owner = dict(zip(stored.key, stored.owner, strict=True))
+        narrowing = {name: owner[name] for name in wanted}
+        columns = ", ".join(f'"{c}"' for c in stored.owner)
+        for row in fetch(
+            self.conn,
+            f'SELECT {columns}, source_id FROM "{stored.citations}"{_where(narrowing)} '
+            f"ORDER BY {columns}, position",
+            **wanted,
+        ):
+            key = tuple(row[c] for c in stored.owner)
+            self.cited.setdefault((stored.entity, key), []).append(row["source_id"])
+        for row in fetch(
+            self.conn,
+            f'SELECT {columns}, field, reason FROM "{stored.inferences}"{_where(narrowing)} '
+            "ORDER BY field",
+            **wanted,
+        ):
+            key = tuple(row[c] for c in stored.owner)
+            self.inferred.setdefault((stored.entity, key), {})[row["field"]] = row["reason"]
+        self._done.setdefault(stored.entity, []).append(wanted)
+
+    def _covered(self, stored: Shape, where: Mapping[str, Any]) -> bool:
+        return any(
+            all(where.get(column) == value for column, value in done.items())
+            for done in self._done.get(stored.entity, [])
+        )
+
+    def attach(self, record: Record, stored: Shape, key: Key) -> Record:
+        """The record with its `sources` and `inferred` fields."""
+        self.read(stored, dict(zip(stored.key, key, strict=True)))
+        record["sources"] = list(self.cited.get((stored.entity, key), []))
+        record["inferred"] = dict(self.inferred.get((stored.entity, key), {}))
         return record
 
 
@@ -403,3 +467,13 @@ def walk(shape: Shape) -> Iterator[Shape]:
     yield shape
     for _name, child in (*shape.nested, *shape.children):
         yield from walk(child)
+
+
+# Every record kind with sources and inferred fields: each has its two provenance tables.
+CITED: tuple[Shape, ...] = tuple(
+    stored for top in (SOURCE, ORGANISATION, INITIATIVE) for stored in walk(top) if stored.cited
+)
+# Those that belong to an initiative: their key starts with `initiative_id`.
+IN_INITIATIVE: tuple[Shape, ...] = tuple(
+    stored for stored in CITED if stored.owner[0] == "initiative_id"
+)

@@ -290,9 +290,17 @@ def peek(store: Location) -> dict[str, str]:
 
 def fetch(conn: sqlite3.Connection, sql: str, **params: Any) -> list[dict[str, Any]]:
     """Rows of a query as dicts keyed by column name."""
+    return list(stream(conn, sql, **params))
+
+
+def stream(conn: sqlite3.Connection, sql: str, **params: Any) -> Iterator[dict[str, Any]]:
+    """The same rows one at a time, as the database hands them out: long output is written
+    while it is read, never held whole. `fetch` goes through here, so this is the one place
+    that runs read queries."""
     cursor = conn.execute(sql, params)
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor]
+    for row in cursor:
+        yield dict(zip(names, row, strict=True))
 
 
 @contextmanager

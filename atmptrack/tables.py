@@ -2,13 +2,16 @@
 
 # No `from __future__ import annotations` here: SQLModel needs the real annotations.
 
+import types
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKeyConstraint, Numeric
+from sqlalchemy import BigInteger, ForeignKeyConstraint, Index, Integer, Numeric
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
 from sqlmodel.sql.sqltypes import AutoString
+
+from atmptrack import shape
 
 
 class Exact(TypeDecorator[str]):
@@ -58,13 +61,15 @@ class OrganisationRow(SQLModel, table=True):
     name: str
     short_name: str | None = None
     country: str | None = Field(default=None, index=True)
-    sector: str
-    helix: str | None = None  # the effective group: stated, or derived from the sector
+    # Indexed: the `list` flags meet these with a plain `IN` (see query.Column.member).
+    sector: str = Field(index=True)
+    helix: str | None = Field(default=None, index=True)  # stated, or derived from the sector
     helix_stated: bool = False
     helix_reason: str | None = None
     city: str | None = None
     website: str | None = None
-    parent_id: str | None = Field(default=None, foreign_key="organisation.id")
+    # Indexed: with foreign keys on, deleting an organisation looks up the ones it hosts.
+    parent_id: str | None = Field(default=None, foreign_key="organisation.id", index=True)
     pic: str | None = None
     ror: str | None = None
     vat: str | None = None
@@ -80,7 +85,7 @@ class InitiativeRow(SQLModel, table=True):
     id: str = Field(primary_key=True)
     acronym: str | None = None
     name: str
-    kind: str
+    kind: str = Field(index=True)
     summary: str | None = None
     status: str | None = None
     start: str | None = None
@@ -138,8 +143,13 @@ class PartnerCountRow(SQLModel, table=True):
 
 class MembershipRow(SQLModel, table=True):
     __tablename__ = "membership"
+    # By organisation, then initiative: an organisation's memberships in order, and the pairs
+    # of initiatives sharing a partner (`report overlap`) from the index alone.
+    __table_args__ = (Index("ix_membership_organisation_id", "organisation_id", "initiative_id"),)
     initiative_id: str = Field(primary_key=True, foreign_key="initiative.id")
-    organisation_id: str = Field(primary_key=True, foreign_key="organisation.id", index=True)
+    organisation_id: str = Field(primary_key=True, foreign_key="organisation.id")
+    # Not indexed: with no statistics, SQLite would pick an index on role over the key for
+    # "this initiative's coordinator", and read every coordinator to find one.
     role: str
     position: int
     ec_contribution: str | None = Field(default=None, sa_type=Exact)
@@ -285,24 +295,69 @@ class RelationRow(SQLModel, table=True):
     note: str | None = None
 
 
-class CitationRow(SQLModel, table=True):
-    """Which sources back which record; `key` is the record's id, or `initiative/sub-id`."""
+def _model(
+    name: str, table: str, columns: dict[str, tuple[Any, Any]], args: tuple[Any, ...]
+) -> Any:
+    """A table class made from declarations: `columns` maps a name to its type and Field."""
 
-    __tablename__ = "citation"
-    entity: str = Field(primary_key=True)
-    key: str = Field(primary_key=True)
-    source_id: str = Field(primary_key=True, foreign_key="source.id", index=True)
-    position: int
+    def body(namespace: dict[str, Any]) -> None:
+        namespace["__tablename__"] = table
+        namespace["__table_args__"] = args
+        namespace["__annotations__"] = {c: kind for c, (kind, _) in columns.items()}
+        namespace.update({c: declared for c, (_, declared) in columns.items()})
+
+    return types.new_class(name, (SQLModel,), {"table": True}, body)
 
 
-class InferredRow(SQLModel, table=True):
-    """Fields that no source states, with the reason they were filled in."""
+def _provenance(stored: shape.Shape) -> tuple[type[SQLModel], type[SQLModel]]:
+    """The two provenance tables of one record kind, keyed by the record's own key columns.
 
-    __tablename__ = "inferred"
-    entity: str = Field(primary_key=True)
-    key: str = Field(primary_key=True)
-    field: str = Field(primary_key=True)
-    reason: str
+    Declared from the shapes, so a new cited entity gets them without a line here: which
+    sources back each record (in order), and which fields no source states, with the reason.
+    Each refers to its record with a composite foreign key, and to the source it cites.
+    """
+    owner = SQLModel.metadata.tables[stored.table]
+    key = {
+        name: (
+            int if isinstance(owner.columns[column].type, Integer) else str,
+            Field(primary_key=True),
+        )
+        for name, column in zip(stored.owner, stored.key, strict=True)
+    }
+
+    def refers() -> ForeignKeyConstraint:
+        return ForeignKeyConstraint(list(stored.owner), [f"{stored.table}.{c}" for c in stored.key])
+
+    camel = "".join(part.title() for part in stored.table.split("_"))
+    citation = _model(
+        f"{camel}CitationRow",
+        stored.citations,
+        {
+            **key,
+            # Indexed: `list sources` counts citations per source, and deleting a source with
+            # foreign keys on looks up what cites it.
+            "source_id": (str, Field(primary_key=True, foreign_key="source.id", index=True)),
+            "position": (int, Field()),
+        },
+        (refers(),),
+    )
+    inferred = _model(
+        f"{camel}InferredRow",
+        stored.inferences,
+        {
+            **key,
+            "field": (str, Field(primary_key=True)),
+            "reason": (str, Field()),
+            "position": (int, Field()),  # the order the data gives them in
+        },
+        (refers(),),
+    )
+    return citation, inferred
+
+
+PROVENANCE: tuple[type[SQLModel], ...] = tuple(
+    table for stored in shape.CITED for table in _provenance(stored)
+)
 
 
 # Views with the columns people read, for sqlite3, Datasette, DBeaver or a dashboard; amounts
@@ -355,8 +410,7 @@ TABLES: tuple[type[SQLModel], ...] = (
     ReportedAmountRow,
     ReportedAmountSourceRow,
     RelationRow,
-    CitationRow,
-    InferredRow,
+    *PROVENANCE,
 )
 
 

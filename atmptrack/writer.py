@@ -22,7 +22,7 @@ from atmptrack import __version__, shape, tables
 from atmptrack.dataset import Dataset, read_dataset
 from atmptrack.errors import Diagnostic, StoreError
 from atmptrack.schema import Sourced
-from atmptrack.shape import Shape, _stored, provenance_key, row_of
+from atmptrack.shape import Shape, _stored, row_of
 from atmptrack.store import (
     APPLICATION_ID,
     BUSY_TIMEOUT_MS,
@@ -262,7 +262,7 @@ class _Builder:
         self.rows[entity.table].append(row)
         key = [row[c] for c in entity.key]
         if entity.cited:
-            self._provenance(entity.entity, provenance_key(key), record)
+            self._provenance(entity, key, record)
         for link in entity.links:
             for position, item in enumerate(getattr(record, link.field)):
                 self.rows[link.table].append(
@@ -278,14 +278,16 @@ class _Builder:
                     child, item, {**dict(zip(child.parent, key, strict=True)), "position": position}
                 )
 
-    def _provenance(self, entity: str, key: str, record: Sourced) -> None:
-        self.rows["citation"].extend(
-            {"entity": entity, "key": key, "source_id": source, "position": position}
+    def _provenance(self, entity: Shape, key: list[Any], record: Sourced) -> None:
+        # Keyed by the record's own key columns, in its entity's tables (see Shape.owner).
+        owner = dict(zip(entity.owner, key, strict=True))
+        self.rows[entity.citations].extend(
+            {**owner, "source_id": source, "position": position}
             for position, source in enumerate(record.sources)
         )
-        self.rows["inferred"].extend(
-            {"entity": entity, "key": key, "field": field, "reason": reason}
-            for field, reason in record.inferred.items()
+        self.rows[entity.inferences].extend(
+            {**owner, "field": field, "reason": reason, "position": position}
+            for position, (field, reason) in enumerate(record.inferred.items())
         )
 
 

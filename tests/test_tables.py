@@ -50,14 +50,16 @@ def shown(cli: Cli, monkeypatch: pytest.MonkeyPatch, width: int, *args: str) -> 
     seen: dict[int, Section] = {}
     write_one, write_many = render.write_section, render.write_sections
 
+    def kept(section: Section) -> Section:
+        # Rows may stream (a one-shot iterator): keep them, to compare with what was written.
+        section.rows = list(section.rows)
+        return seen.setdefault(id(section), section)
+
     def one(section: Section, fmt: str, out: TextIO, **options: Any) -> None:
-        seen.setdefault(id(section), section)
-        write_one(section, fmt, out, **options)
+        write_one(kept(section), fmt, out, **options)
 
     def many(sections: list[Section], fmt: str, out: TextIO, **options: Any) -> None:
-        for section in sections:
-            seen.setdefault(id(section), section)
-        write_many(sections, fmt, out, **options)
+        write_many([kept(section) for section in sections], fmt, out, **options)
 
     with monkeypatch.context() as patch:
         patch.setattr(render, "write_section", one)
@@ -103,7 +105,7 @@ def check_columns(shown: Shown, section: Section, width: int) -> None:
         fields = [
             line.split()[0] for line in lines if line[:1].strip() and line.split()[0] in names
         ]
-        assert fields == columns * len(section.rows)
+        assert fields == columns * len(list(section.rows))
     else:
         rules = [i for i, line in enumerate(lines) if RULE.fullmatch(line)]
         assert len(rules) == 1, shown.out
@@ -223,7 +225,7 @@ def test_every_entity_with_every_column(
 SECTIONS = {
     "funding": ["entries", "totals"],
     "partners": ["matrix", "balance", "countries"],
-    "overlap": ["shared", "matrix"],
+    "overlap": ["shared", "pairs", "matrix"],
     "timeline": ["events"],
     "coverage": ["initiatives", "lookup"],
 }

@@ -38,27 +38,29 @@ initiatives:
     start: 2024-03
     ids: {cordis: "101137206"}
     sources: [s1]
+    inferred: {start: the month of the kick-off, kind: its name says network}
     partner_counts:
-      - {count: 40, qualifier: more-than, sources: [s2]}
+      - {count: 40, qualifier: more-than, sources: [s2], inferred: {qualifier: "'over 40'"}}
     members:
-      - {organisation: lab, role: coordinator, ec_contribution: "1250000.50", sources: [s1, s2]}
+      - {organisation: lab, role: coordinator, ec_contribution: "1250000.50", sources: [s1, s2], inferred: {role: hosts the office}}
       - {organisation: spinout, role: partner, sources: [s2]}
     people:
-      - {id: ana, name: Ana, organisation: lab, sources: [s1]}
+      - {id: ana, name: Ana, organisation: lab, sources: [s1], inferred: {organisation: her e-mail}}
     workgroups:
-      - {id: wp1, kind: work-package, number: 1, name: Data, leads: [lab, spinout], coordinators: [ana], sources: [s1]}
+      - {id: wp1, kind: work-package, number: 1, name: Data, leads: [lab, spinout], coordinators: [ana], sources: [s1], inferred: {number: the order listed}}
     milestones:
-      - {id: kick-off, kind: kick-off, date: 2024-03-05, speakers: [ana], sources: [s1]}
+      - {id: kick-off, kind: kick-off, date: 2024-03-05, speakers: [ana], sources: [s2, s1], inferred: {date: the news date}}
     funding:
       - id: grant
         amount: "3000000"
         currency: EUR
         start: 2024
         sources: [s1]
+        inferred: {start: the call year}
         also_reported:
           - {amount: "3000000", qualifier: approximately, sources: [s1, s2]}
     relations:
-      - {kind: grew-out-of, initiative: seed, sources: [s2]}
+      - {kind: grew-out-of, initiative: seed, sources: [s2], inferred: {kind: the seed came first}}
   - {id: seed, name: The Seed Project, kind: project, sources: [s2]}
 """
 
@@ -118,12 +120,51 @@ def test_rows_carry_values_bounds_lists_links_and_provenance_keys(data: Path) ->
         "industry",
         False,
     )
-    cited = {(r["entity"], r["key"], r["source_id"]) for r in rows["citation"]}
-    assert ("member", "net/lab", "s2") in cited and ("partner_count", "net/0", "s2") in cited
-    assert ("workgroup", "net/wp1", "s1") in cited and ("organisation", "lab", "s1") in cited
-    assert {(r["entity"], r["key"], r["field"]) for r in rows["inferred"]} == {
-        ("organisation", "lab", "country")
+    # Citations and inferred fields are keyed by each record's own key columns.
+    assert rows["membership_citation"] == [
+        {"initiative_id": "net", "organisation_id": "lab", "source_id": "s1", "position": 0},
+        {"initiative_id": "net", "organisation_id": "lab", "source_id": "s2", "position": 1},
+        {"initiative_id": "net", "organisation_id": "spinout", "source_id": "s2", "position": 0},
+    ]
+    assert rows["partner_count_citation"] == [
+        {"initiative_id": "net", "partner_count_position": 0, "source_id": "s2", "position": 0}
+    ]
+    assert rows["milestone_citation"] == [
+        {"initiative_id": "net", "milestone_id": "kick-off", "source_id": "s2", "position": 0},
+        {"initiative_id": "net", "milestone_id": "kick-off", "source_id": "s1", "position": 1},
+    ]
+    assert rows["organisation_citation"] == [
+        {"organisation_id": "lab", "source_id": "s1", "position": 0},
+        {"organisation_id": "spinout", "source_id": "s2", "position": 0},
+    ]
+    assert rows["relation_citation"] == [
+        {
+            "initiative_id": "net",
+            "kind": "grew-out-of",
+            "target_id": "seed",
+            "source_id": "s2",
+            "position": 0,
+        }
+    ]
+    assert [(r["organisation_id"], r["field"]) for r in rows["organisation_inferred"]] == [
+        ("lab", "country")
+    ]
+    assert [(r["field"], r["position"]) for r in rows["initiative_inferred"]] == [
+        ("start", 0),
+        ("kind", 1),
+    ]
+    assert [(r["initiative_id"], r["person_id"], r["field"]) for r in rows["person_inferred"]] == [
+        ("net", "ana", "organisation")
+    ]
+    assert [
+        (r["initiative_id"], r["kind"], r["target_id"], r["field"])
+        for r in rows["relation_inferred"]
+    ] == [("net", "grew-out-of", "seed", "kind")]
+    # Every record kind that carries sources has its two tables, and nothing else does.
+    assert {s.citations for s in shape.CITED} == {
+        name for name in rows if name.endswith("_citation")
     }
+    assert "source_citation" not in rows and "reported_amount_citation" not in rows
 
 
 def test_rows_read_back_through_the_shapes_give_the_records_again(
@@ -144,7 +185,7 @@ def test_rows_read_back_through_the_shapes_give_the_records_again(
         "order": None,
         "note": None,
         "sources": ["s1", "s2"],
-        "inferred": {},
+        "inferred": {"role": "hosts the office"},
     }
     initiative = shape.records(conn, shape.INITIATIVE, provenance)["net"]
     assert initiative["aims"] == ["one aim", "another aim"]
@@ -178,7 +219,11 @@ def test_every_reference_is_a_declared_foreign_key() -> None:
         ("reported_amount", "funding_id", "funding"),
         ("organisation", "parent_id", "organisation"),
         ("relation", "target_id", "initiative"),
-        ("citation", "source_id", "source"),
+        ("membership_citation", "source_id", "source"),
+        ("membership_citation", "organisation_id", "membership"),
+        ("relation_inferred", "target_id", "relation"),
+        ("partner_count_citation", "partner_count_position", "partner_count"),
+        ("organisation_inferred", "organisation_id", "organisation"),
         ("reported_amount_source", "source_id", "source"),
         ("initiative_therapy_area", "initiative_id", "initiative"),
         ("organisation_other_name", "organisation_id", "organisation"),
