@@ -560,6 +560,10 @@ class _Builder:
         status = STATUSES.get(project.status)
         if project.status and status is None:
             self.skip(project.where, f"status '{project.status}' is not one CORDIS uses; left out")
+        elif status is not None:
+            # CORDIS states the grant's administrative state, not whether the work runs: a
+            # signed grant may not have started yet. Our status is read from it, so say so.
+            inferred["status"] = f"from the CORDIS status {project.status}"
         funding: dict[str, Any] = {
             "id": "eu-grant",
             "amount": project.ec_max,

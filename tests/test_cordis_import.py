@@ -271,7 +271,9 @@ def test_every_imported_fact_is_mapped_and_sourced(cli: Cli) -> None:
     detail = json.loads(cli.ok("show", "htwogene", "--format", "json"))
     assert detail["status"] == "active"  # ONG
     assert detail["inferred"] == {
-        "ids": "the export has no grantDoi; CORDIS gives every grant 10.3030/<id>"
+        "ids": "the export has no grantDoi; CORDIS gives every grant 10.3030/<id>",
+        # A grant's administrative state is not whether the work runs: read, so marked.
+        "status": "from the CORDIS status ONG",
     }
 
 
