@@ -6,10 +6,13 @@ import os
 import signal
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import Enum
+from functools import cache
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,13 +22,15 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
 from atmptrack import __version__, datadir, shape, tables
-from atmptrack.dataset import Dataset, read_dataset
+from atmptrack.dataset import Dataset, LoadedFile, Progress, check_dataset, paused_collector
 from atmptrack.errors import Diagnostic, StoreError
 from atmptrack.schema import Sourced
-from atmptrack.shape import Shape, _stored, provenance_key, row_of
+from atmptrack.shape import Link, Shape, _bound, _stored, provenance_key
 from atmptrack.store import APPLICATION_ID, BUSY_TIMEOUT_MS, check_owned, schema_version
 
-Rows = dict[str, list[dict[str, Any]]]  # table name -> rows
+# Table name -> rows, each a tuple of the values of `columns(name)`, in that order: tuples take
+# a third of the memory of dicts, and a large dataset's rows are all held until they are written.
+Rows = dict[str, list[tuple[Any, ...]]]
 
 
 @dataclass(slots=True)
@@ -37,7 +42,13 @@ class LoadResult:
 
 
 def load(
-    data_dir: Path, store: Path, *, fingerprint: str, force: bool, wait_ms: int = BUSY_TIMEOUT_MS
+    data_dir: Path,
+    store: Path,
+    *,
+    fingerprint: str,
+    force: bool,
+    wait_ms: int = BUSY_TIMEOUT_MS,
+    progress: Progress | None = None,
 ) -> LoadResult:
     """Validate every file, then replace the store's contents in one immediate transaction.
 
@@ -47,23 +58,32 @@ def load(
     than the files, nor over a newer dataset another process committed meanwhile.
     """
     started = time.perf_counter()
-    for _attempt in range(_READ_ATTEMPTS):
-        dataset = read_dataset(data_dir)  # raises DataError before anything is written
-        rows = build_rows(dataset)
-        outcome = write_rows(
-            store, rows, data_dir=data_dir, fingerprint=fingerprint, force=force, wait_ms=wait_ms
-        )
-        if outcome != "stale":
-            break
-        fingerprint = datadir.fingerprint(data_dir)
-    else:
-        raise StoreError(
-            f"the data in {data_dir} kept changing while it was read; load again when it is still"
-        )
+    with paused_collector():
+        for _attempt in range(_READ_ATTEMPTS):
+            # Each file becomes rows as soon as it is read: its records are not kept.
+            builder = _Builder(data_dir)
+            # Raises DataError before anything is written.
+            warnings = check_dataset(data_dir, sink=builder, progress=progress)
+            rows = builder.rows
+            outcome = write_rows(
+                store,
+                rows,
+                data_dir=data_dir,
+                fingerprint=fingerprint,
+                force=force,
+                wait_ms=wait_ms,
+            )
+            if outcome != "stale":
+                break
+            fingerprint = datadir.fingerprint(data_dir)
+        else:
+            raise StoreError(
+                f"the data in {data_dir} kept changing while it was read; load again when it is still"
+            )
     return LoadResult(
         loaded=outcome == "written",
         counts=_counts(rows),
-        warnings=dataset.warnings,
+        warnings=warnings,
         seconds=time.perf_counter() - started,
     )
 
@@ -113,17 +133,19 @@ def write_rows(
                 # The mark that tells our stores from other databases (see store.check_owned).
                 conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
                 rows["meta"] = [
-                    {"key": "schema_version", "value": schema_version()},
-                    {"key": "fingerprint", "value": fingerprint},
-                    {"key": "data_dir", "value": str(data_dir)},
-                    {"key": "atmptrack_version", "value": __version__},
-                    {"key": "loaded_at", "value": datetime.now(UTC).isoformat(timespec="seconds")},
+                    ("schema_version", schema_version()),
+                    ("fingerprint", fingerprint),
+                    ("data_dir", str(data_dir)),
+                    ("atmptrack_version", __version__),
+                    ("loaded_at", datetime.now(UTC).isoformat(timespec="seconds")),
                 ]
                 for table in tables.TABLES:
                     name = str(table.__tablename__)
                     if rows.get(name):
-                        # One executemany per table: row-at-a-time ORM inserts are ~40x slower.
-                        conn.execute(SQLModel.metadata.tables[name].insert(), rows[name])
+                        # One executemany per table, of plain tuples through the driver: ORM
+                        # inserts are ~40x slower, and SQLAlchemy's own insert of dicts
+                        # spends more time on the parameters than SQLite on the rows.
+                        conn.exec_driver_sql(_insert(name, conn.dialect.paramstyle), rows[name])
         except OperationalError as exc:
             if "locked" in str(exc.orig):
                 raise StoreBusy(f"another process is writing the store {store}") from exc
@@ -203,61 +225,166 @@ def _counts(rows: Rows) -> dict[str, int]:
     }
 
 
-def _columns(table: str) -> list[str]:
-    return [column.name for column in SQLModel.metadata.tables[table].columns]
+def _insert(table: str, paramstyle: str) -> str:
+    """The INSERT of a table's rows, in the driver's own placeholders."""
+    names = columns(table)
+    if paramstyle == "qmark":
+        marks = ["?"] * len(names)
+    elif paramstyle == "numeric":
+        marks = [f":{i}" for i in range(1, len(names) + 1)]
+    else:  # format, pyformat: positional %s
+        marks = ["%s"] * len(names)
+    quoted = ", ".join(f'"{name}"' for name in names)
+    return f'INSERT INTO "{table}" ({quoted}) VALUES ({", ".join(marks)})'
+
+
+def columns(table: str) -> tuple[str, ...]:
+    """The columns of a table's rows, in the order of the values of each row."""
+    return _layout()[table]
+
+
+@cache
+def _layout() -> dict[str, tuple[str, ...]]:
+    layout: dict[str, tuple[str, ...]] = {"meta": ("key", "value")}
+    layout |= {"citation": _CITATION, "inferred": _INFERRED}
+    for maker in _makers().values():
+        for made in maker.walk():
+            layout[made.shape.table] = made.columns
+            for link in made.shape.links:
+                layout[link.table] = (*link.keys, link.column, "position")
+    for table in SQLModel.metadata.sorted_tables:
+        declared = {column.name for column in table.columns}
+        # A column declared in `tables` but not in the shapes would silently stay empty.
+        assert set(layout[table.name]) == declared, table.name
+    return layout
+
+
+_CITATION = ("entity", "key", "source_id", "position")
+_INFERRED = ("entity", "key", "field", "reason")
+
+
+def _value(value: Any) -> Any:
+    """A model value as a column value (see shape._stored); text and numbers as they are."""
+    kind = type(value)
+    if kind is str or kind is int or value is None:
+        return value
+    if isinstance(value, Enum):
+        return value.value
+    return _stored(value)
+
+
+class _Maker:
+    """How one shape's records become rows, worked out once rather than for every record.
+
+    A row's values come in this order: the context (the parent's key and the position in its
+    list, or the file and line of a top-level record), the record's attributes, the derived
+    columns, then the bounds of its dates.
+    """
+
+    def __init__(self, shape: Shape, context: tuple[str, ...]) -> None:
+        self.shape = shape
+        declared = [column.name for column in SQLModel.metadata.tables[shape.table].columns]
+        bounds = {lo: (name, "earliest") for name, (lo, _hi) in shape.dates.items()}
+        bounds |= {hi: (name, "latest") for name, (_lo, hi) in shape.dates.items()}
+        rest = [c for c in declared if c not in context]
+        derived = [c for c in rest if c in shape.derived]
+        bounded = [c for c in rest if c in bounds]
+        plain = [c for c in rest if c not in shape.derived and c not in bounds]
+        self.columns = (*context, *plain, *derived, *bounded)
+        paths = [shape.paths.get(c, c) for c in plain]
+        # One C call fetches every attribute: attrgetter of several names returns a tuple.
+        self.attributes: Callable[[Any], Any] = (
+            attrgetter(*paths) if len(paths) > 1 else _one(attrgetter(*paths))
+        )
+        self.derived = tuple(shape.derived[c] for c in derived)
+        self.bounds = tuple(
+            (attrgetter(shape.paths.get(bounds[c][0], bounds[c][0])), bounds[c][1]) for c in bounded
+        )
+        self.key = tuple(self.columns.index(c) for c in shape.key)
+        self.children = tuple(
+            (name, _Maker(child, (*child.parent, "position")))
+            for name, child in (*shape.nested, *shape.children)
+        )
+
+    def row(self, record: Any, context: tuple[Any, ...]) -> tuple[Any, ...]:
+        row = (*context, *map(_value, self.attributes(record)))
+        if self.derived:
+            row += tuple(derive(record) for derive in self.derived)
+        if self.bounds:
+            row += tuple(_bound(get(record), which) for get, which in self.bounds)
+        return row
+
+    def walk(self) -> Iterator[_Maker]:
+        yield self
+        for _name, child in self.children:
+            yield from child.walk()
+
+
+def _one(get: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, ...]]:
+    return lambda record: (get(record),)
+
+
+@cache
+def _makers() -> dict[str, _Maker]:
+    """The top-level shapes by the list of a data file that holds their records."""
+    return {
+        "sources": _Maker(shape.SOURCE, ("file", "line")),
+        "organisations": _Maker(shape.ORGANISATION, ("file", "line")),
+        "initiatives": _Maker(shape.INITIATIVE, ("file", "line")),
+    }
 
 
 class _Builder:
-    """Rows of every table, built by walking the declared shapes (see `shape`)."""
+    """Rows of every table, built by walking the declared shapes (see `shape`), file by file."""
 
-    def __init__(self) -> None:
-        self.rows: Rows = {str(table.__tablename__): [] for table in tables.TABLES}
-        self.columns = {name: _columns(name) for name in self.rows}
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.rows: Rows = {}
+        self.start()
 
-    def add(self, entity: Shape, record: Any, context: dict[str, Any]) -> None:
-        row = row_of(entity, record, self.columns[entity.table], context)
-        self.rows[entity.table].append(row)
-        key = [row[c] for c in entity.key]
-        if entity.cited:
-            self._provenance(entity.entity, provenance_key(key), record)
-        for link in entity.links:
-            for position, item in enumerate(getattr(record, link.field)):
-                self.rows[link.table].append(
-                    {
-                        **dict(zip(link.keys, key, strict=True)),
-                        link.column: _stored(item),
-                        "position": position,
-                    }
-                )
-        for name, child in (*entity.nested, *entity.children):
+    def start(self) -> None:
+        self.rows = {str(table.__tablename__): [] for table in tables.TABLES}
+
+    def add(self, loaded: LoadedFile) -> None:
+        # Recorded relative to the data directory, so the store does not depend on the cwd.
+        file = Path(os.path.relpath(Path(loaded.path).resolve(), self.root)).as_posix()
+        for kind, maker in _makers().items():
+            lines = loaded.lines.get(kind, [])
+            for index, item in enumerate(getattr(loaded.model, kind)):
+                self._add(maker, item, (file, lines[index]))
+
+    def _add(self, maker: _Maker, record: Any, context: tuple[Any, ...]) -> None:
+        made = maker.shape
+        row = maker.row(record, context)
+        self.rows[made.table].append(row)
+        key = tuple(row[i] for i in maker.key)
+        if made.cited:
+            self._provenance(made.entity, provenance_key(key), record)
+        for link in made.links:
+            self._link(link, key, getattr(record, link.field))
+        for name, child in maker.children:
             for position, item in enumerate(getattr(record, name)):
-                self.add(
-                    child, item, {**dict(zip(child.parent, key, strict=True)), "position": position}
-                )
+                self._add(child, item, (*key, position))
+
+    def _link(self, link: Link, key: tuple[Any, ...], items: list[Any]) -> None:
+        if items:
+            self.rows[link.table].extend(
+                (*key, _value(item), position) for position, item in enumerate(items)
+            )
 
     def _provenance(self, entity: str, key: str, record: Sourced) -> None:
         self.rows["citation"].extend(
-            {"entity": entity, "key": key, "source_id": source, "position": position}
-            for position, source in enumerate(record.sources)
+            (entity, key, source, position) for position, source in enumerate(record.sources)
         )
-        self.rows["inferred"].extend(
-            {"entity": entity, "key": key, "field": field, "reason": reason}
-            for field, reason in record.inferred.items()
-        )
+        if record.inferred:
+            self.rows["inferred"].extend(
+                (entity, key, name, reason) for name, reason in record.inferred.items()
+            )
 
 
 def build_rows(dataset: Dataset) -> Rows:
     """Explicit mapping from input models to rows: SQLModel tables do not validate on their own."""
-    builder = _Builder()
+    builder = _Builder(dataset.root)
     for loaded in dataset.files:
-        doc = loaded.document
-        # Recorded relative to the data directory, so the store does not depend on the cwd.
-        file = Path(os.path.relpath(Path(doc.path).resolve(), dataset.root)).as_posix()
-        for entity, kind, items in (
-            (shape.SOURCE, "sources", loaded.model.sources),
-            (shape.ORGANISATION, "organisations", loaded.model.organisations),
-            (shape.INITIATIVE, "initiatives", loaded.model.initiatives),
-        ):
-            for index, item in enumerate(items):
-                builder.add(entity, item, {"file": file, "line": doc.mark((kind, index)).line})
+        builder.add(loaded)
     return builder.rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import SQLModel
@@ -71,8 +72,17 @@ def data(tmp_path: Path) -> Path:
     return root
 
 
-def test_every_table_gets_rows_with_exactly_its_columns(data: Path) -> None:
+def dict_rows(data: Path) -> dict[str, list[dict[str, Any]]]:
+    """The rows build_rows makes, each as a dict of its columns (it makes tuples)."""
     rows = writer.build_rows(read_dataset(data))
+    return {
+        name: [dict(zip(writer.columns(name), row, strict=True)) for row in table]
+        for name, table in rows.items()
+    }
+
+
+def test_every_table_gets_rows_with_exactly_its_columns(data: Path) -> None:
+    rows = dict_rows(data)
     for table in tables.TABLES:
         name = str(table.__tablename__)
         columns = {c.name for c in SQLModel.metadata.tables[name].columns}
@@ -83,7 +93,7 @@ def test_every_table_gets_rows_with_exactly_its_columns(data: Path) -> None:
 
 
 def test_rows_carry_values_bounds_lists_links_and_provenance_keys(data: Path) -> None:
-    rows = writer.build_rows(read_dataset(data))
+    rows = dict_rows(data)
     net = next(r for r in rows["initiative"] if r["id"] == "net")
     assert (net["cordis_id"], net["start"], net["start_lo"], net["start_hi"]) == (
         "101137206",
@@ -193,8 +203,13 @@ def test_atmptracks_own_writes_enforce_every_foreign_key(
     writer.load(data, store, fingerprint=fingerprint, force=True)
     before = table_dump(store)
     rows = writer.build_rows(read_dataset(data))
-    row = next(r for r in rows[table] if all(r.get(c) is not None for c in columns))
-    row[columns[-1]] = "no-such-record"  # the last column names the record referred to
+    names = writer.columns(table)
+    index = next(
+        i for i, r in enumerate(rows[table]) if all(r[names.index(c)] is not None for c in columns)
+    )
+    row = list(rows[table][index])
+    row[names.index(columns[-1])] = "no-such-record"  # the last column names the record referred to
+    rows[table][index] = tuple(row)
     with pytest.raises(StoreError, match="FOREIGN KEY"):
         writer.write_rows(store, rows, data_dir=data, fingerprint=fingerprint, force=True)
     assert table_dump(store) == before
