@@ -780,7 +780,7 @@ def validate_cmd(
     Example: atmptrack validate data/initiatives/geneh.yaml
     """
     from atmptrack.datadir import discover, resolve_data_dir
-    from atmptrack.dataset import read_dataset
+    from atmptrack.dataset import check_dataset
     from atmptrack.render import write_messages
 
     out_format = (fmt or "text").lower()
@@ -797,7 +797,7 @@ def validate_cmd(
                 raise UsageError(f"{path}: no such file or directory")
             files.extend(discover(path))
     try:
-        diagnostics = read_dataset(root, files=files).warnings
+        diagnostics = check_dataset(root, files=files)  # keeps no record: only the problems
     except DataError as exc:
         diagnostics = exc.diagnostics
     errors = sum(d.severity == "error" for d in diagnostics)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pathlib
 import re
 import stat
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeAlias
@@ -149,6 +150,9 @@ def _top_lines(document: Document) -> dict[str, list[int]]:
     return lines
 
 
+_intern = sys.intern
+
+
 class _Unusual(Exception):
     """Something _Builder reports on: it parses the file again and says what and where."""
 
@@ -178,9 +182,11 @@ def _read_plain(text: str) -> tuple[dict[str, Any], dict[str, list[int]]]:
             if kind is yaml.ScalarEvent:
                 if event.anchor is not None or event.tag is not None:
                     raise _Unusual
-                value = event.value
-                if len(value) > MAX_SCALAR_CHARS:
+                if len(event.value) > MAX_SCALAR_CHARS:
                     raise _Unusual
+                # Interned: an id is written wherever it is referred to, and the rows built
+                # from a large directory then share one string per id instead of one per use.
+                value: str | None = _intern(event.value)
                 if not event.style and value in _NULLS:  # plain style: "" from libyaml
                     value = None
                 if in_mapping:
