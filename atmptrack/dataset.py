@@ -11,18 +11,19 @@ from __future__ import annotations
 import gc
 import os
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from atmptrack import shape as stored
 from atmptrack.datadir import scan, shown
 from atmptrack.errors import DataError, Diagnostic, Severity, did_you_mean
-from atmptrack.schema import DataFile, Initiative, Organisation, Source, model_at
+from atmptrack.schema import DataFile, Initiative, Organisation, Source, Sourced, model_at
 from atmptrack.vocab import quote
 from atmptrack.yamlio import Document, Loaded, YamlPath, load_yaml, read_bytes
 
@@ -534,26 +535,41 @@ _UNIQUE_WITHIN: dict[str, list[str]] = {
 }
 
 
+# Gets those fields of an item: one value, or a tuple of them when there are several.
+_KEY_OF = {name: attrgetter(*fields) for name, fields in _UNIQUE_WITHIN.items() if fields}
+
+
 def _plain(value: object) -> object:
     return getattr(value, "value", value)  # an enum member as it is written
 
 
-class _Noted(Collection[str]):
+class _Names(Protocol):
+    """Ids a reference may name: a set, or `_Noted`."""
+
+    def __contains__(self, name: object, /) -> bool: ...
+
+    def __iter__(self) -> Iterator[str]: ...
+
+    def issuperset(self, names: Iterable[str], /) -> bool: ...
+
+
+class _Noted:
     """Stands for the ids of every file while files are still being read: a name is taken as
     known, and noted, to be looked up once the last file is read."""
 
     def __init__(self) -> None:
         self.seen: set[str] = set()
 
-    def __contains__(self, name: object) -> bool:
+    def __contains__(self, name: object, /) -> bool:
         self.seen.add(str(name))
         return True
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.seen)
 
-    def __len__(self) -> int:
-        return len(self.seen)
+    def issuperset(self, names: Iterable[str], /) -> bool:
+        self.seen.update(names)
+        return True
 
     def names(self) -> tuple[str, ...]:
         return tuple(self.seen)
@@ -568,9 +584,9 @@ class _Records:
 
     def __init__(
         self,
-        sources: Collection[str],
-        organisations: Collection[str],
-        initiatives: Collection[str],
+        sources: _Names,
+        organisations: _Names,
+        initiatives: _Names,
         *,
         cited: set[str],
         in_initiative: set[str],
@@ -609,7 +625,7 @@ class _Records:
                     f"organisation '{org.id}' cannot be its own parent",
                 )
 
-    def _ref(self, loc: YamlPath, value: str, known: Collection[str], what: str) -> bool:
+    def _ref(self, loc: YamlPath, value: str, known: _Names, what: str) -> bool:
         if value in known:
             return True
         global_kind = known is self.sources or known is self.organisations
@@ -626,11 +642,17 @@ class _Records:
         if self._ref(loc, source, self.sources, "source"):
             self.cited.add(source)
 
-    def _sourced(self, base: YamlPath, record: BaseModel) -> None:
-        for i, src in enumerate(getattr(record, "sources", [])):
-            self._cite((*base, "sources", i), src)
+    def _sourced(self, base: YamlPath, record: Sourced) -> None:
+        # Every source known, as nearly always: one lookup of them all, not one per source.
+        if self.sources.issuperset(record.sources):
+            self.cited.update(record.sources)
+        else:
+            for i, src in enumerate(record.sources):
+                self._cite((*base, "sources", i), src)
+        if not record.inferred:
+            return
         fields = type(record).model_fields
-        for name in getattr(record, "inferred", {}):
+        for name in record.inferred:
             if name not in fields or name in ("sources", "inferred", "note"):
                 self.add(
                     (*base, "inferred", name),
@@ -671,17 +693,24 @@ class _Records:
         """The sources of every record in the initiative's lists, and no id twice in a list."""
         for group_name in _LISTS:
             seen: dict[str, int] = {}
+            fields = _UNIQUE_WITHIN.get(group_name)
+            key_of = _KEY_OF.get(group_name)
             for i, item in enumerate(getattr(ini, group_name)):
                 loc: YamlPath = (*base, group_name, i)
                 self._sourced(loc, item)
-                for reported_i, reported in enumerate(getattr(item, "also_reported", [])):
-                    for s_i, src in enumerate(reported.sources):
-                        self._cite((*loc, "also_reported", reported_i, "sources", s_i), src)
-                fields = _UNIQUE_WITHIN.get(group_name)
-                if fields:
+                if group_name == "funding":
+                    for reported_i, reported in enumerate(item.also_reported):
+                        for s_i, src in enumerate(reported.sources):
+                            self._cite((*loc, "also_reported", reported_i, "sources", s_i), src)
+                if fields and key_of:
                     # The fields that make up the record's key in the store (`shape`): two
                     # records with the same key could never both be stored.
-                    key = " ".join(str(_plain(getattr(item, f))) for f in fields)
+                    found: Any = key_of(item)
+                    if type(found) is str:  # one field holding an id: the key as it is
+                        key = found
+                    else:
+                        values = found if len(fields) > 1 else (found,)
+                        key = " ".join(str(_plain(value)) for value in values)
                     if key in seen:
                         self.add(
                             (*loc, fields[-1]),
@@ -694,14 +723,18 @@ class _Records:
 
     def _members(self, base: YamlPath, ini: Initiative) -> None:
         """Members name known organisations, and at most one of them coordinates."""
-        for i, member in enumerate(ini.members):
-            if self._ref(
-                (*base, "members", i, "organisation"),
-                member.organisation,
-                self.organisations,
-                "organisation",
-            ):
-                self.in_initiative.add(member.organisation)
+        named = [member.organisation for member in ini.members]
+        if self.organisations.issuperset(named):
+            self.in_initiative.update(named)
+        else:
+            for i, member in enumerate(ini.members):
+                if self._ref(
+                    (*base, "members", i, "organisation"),
+                    member.organisation,
+                    self.organisations,
+                    "organisation",
+                ):
+                    self.in_initiative.add(member.organisation)
         coordinators = [i for i, m in enumerate(ini.members) if m.role == "coordinator"]
         for i in coordinators[1:]:
             self.add(
@@ -711,7 +744,7 @@ class _Records:
                 f"'{ini.id}' already has a coordinator; use role 'co-coordinator' for the others",
             )
 
-    def _workgroups(self, base: YamlPath, ini: Initiative, people: Collection[str]) -> None:
+    def _workgroups(self, base: YamlPath, ini: Initiative, people: set[str]) -> None:
         """Work groups are led by known organisations and coordinated by the initiative's people."""
         for i, group in enumerate(ini.workgroups):
             for j, lead in enumerate(group.leads):
@@ -740,7 +773,7 @@ class _Records:
                 # An organisation whose people take part is linked to the initiative too.
                 self.in_initiative.add(person_record.organisation)
 
-    def _milestones(self, base: YamlPath, ini: Initiative, people: Collection[str]) -> None:
+    def _milestones(self, base: YamlPath, ini: Initiative, people: set[str]) -> None:
         """Speakers are the initiative's people; a milestone ends after it starts and should
         lie within the initiative's span."""
         for i, milestone in enumerate(ini.milestones):

@@ -14,18 +14,20 @@ from enum import Enum
 from functools import cache
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
+from pydantic import BaseModel
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
-from atmptrack import __version__, datadir, shape, tables
+from atmptrack import __version__, datadir, schema, shape, tables
 from atmptrack.dataset import Dataset, LoadedFile, Progress, check_dataset, paused_collector
 from atmptrack.errors import Diagnostic, StoreError
-from atmptrack.schema import Sourced
-from atmptrack.shape import Link, Shape, _bound, _stored, provenance_key
+from atmptrack.schema import Sourced, _model_in
+from atmptrack.shape import Link, Shape, _bound, _stored
 from atmptrack.store import APPLICATION_ID, BUSY_TIMEOUT_MS, check_owned, schema_version
 
 # Table name -> rows, each a tuple of the values of `columns(name)`, in that order: tuples take
@@ -321,11 +323,12 @@ class _Maker:
     """How one shape's records become rows, worked out once rather than for every record.
 
     A row's values come in this order: the context (the parent's key and the position in its
-    list, or the file and line of a top-level record), the record's attributes, the derived
-    columns, then the bounds of its dates.
+    list, or the file and line of a top-level record), the record's attributes that are stored
+    as they are (text, numbers), those that are converted (vocabulary, amounts, dates), the
+    derived columns, then the bounds of its dates.
     """
 
-    def __init__(self, shape: Shape, context: tuple[str, ...]) -> None:
+    def __init__(self, shape: Shape, model: type[BaseModel], context: tuple[str, ...]) -> None:
         self.shape = shape
         declared = [column.name for column in SQLModel.metadata.tables[shape.table].columns]
         bounds = {lo: (name, "earliest") for name, (lo, _hi) in shape.dates.items()}
@@ -333,25 +336,25 @@ class _Maker:
         rest = [c for c in declared if c not in context]
         derived = [c for c in rest if c in shape.derived]
         bounded = [c for c in rest if c in bounds]
-        plain = [c for c in rest if c not in shape.derived and c not in bounds]
-        self.columns = (*context, *plain, *derived, *bounded)
-        paths = [shape.paths.get(c, c) for c in plain]
-        # One C call fetches every attribute: attrgetter of several names returns a tuple.
-        self.attributes: Callable[[Any], Any] = (
-            attrgetter(*paths) if len(paths) > 1 else _one(attrgetter(*paths))
-        )
+        attributes = [c for c in rest if c not in shape.derived and c not in bounds]
+        as_is = [c for c in attributes if _stored_as_is(model, shape.paths.get(c, c))]
+        converted = [c for c in attributes if c not in as_is]
+        self.columns = (*context, *as_is, *converted, *derived, *bounded)
+        # One C call fetches all the attributes of a kind.
+        self.as_is = _getter([shape.paths.get(c, c) for c in as_is])
+        self.converted = _getter([shape.paths.get(c, c) for c in converted])
         self.derived = tuple(shape.derived[c] for c in derived)
         self.bounds = tuple(
             (attrgetter(shape.paths.get(bounds[c][0], bounds[c][0])), bounds[c][1]) for c in bounded
         )
         self.key = tuple(self.columns.index(c) for c in shape.key)
         self.children = tuple(
-            (name, _Maker(child, (*child.parent, "position")))
+            (name, _Maker(child, _model_of(model, name), (*child.parent, "position")))
             for name, child in (*shape.nested, *shape.children)
         )
 
     def row(self, record: Any, context: tuple[Any, ...]) -> tuple[Any, ...]:
-        row = (*context, *map(_value, self.attributes(record)))
+        row = (*context, *self.as_is(record), *map(_value, self.converted(record)))
         if self.derived:
             row += tuple(derive(record) for derive in self.derived)
         if self.bounds:
@@ -364,17 +367,51 @@ class _Maker:
             yield from child.walk()
 
 
-def _one(get: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, ...]]:
-    return lambda record: (get(record),)
+def _getter(paths: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """The values at these attribute paths of a record, as a tuple."""
+    if not paths:
+        return lambda _record: ()
+    if len(paths) == 1:
+        get = attrgetter(paths[0])
+        return lambda record: (get(record),)
+    return attrgetter(*paths)  # of several names, attrgetter returns a tuple
+
+
+def _model_of(model: type[BaseModel], name: str) -> type[BaseModel]:
+    found = _model_in(model.model_fields[name].annotation)
+    assert found is not None, f"{model.__name__}.{name} holds no records"
+    return found
+
+
+def _stored_as_is(model: type[BaseModel], path: str) -> bool:
+    """Whether the model declares the attribute at path as text, a number or nothing: a value
+    a column takes as it is. Anything else, or a property, goes through `_value`."""
+    annotation: Any = None
+    current: type[BaseModel] | None = model
+    for part in path.split("."):
+        field = current.model_fields.get(part) if current is not None else None
+        if field is None:
+            return False
+        annotation = field.annotation
+        current = _model_in(annotation)
+    return current is None and _only_plain(annotation)
+
+
+def _only_plain(annotation: Any) -> bool:
+    if get_origin(annotation) is Annotated:
+        return _only_plain(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, UnionType):
+        return all(_only_plain(arg) for arg in get_args(annotation))
+    return annotation in (str, int, type(None))
 
 
 @cache
 def _makers() -> dict[str, _Maker]:
     """The top-level shapes by the list of a data file that holds their records."""
     return {
-        "sources": _Maker(shape.SOURCE, ("file", "line")),
-        "organisations": _Maker(shape.ORGANISATION, ("file", "line")),
-        "initiatives": _Maker(shape.INITIATIVE, ("file", "line")),
+        "sources": _Maker(shape.SOURCE, schema.Source, ("file", "line")),
+        "organisations": _Maker(shape.ORGANISATION, schema.Organisation, ("file", "line")),
+        "initiatives": _Maker(shape.INITIATIVE, schema.Initiative, ("file", "line")),
     }
 
 
@@ -403,7 +440,7 @@ class _Builder:
         self.rows[made.table].append(row)
         key = tuple(row[i] for i in maker.key)
         if made.cited:
-            self._provenance(made.entity, provenance_key(key), record)
+            self._provenance(made.entity, "/".join(map(str, key)), record)  # provenance_key
         for link in made.links:
             self._link(link, key, getattr(record, link.field))
         for name, child in maker.children:
