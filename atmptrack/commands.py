@@ -259,13 +259,14 @@ def load_cmd(
     """
     from atmptrack.datadir import resolve_data_dir
     from atmptrack.refresh import ensure_fresh
-    from atmptrack.render import write_messages
+    from atmptrack.render import progress_bar, write_messages
     from atmptrack.store import resolve_store
 
     settings = _settings(ctx)
     data_dir = resolve_data_dir(settings.data)
     store = resolve_store(settings.db, data_dir)
-    result = ensure_fresh(data_dir, store, force=True)
+    with progress_bar() as progress:
+        result = ensure_fresh(data_dir, store, force=True, progress=progress)
     if result is None or quiet:
         return
     write_messages([w.format() for w in result.warnings])
@@ -781,7 +782,7 @@ def validate_cmd(
     """
     from atmptrack.datadir import discover, resolve_data_dir
     from atmptrack.dataset import check_dataset
-    from atmptrack.render import write_messages
+    from atmptrack.render import progress_bar, write_messages
 
     out_format = (fmt or "text").lower()
     if out_format not in _DIAGNOSTIC_FORMATS:
@@ -797,7 +798,9 @@ def validate_cmd(
                 raise UsageError(f"{path}: no such file or directory")
             files.extend(discover(path))
     try:
-        diagnostics = check_dataset(root, files=files)  # keeps no record: only the problems
+        with progress_bar() as progress:
+            # Keeps no record, only the problems.
+            diagnostics = check_dataset(root, files=files, progress=progress)
     except DataError as exc:
         diagnostics = exc.diagnostics
     errors = sum(d.severity == "error" for d in diagnostics)

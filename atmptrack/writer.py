@@ -74,6 +74,7 @@ def load(
                 fingerprint=fingerprint,
                 force=force,
                 wait_ms=wait_ms,
+                progress=progress,
             )
             if outcome != "stale":
                 break
@@ -107,6 +108,7 @@ def write_rows(
     fingerprint: str,
     force: bool,
     wait_ms: int = BUSY_TIMEOUT_MS,
+    progress: Progress | None = None,
 ) -> Outcome:
     """Replace the store's contents with rows read from data with this fingerprint.
 
@@ -141,10 +143,11 @@ def write_rows(
                     ("atmptrack_version", __version__),
                     ("loaded_at", datetime.now(UTC).isoformat(timespec="seconds")),
                 ]
+                written = _Written(rows, progress)
                 for table in tables.TABLES:
                     name = str(table.__tablename__)
                     if rows.get(name):
-                        _insert_rows(conn, name, rows[name])
+                        _insert_rows(conn, name, rows[name], written)
         except OperationalError as exc:
             if "locked" in str(exc.orig):
                 raise StoreBusy(f"another process is writing the store {store}") from exc
@@ -224,7 +227,28 @@ def _counts(rows: Rows) -> dict[str, int]:
     }
 
 
-def _insert_rows(conn: Connection, table: str, rows: list[tuple[Any, ...]]) -> None:
+class _Written:
+    """Counts the rows written, for the progress of a long write."""
+
+    def __init__(self, rows: Rows, progress: Progress | None) -> None:
+        self.progress = progress
+        self.done = 0
+        self.total = sum(len(table) for table in rows.values())
+
+    def add(self, count: int) -> None:
+        self.done += count
+        if self.progress is not None:
+            self.progress("writing the store", self.done, self.total)
+
+
+# Rows per executemany: a large table goes in several, so that progress can be told between
+# them (each costs SQLite nothing more: one transaction, one prepared statement).
+_CHUNK = 50_000
+
+
+def _insert_rows(
+    conn: Connection, table: str, rows: list[tuple[Any, ...]], written: _Written
+) -> None:
     """One executemany of plain tuples through the driver: ORM inserts are ~40x slower, and
     SQLAlchemy's own insert of dicts spends more time on the parameters than SQLite on the rows.
 
@@ -241,7 +265,11 @@ def _insert_rows(conn: Connection, table: str, rows: list[tuple[Any, ...]]) -> N
         updates.append((child, parent, ahead))
     quoted = ", ".join(f'"{name}"' for name in names)
     marks = ", ".join(_marks(paramstyle, len(names)))
-    conn.exec_driver_sql(f'INSERT INTO "{table}" ({quoted}) VALUES ({marks})', rows)
+    insert = f'INSERT INTO "{table}" ({quoted}) VALUES ({marks})'
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        conn.exec_driver_sql(insert, chunk)
+        written.add(len(chunk))
     for child, parent, ahead in updates:
         if ahead:
             to, where = _marks(paramstyle, 2)
