@@ -255,3 +255,29 @@ def test_a_rewrite_keeping_size_and_mtime_changes_the_fingerprint(data: Path) ->
     os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))  # as `cp -p` leaves it
     assert path.stat().st_size == info.st_size and path.stat().st_mtime_ns == info.st_mtime_ns
     assert datadir.fingerprint(data) != before
+
+
+def test_an_organisation_listed_before_its_parent_keeps_its_parent(
+    data: Path, tmp_path: Path
+) -> None:
+    # The spinout comes first, and its parent's parent after both: each is set once all are in.
+    text = DATA.replace(
+        "  - id: lab\n",
+        "  - {id: spinout-2, name: Spinout 2, sector: company, parent: lab, sources: [s2]}\n"
+        "  - id: lab\n    parent: uni\n",
+    ).replace(
+        "initiatives:\n",
+        "  - {id: uni, name: Uni, sector: university, sources: [s1]}\ninitiatives:\n",
+    )
+    (data / "all.yaml").write_text(text, encoding="utf-8")
+    store = tmp_path / "store.sqlite"
+    assert writer.load(data, store, fingerprint=datadir.fingerprint(data), force=True).loaded
+    conn = sqlite3.connect(store)
+    assert conn.execute("SELECT id, parent_id FROM organisation ORDER BY rowid").fetchall() == [
+        ("spinout-2", "lab"),
+        ("lab", "uni"),
+        ("spinout", "lab"),
+        ("uni", None),
+    ]
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    conn.close()
