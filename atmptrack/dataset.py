@@ -23,7 +23,16 @@ from pydantic import ValidationError
 from atmptrack import shape as stored
 from atmptrack.datadir import scan, shown
 from atmptrack.errors import DataError, Diagnostic, Severity, did_you_mean
-from atmptrack.schema import DataFile, Initiative, Organisation, Source, Sourced, model_at
+from atmptrack.schema import (
+    ID_PATTERN,
+    DataFile,
+    Initiative,
+    Organisation,
+    Source,
+    Sourced,
+    id_message,
+    model_at,
+)
 from atmptrack.vocab import quote
 from atmptrack.yamlio import Document, Loaded, YamlPath, load_yaml, read_bytes
 
@@ -482,6 +491,8 @@ def _from_pydantic(document: Document, exc: ValidationError) -> Iterator[Diagnos
         kind = error["type"]
         rule = _RULES.get(kind, "schema-type" if kind.endswith("_type") else "schema-value")
         message = str(error["msg"]).removeprefix("Value error, ")
+        if kind == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") == ID_PATTERN:
+            message = id_message(str(error["input"]))
         if kind == "extra_forbidden":
             model = model_at(loc)
             message = f"unknown field '{loc[-1]}'"

@@ -3,16 +3,20 @@ positions of their problems, and suggestions that stay right and cheap among man
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from atmptrack import dataset
 from atmptrack.dataset import LoadedFile, check_dataset, read_dataset
 from atmptrack.errors import DataError, did_you_mean
-from atmptrack.yamlio import load_yaml
+from atmptrack.schema import DataFile, id_message
+from atmptrack.yamlio import load_yaml, parse_yaml
 
 SOURCES = """\
 sources:
@@ -177,3 +181,25 @@ def test_a_file_skipped_by_the_control_character_walk_holds_none(text: str) -> N
             stack.extend(value)
         elif isinstance(value, str):
             assert dataset._CONTROL.search(value) is None, value
+
+
+ID_ALPHABET = st.sampled_from(list("az09-A \n\t\u0660\uff11_.é"))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=ID_ALPHABET, max_size=12))
+def test_ids_are_what_the_pattern_says_and_get_their_own_message(text: str) -> None:
+    """Ids are checked by Pydantic's regex engine: exactly lower-case ASCII letters and digits
+    in groups joined by single hyphens, as Python's fullmatch reads the pattern."""
+    expected = re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", text) is not None
+    raw = f"sources:\n  - {{id: {json.dumps(text)}, title: T, url: 'https://e.org'}}\n"
+    document = parse_yaml(raw.encode(), path="f.yaml")
+    try:
+        DataFile.model_validate(document.data)
+    except ValidationError as exc:
+        assert not expected, exc
+        (problem,) = dataset._from_pydantic(document, exc)
+        assert problem.message == f"sources[0].id: {id_message(text)}"
+        assert (problem.rule, problem.line, problem.column) == ("schema-value", 2, 10)
+    else:
+        assert expected
