@@ -86,6 +86,9 @@ def _matching(pattern: str, expected: str) -> AfterValidator:
 def _check_text(value: str) -> str:
     # Spaces and invisible format characters (U+200B and kin) alone would show as an empty
     # name in every table, so they count as nothing written.
+    first = value[:1]
+    if first and not first.isspace() and unicodedata.category(first) != "Cf":
+        return value  # the usual case, decided by the first character without a loop
     if all(c.isspace() or unicodedata.category(c) == "Cf" for c in value):
         raise ValueError(
             "text is blank (empty, or only spaces and invisible characters); "
@@ -153,9 +156,13 @@ def _check_currency(value: str) -> str:
     raise ValueError(f"{quote(value)} is not an ISO 4217 currency code (for example EUR)")
 
 
+# Matches exactly the characters for which str.isspace() is true.
+_SPACE = re.compile(r"\s")
+
+
 def _check_url(value: str) -> str:
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
+    if parts.scheme not in ("http", "https") or not parts.netloc or _SPACE.search(value):
         raise ValueError(f"{quote(value)} is not an http(s) URL")
     return value
 
