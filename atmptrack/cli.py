@@ -37,11 +37,13 @@ class Settings:
         """The data directory and its store, refreshed when the YAML changed."""
         from atmptrack.datadir import resolve_data_dir
         from atmptrack.refresh import ensure_fresh
+        from atmptrack.render import progress_bar
         from atmptrack.store import resolve_store
 
         data_dir = resolve_data_dir(self.data)
         store = resolve_store(self.db, data_dir)
-        ensure_fresh(data_dir, store)
+        with progress_bar() as progress:
+            ensure_fresh(data_dir, store, progress=progress)
         return data_dir, store
 
 
@@ -80,8 +82,18 @@ def _interrupted(_signum: int, _frame: object) -> None:
     # Click would turn Ctrl-C into "Aborted!" and exit 1, and during imports Python would print
     # a traceback; shells expect 130. Unwinding with SystemExit rolls back an open transaction.
     _INTERRUPTED.append(True)
-    sys.stderr.write("atmptrack: error: interrupted\n")
+    sys.stderr.write(_line_start() + "atmptrack: error: interrupted\n")
     raise SystemExit(int(ExitCode.INTERRUPTED))
+
+
+def _line_start() -> str:
+    """What puts a message at the start of an empty line: on a terminal, a progress bar may be
+    drawn on the current one (it is redrawn below, then erased, as the command unwinds)."""
+    try:
+        terminal = sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+    except (AttributeError, ValueError):
+        terminal = False
+    return "\r\x1b[2K" if terminal else ""
 
 
 def _interrupted_late(_signum: int, _frame: object) -> None:

@@ -260,13 +260,14 @@ def load_cmd(
     """
     from atmptrack.datadir import resolve_data_dir
     from atmptrack.refresh import ensure_fresh
-    from atmptrack.render import write_messages
+    from atmptrack.render import progress_bar, write_messages
     from atmptrack.store import resolve_store
 
     settings = _settings(ctx)
     data_dir = resolve_data_dir(settings.data)
     store = resolve_store(settings.db, data_dir)
-    result = ensure_fresh(data_dir, store, force=True)
+    with progress_bar() as progress:
+        result = ensure_fresh(data_dir, store, force=True, progress=progress)
     if result is None or quiet:
         return
     write_messages([w.format() for w in result.warnings])
@@ -823,8 +824,8 @@ def validate_cmd(
     Example: atmptrack validate data/initiatives/geneh.yaml
     """
     from atmptrack.datadir import discover, resolve_data_dir
-    from atmptrack.dataset import read_dataset
-    from atmptrack.render import write_messages
+    from atmptrack.dataset import check_dataset
+    from atmptrack.render import progress_bar, write_messages
 
     out_format = _diagnostic_format(fmt, output)
     root = resolve_data_dir(_settings(ctx).data)
@@ -836,7 +837,9 @@ def validate_cmd(
                 raise UsageError(f"{path}: no such file or directory")
             files.extend(discover(path))
     try:
-        diagnostics = read_dataset(root, files=files).warnings
+        with progress_bar() as progress:
+            # Keeps no record, only the problems.
+            diagnostics = check_dataset(root, files=files, progress=progress)
     except DataError as exc:
         diagnostics = exc.diagnostics
     errors = sum(d.severity == "error" for d in diagnostics)

@@ -60,13 +60,29 @@ class Diagnostic:
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
     """` (did you mean 'x'?)` naming the closest of the choices, ignoring case; or nothing.
 
-    The one suggestion every message about an unknown name or value gives.
+    The one suggestion every message about an unknown name or value gives. A choice is named
+    only when it is closer than every other: among ids that differ only in their numbers
+    (`org-01234`, `org-01243`, `org-11234`), the closest to a mistyped or renamed one is a
+    guess, and naming it would point at another record.
     """
     import difflib
 
     lookup = {choice.lower(): choice for choice in choices}
-    close = difflib.get_close_matches(value.strip().lower(), list(lookup), n=1)
-    return f" (did you mean '{lookup[close[0]]}'?)" if close else ""
+    matcher = difflib.SequenceMatcher()
+    matcher.set_seq2(value.strip().lower())
+    # The closeness difflib.get_close_matches asks for at least; raised to the best found so
+    # far, so that the cheap upper bounds rule out most of a long list of choices.
+    best = 0.6
+    closest: list[str] = []
+    for choice in lookup:
+        matcher.set_seq1(choice)
+        if matcher.real_quick_ratio() >= best and matcher.quick_ratio() >= best:
+            score = matcher.ratio()
+            if score > best:
+                best, closest = score, [choice]
+            elif score == best:
+                closest.append(choice)
+    return f" (did you mean '{lookup[closest[0]]}'?)" if len(closest) == 1 else ""
 
 
 class AtmptrackError(Exception):

@@ -14,15 +14,18 @@ from atmptrack.store import check_owned, fingerprint_for, peek, schema_version
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from atmptrack.dataset import Progress
     from atmptrack.store import Location
     from atmptrack.writer import LoadResult
 
 
-def ensure_fresh(data_dir: Path, store: Location, *, force: bool = False) -> LoadResult | None:
+def ensure_fresh(
+    data_dir: Path, store: Location, *, force: bool = False, progress: Progress | None = None
+) -> LoadResult | None:
     """Load the data into the store when any YAML file changed since the last load.
 
     Returns None when the store was already up to date. Raises DataError, leaving the store
-    as it was, when the data is invalid.
+    as it was, when the data is invalid. A load tells `progress` how far it has gone.
     """
     if not data_dir.exists():
         raise UsageError(f"data directory {data_dir} does not exist")
@@ -38,11 +41,18 @@ def ensure_fresh(data_dir: Path, store: Location, *, force: bool = False) -> Loa
     from atmptrack.writer import StoreBusy, StoreReadOnly, load
 
     if force or "fingerprint" not in meta:
-        return load(data_dir, store, fingerprint=current, force=force)
+        return load(data_dir, store, fingerprint=current, force=force, progress=progress)
     # A read with a dataset already in the store does not queue behind a long write: WAL lets
     # it read the last committed dataset while the writer works, and it says so.
     try:
-        return load(data_dir, store, fingerprint=current, force=False, wait_ms=READER_WAIT_MS)
+        return load(
+            data_dir,
+            store,
+            fingerprint=current,
+            force=False,
+            wait_ms=READER_WAIT_MS,
+            progress=progress,
+        )
     except (StoreBusy, StoreReadOnly) as exc:
         from atmptrack.render import write_messages
 

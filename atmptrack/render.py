@@ -11,13 +11,14 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from itertools import islice
-from typing import TYPE_CHECKING, Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TextIO, cast
 
 from atmptrack.results import (
     BarChart,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from rich.console import Console, RenderableType
+    from rich.progress import Progress, TaskID
     from rich.text import Text
 
     from atmptrack.errors import Diagnostic
@@ -1275,40 +1277,96 @@ def sarif_log(diagnostics: Sequence[Diagnostic]) -> str:
 def write_messages(lines: Sequence[str], stream: TextIO | None = None) -> None:
     """Messages for people go to stderr, one per line, control characters stripped."""
     target = stream if stream is not None else sys.stderr
+    bar = _ProgressBar.active
+    if bar is not None and bar.shown is not None and bar.stream is target:
+        for line in lines:  # above the bar, which moves down a line
+            bar.shown.console.print(escape(line), soft_wrap=True)
+        return
     for line in lines:
         target.write(escape(line) + "\n")
     target.flush()
 
 
+# How long a load or validation runs before its progress bar shows: quicker work prints none.
+_PROGRESS_AFTER_S = 1.0
+
+
 @contextmanager
 def progress_bar(stream: TextIO | None = None) -> Iterator[Callable[[str, int, int], None] | None]:
-    """A progress bar for long work, on stderr when it is a terminal; otherwise nothing at all,
-    so that logs and pipes get no control characters."""
+    """A progress bar on stderr for long work (`dataset.Progress`), when stderr is a terminal.
+
+    Yields None when it is not (a pipe, a file, TERM=dumb): nothing is drawn, nothing imported.
+    The bar appears once the work has taken a second (ATMPTRACK_PROGRESS_AFTER seconds) and is
+    erased when it ends, so output that follows starts on a clean line.
+    """
     target = stream if stream is not None else sys.stderr
-    if not _isatty(target):
+    if not _isatty(target) or os.environ.get("TERM") == "dumb":
         yield None
         return
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    try:
+        after = float(os.environ.get("ATMPTRACK_PROGRESS_AFTER", _PROGRESS_AFTER_S))
+    except ValueError:
+        after = _PROGRESS_AFTER_S
+    bar = _ProgressBar(target, after)
+    _ProgressBar.active = bar
+    try:
+        yield bar
+    finally:
+        _ProgressBar.active = None
+        bar.close()
 
-    columns = (
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console(target), transient=True) as bar:
-        tasks: dict[str, Any] = {}
 
-        def update(label: str, done: int, total: int) -> None:
-            if label not in tasks:
-                # A path from the command line: shown as text, its last part only.
-                tasks[label] = bar.add_task(clean(label.rsplit("/", 1)[-1]), total=total or None)
-            bar.update(tasks[label], completed=done)
+class _ProgressBar:
+    """Draws from the caller's thread, at most ten times a second.
 
-        yield update
+    Rich can refresh from a thread of its own, but a store write holds Ctrl-C back by blocking
+    SIGINT in the main thread, and a signal delivered to any other thread would still run
+    Python's handler in the middle of that write.
+    """
+
+    # The bar on screen, if any: messages written meanwhile go above it (`write_messages`).
+    active: ClassVar[_ProgressBar | None] = None
+
+    def __init__(self, stream: TextIO, after: float) -> None:
+        self.stream = stream
+        self.after = after
+        self.started = time.monotonic()
+        self.drawn = 0.0
+        self.shown: Progress | None = None
+        self.task: TaskID | None = None
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if self.shown is None:
+            if now - self.started < self.after:
+                return
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self.shown = Progress(
+                TextColumn("{task.description}", markup=False),  # paths are text, not markup
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=console(self.stream),
+                auto_refresh=False,
+                transient=True,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            self.shown.start()
+            self.task = self.shown.add_task(clean(what), total=total, completed=done)
+        assert self.task is not None
+        self.shown.update(self.task, description=clean(what), completed=done, total=total)
+        if now - self.drawn >= 0.1 or done >= total:
+            self.shown.refresh()
+            self.drawn = now
+
+    def close(self) -> None:
+        if self.shown is not None:
+            self.shown.stop()

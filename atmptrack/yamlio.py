@@ -5,6 +5,7 @@ from __future__ import annotations
 import pathlib
 import re
 import stat
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeAlias
@@ -76,6 +77,12 @@ class Document:
 def read_yaml(file: pathlib.Path, *, display_path: str | None = None) -> Document:
     """Read and parse one YAML file, refusing oversized files before reading them."""
     shown = str(file) if display_path is None else display_path
+    return parse_yaml(read_bytes(file, display_path=shown), path=shown)
+
+
+def read_bytes(file: pathlib.Path, *, display_path: str) -> bytes:
+    """The bytes of one data file; a FIFO, a device or an oversized file is refused unread."""
+    shown = display_path
     try:
         info = file.stat()
         if not stat.S_ISREG(info.st_mode):
@@ -91,12 +98,150 @@ def read_yaml(file: pathlib.Path, *, display_path: str | None = None) -> Documen
         reason = exc.strerror or str(exc)
         message = f"cannot read the file: {reason}"
         raise DataError([_diag(shown, Mark(1, 1), "yaml-read", message)]) from None
-    return parse_yaml(raw, path=shown)
+    return raw
 
 
 def parse_yaml(raw: bytes, *, path: str) -> Document:
     """Parse YAML bytes into a Document; every problem is raised as a DataError."""
     return _Builder(path, _decode(raw, path)).run()
+
+
+@dataclass(slots=True)
+class Loaded:
+    """A file's data, read without keeping positions, and the line of each top-level record.
+
+    Keeping the position of every value costs more than reading the data, and only a file with
+    something to report needs them: `document()` parses the text again, with positions, then.
+    """
+
+    path: str
+    text: str
+    data: dict[str, Any]
+    lines: dict[str, list[int]]  # top-level list name -> the line of each of its items
+    positioned: Document | None = None
+
+    def document(self) -> Document:
+        """The same data with the position of every key and value, parsed on first use."""
+        if self.positioned is None:
+            self.positioned = _Builder(self.path, self.text).run()
+        return self.positioned
+
+
+def load_yaml(raw: bytes, *, path: str) -> Loaded:
+    """Parse YAML bytes into data, as parse_yaml would; every problem is raised as a DataError.
+
+    Anything out of the ordinary (a syntax error, a duplicate key, an anchor or tag, deep
+    nesting, a long value) sends the file through parse_yaml, so diagnostics come from one place.
+    """
+    text = _decode(raw, path)
+    try:
+        data, lines = _read_plain(text)
+    except (_Unusual, yaml.YAMLError):
+        document = _Builder(path, text).run()
+        return Loaded(path, text, document.data, _top_lines(document), document)
+    return Loaded(path, text, data, lines)
+
+
+def _top_lines(document: Document) -> dict[str, list[int]]:
+    lines: dict[str, list[int]] = {}
+    for key, value in document.data.items():
+        if isinstance(value, list):
+            lines[key] = [document.values[(key, i)].line for i in range(len(value))]
+    return lines
+
+
+_intern = sys.intern
+
+
+class _Unusual(Exception):
+    """Something _Builder reports on: it parses the file again and says what and where."""
+
+
+def _read_plain(text: str) -> tuple[dict[str, Any], dict[str, list[int]]]:
+    """The data of text, built from the C parser's events without positions.
+
+    One loop with the containers on an explicit stack: this runs once per value of every file,
+    so it calls nothing per event but the parser. It accepts only what _Builder accepts
+    without a diagnostic, and builds the same data from it.
+    """
+    parser = _PARSER(text)
+    get_event = parser.get_event
+    root: dict[str, Any] | None = None
+    stack: list[Any] = []  # the containers enclosing `here`
+    here: Any = None  # the open container: a dict or a list
+    in_mapping = False
+    key: str | None = None  # a key of `here` waiting for its value
+    top: list[Any] | None = None  # the top-level list being read, whose items' lines we keep
+    top_lines: list[int] = []
+    lines: dict[str, list[int]] = {}
+    documents = 0
+    try:
+        while True:
+            event = get_event()
+            kind = type(event)
+            if kind is yaml.ScalarEvent:
+                if event.anchor is not None or event.tag is not None:
+                    raise _Unusual
+                if len(event.value) > MAX_SCALAR_CHARS:
+                    raise _Unusual
+                # Interned: an id is written wherever it is referred to, and the rows built
+                # from a large directory then share one string per id instead of one per use.
+                value: str | None = _intern(event.value)
+                if not event.style and value in _NULLS:  # plain style: "" from libyaml
+                    value = None
+                if in_mapping:
+                    if key is None:
+                        if value is None or value in here:
+                            raise _Unusual  # a null or duplicate key
+                        key = value
+                    else:
+                        here[key] = value
+                        key = None
+                elif here is None:
+                    raise _Unusual  # a scalar at the top level
+                else:
+                    if here is top:
+                        top_lines.append(event.start_mark.line + 1)
+                    here.append(value)
+            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                if event.anchor is not None or event.tag is not None or len(stack) >= MAX_DEPTH:
+                    raise _Unusual
+                new: Any = {} if kind is yaml.MappingStartEvent else []
+                if in_mapping:
+                    if key is None:
+                        raise _Unusual  # a collection as a key
+                    here[key] = new
+                    if here is root and kind is yaml.SequenceStartEvent:
+                        top, top_lines = new, []
+                        lines[key] = top_lines
+                    key = None
+                elif here is not None:
+                    if here is top:
+                        top_lines.append(event.start_mark.line + 1)
+                    here.append(new)
+                elif kind is yaml.MappingStartEvent and root is None:
+                    root = new
+                else:
+                    raise _Unusual  # a list at the top level, or a second top-level value
+                stack.append(here)
+                here = new
+                in_mapping = kind is yaml.MappingStartEvent
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                here = stack.pop()
+                in_mapping = type(here) is dict
+            elif kind is yaml.DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    raise _Unusual
+            elif kind is yaml.StreamEndEvent:
+                break
+            elif kind is not yaml.DocumentEndEvent and kind is not yaml.StreamStartEvent:
+                raise _Unusual  # an alias
+    finally:
+        parser.dispose()
+    if root is None:
+        raise _Unusual  # an empty file
+    return root, lines
 
 
 def _diag(path: str, mark: Mark, rule: str, message: str) -> Diagnostic:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import SQLModel
@@ -73,8 +74,17 @@ def data(tmp_path: Path) -> Path:
     return root
 
 
-def test_every_table_gets_rows_with_exactly_its_columns(data: Path) -> None:
+def dict_rows(data: Path) -> dict[str, list[dict[str, Any]]]:
+    """The rows build_rows makes, each as a dict of its columns (it makes tuples)."""
     rows = writer.build_rows(read_dataset(data))
+    return {
+        name: [dict(zip(writer.columns(name), row, strict=True)) for row in table]
+        for name, table in rows.items()
+    }
+
+
+def test_every_table_gets_rows_with_exactly_its_columns(data: Path) -> None:
+    rows = dict_rows(data)
     for table in tables.TABLES:
         name = str(table.__tablename__)
         columns = {c.name for c in SQLModel.metadata.tables[name].columns}
@@ -85,7 +95,7 @@ def test_every_table_gets_rows_with_exactly_its_columns(data: Path) -> None:
 
 
 def test_rows_carry_values_bounds_lists_links_and_provenance_keys(data: Path) -> None:
-    rows = writer.build_rows(read_dataset(data))
+    rows = dict_rows(data)
     net = next(r for r in rows["initiative"] if r["id"] == "net")
     assert (net["cordis_id"], net["start"], net["start_lo"], net["start_hi"]) == (
         "101137206",
@@ -240,8 +250,13 @@ def test_atmptracks_own_writes_enforce_every_foreign_key(
     writer.load(data, store, fingerprint=fingerprint, force=True)
     before = table_dump(store)
     rows = writer.build_rows(read_dataset(data))
-    row = next(r for r in rows[table] if all(r.get(c) is not None for c in columns))
-    row[columns[-1]] = "no-such-record"  # the last column names the record referred to
+    names = writer.columns(table)
+    index = next(
+        i for i, r in enumerate(rows[table]) if all(r[names.index(c)] is not None for c in columns)
+    )
+    row = list(rows[table][index])
+    row[names.index(columns[-1])] = "no-such-record"  # the last column names the record referred to
+    rows[table][index] = tuple(row)
     with pytest.raises(StoreError, match="FOREIGN KEY"):
         writer.write_rows(store, rows, data_dir=data, fingerprint=fingerprint, force=True)
     assert table_dump(store) == before
@@ -287,3 +302,29 @@ def test_a_rewrite_keeping_size_and_mtime_changes_the_fingerprint(data: Path) ->
     os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))  # as `cp -p` leaves it
     assert path.stat().st_size == info.st_size and path.stat().st_mtime_ns == info.st_mtime_ns
     assert datadir.fingerprint(data) != before
+
+
+def test_an_organisation_listed_before_its_parent_keeps_its_parent(
+    data: Path, tmp_path: Path
+) -> None:
+    # The spinout comes first, and its parent's parent after both: each is set once all are in.
+    text = DATA.replace(
+        "  - id: lab\n",
+        "  - {id: spinout-2, name: Spinout 2, sector: company, parent: lab, sources: [s2]}\n"
+        "  - id: lab\n    parent: uni\n",
+    ).replace(
+        "initiatives:\n",
+        "  - {id: uni, name: Uni, sector: university, sources: [s1]}\ninitiatives:\n",
+    )
+    (data / "all.yaml").write_text(text, encoding="utf-8")
+    store = tmp_path / "store.sqlite"
+    assert writer.load(data, store, fingerprint=datadir.fingerprint(data), force=True).loaded
+    conn = sqlite3.connect(store)
+    assert conn.execute("SELECT id, parent_id FROM organisation ORDER BY rowid").fetchall() == [
+        ("spinout-2", "lab"),
+        ("lab", "uni"),
+        ("spinout", "lab"),
+        ("uni", None),
+    ]
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    conn.close()

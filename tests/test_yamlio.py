@@ -16,6 +16,7 @@ from atmptrack.yamlio import (
     MAX_SCALAR_CHARS,
     Document,
     Mark,
+    load_yaml,
     parse_yaml,
     read_yaml,
 )
@@ -472,3 +473,51 @@ def test_arbitrary_text_never_escapes(text: str) -> None:
 @given(YAMLISH)
 def test_yaml_like_text_never_escapes(text: str) -> None:
     check_outcome(text.encode("utf-8"))
+
+
+def same_as_positioned(raw: bytes) -> None:
+    """load_yaml gives parse_yaml's data and the lines of its top-level items, or its errors."""
+    try:
+        expected = parse_yaml(raw, path="f.yaml")
+    except DataError as exc:
+        with pytest.raises(DataError) as caught:
+            load_yaml(raw, path="f.yaml")
+        assert caught.value.diagnostics == exc.diagnostics
+        return
+    loaded = load_yaml(raw, path="f.yaml")
+    assert loaded.data == expected.data
+    assert loaded.lines == {
+        key: [expected.values[(key, i)].line for i in range(len(items))]
+        for key, items in expected.data.items()
+        if isinstance(items, list)
+    }
+    assert loaded.document().values == expected.values
+
+
+@settings(max_examples=300, deadline=None)
+@given(YAMLISH)
+def test_the_fast_reader_builds_what_the_positioned_one_builds(text: str) -> None:
+    same_as_positioned(text.encode("utf-8"))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        NESTED,
+        "sources:\n  - {id: a}\n  -\n    id: b\n  - c\n",
+        "a: 1\na: 2\n",  # a duplicate key: the positioned reader reports it
+        "a: &x 1\nb: *x\n",
+        "sources: !!str x\n",
+        "- a\n",
+        "",
+        "a: [" * 70 + "]" * 70 + "\n",
+        "a: " + "x" * (MAX_SCALAR_CHARS + 1) + "\n",
+        "a: 1\n---\nb: 2\n",
+        "{a: 1}\n",
+        "a:\r\n  - b\r\n  - c\r\n",
+        "? [a]\n: b\n",
+        "~: 1\n",
+    ],
+)
+def test_the_fast_reader_on_what_the_positioned_one_reports(content: str) -> None:
+    same_as_positioned(content.encode("utf-8"))
