@@ -154,7 +154,7 @@ def main(
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     settings = Settings()
     _INTERRUPTED.clear()
-    with _environment(env, stdout, stderr):
+    with _environment(env, stdout, stderr), _interrupts_not_reported_as_bugs():
         try:
             from atmptrack.commands import run
 
@@ -162,6 +162,10 @@ def main(
             sys.stdout.flush()  # here, not at exit, where a closed pipe would print a traceback
             return code
         except AtmptrackError as exc:
+            if _INTERRUPTED:
+                # What failed after Ctrl-C (a check whose callback the interrupt cut short)
+                # is its echo: the handler has said "interrupted", and nothing else is true.
+                return int(ExitCode.INTERRUPTED)
             if settings.debug:
                 _traceback()
             if isinstance(exc, DataError):
@@ -190,6 +194,25 @@ def main(
             return exc.code if isinstance(exc.code, int) else int(ExitCode.INTERNAL)
         except Exception as exc:
             return _unexpected(exc, settings)
+
+
+@contextmanager
+def _interrupts_not_reported_as_bugs() -> Iterator[None]:
+    """Ctrl-C inside a library's callback that cannot pass exceptions on (Pydantic's core
+    running a Python regex) reaches Python's unraisable hook, which prints a traceback: not for
+    the exit of our own handler, which has already said what happened."""
+    previous = sys.unraisablehook
+
+    def hook(info: sys.UnraisableHookArgs) -> None:
+        if _INTERRUPTED and issubclass(info.exc_type, SystemExit | KeyboardInterrupt):
+            return
+        previous(info)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
 
 
 def _unexpected(exc: Exception, settings: Settings) -> int:

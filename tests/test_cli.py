@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 import threading
 from pathlib import Path
 
@@ -175,3 +176,39 @@ def test_bash_completes_commands_vocabularies_columns_and_ids_from_the_store(
     )
     assert done.returncode == 0, done.stderr
     assert set(done.stdout.split()) == expected, done.stdout + done.stderr
+
+
+def test_ctrl_c_cut_short_inside_a_library_callback_prints_no_traceback() -> None:
+    # Ctrl-C inside a callback that cannot pass exceptions on (Pydantic's core running a Python
+    # regex) reaches the unraisable hook: after our handler has spoken, it must stay silent;
+    # any other unraisable exception still reaches the hook that was there before.
+    import gc
+
+    from atmptrack import cli as cli_module
+
+    class Cut:
+        def __init__(self, exc: BaseException) -> None:
+            self.exc = exc
+
+        def __del__(self) -> None:
+            raise self.exc
+
+    reported: list[type[BaseException]] = []
+    before = sys.unraisablehook
+    sys.unraisablehook = lambda info: reported.append(info.exc_type)
+    try:
+        with cli_module._interrupts_not_reported_as_bugs():
+            cli_module._INTERRUPTED.append(True)
+            try:
+                Cut(SystemExit(130))
+                gc.collect()
+                Cut(KeyboardInterrupt())
+                gc.collect()
+            finally:
+                cli_module._INTERRUPTED.clear()
+            Cut(SystemExit(1))  # not after a Ctrl-C: reported
+            Cut(ValueError("a real bug"))
+            gc.collect()
+    finally:
+        sys.unraisablehook = before
+    assert reported == [SystemExit, ValueError]
