@@ -228,7 +228,7 @@ class _Reader:
             out.extend(exc.diagnostics)
             self.unparsed = True
             return
-        text_problems = list(_check_text(loaded)) if _MAYBE_CONTROL.search(loaded.text) else []
+        text_problems = list(_check_text(loaded)) if loaded.controls else []
         out.extend(text_problems)
         try:
             model = DataFile.model_validate(loaded.data)
@@ -463,11 +463,6 @@ def _check_text(loaded: Loaded) -> Iterator[Diagnostic]:
 # C0 and C1 controls (Unicode's Cc) but tab and line feed, and the bidi overrides (Cf), which
 # can disguise text on a terminal.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-# What a value with a control character must come from, in a file the reader accepted: the
-# reader refuses every other control character in the text, a raw CR or NEL is a line break,
-# and a double-quoted value writes any character as an escape. A file without these cannot
-# hold one, and its values need not be walked.
-_MAYBE_CONTROL = re.compile(r"[\\\r\x85\u202a-\u202e\u2066-\u2069]")
 
 
 def _field(loc: Iterable[str | int]) -> str:
