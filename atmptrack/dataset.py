@@ -139,11 +139,12 @@ _READ_ATTEMPTS = 3
 
 @contextmanager
 def paused_collector() -> Iterator[None]:
-    """Python's cyclic garbage collector off for the duration, as it was before after it.
+    """Python's cyclic garbage collector off for the duration, then back as it was.
 
-    Reading allocates millions of containers that all live to the end, and the collector
-    would traverse them again and again: it took about a third of a load. Nothing read here
-    forms reference cycles, so nothing is left for it to find.
+    A load allocates millions of containers (data, records, rows) that live until their file
+    or the load is done, and the collector would traverse them again and again: it took over
+    a quarter of a load. They form no reference cycles, so reference counting frees them all
+    the same; only the odd exception's traceback waits for the collector's next run.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -188,9 +189,8 @@ class _Reader:
         self.progress = progress
         self.files: list[_File] = []
         self.unparsed = False
-        self.extra: dict[
-            str, set[str]
-        ] = {}  # ids in files whose records could not all be validated
+        # Ids in files whose records could not all be validated.
+        self.extra: dict[str, set[str]] = {}
         # Every id with the first record that uses it (file, kind, index), and the records
         # that use an id again.
         self.ids: dict[str, tuple[_File, str, int]] = {}
@@ -228,7 +228,7 @@ class _Reader:
             out.extend(exc.diagnostics)
             self.unparsed = True
             return
-        text_problems = list(_check_text(loaded)) if _MAYBE_CONTROL.search(loaded.text) else []
+        text_problems = list(_check_text(loaded)) if loaded.controls else []
         out.extend(text_problems)
         try:
             model = DataFile.model_validate(loaded.data)
@@ -463,11 +463,6 @@ def _check_text(loaded: Loaded) -> Iterator[Diagnostic]:
 # C0 and C1 controls (Unicode's Cc) but tab and line feed, and the bidi overrides (Cf), which
 # can disguise text on a terminal.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-# What a value with a control character must come from, in a file the reader accepted: the
-# reader refuses every other control character in the text, a raw CR or NEL is a line break,
-# and a double-quoted value writes any character as an escape. A file without these cannot
-# hold one, and its values need not be walked.
-_MAYBE_CONTROL = re.compile(r"[\\\r\x85\u202a-\u202e\u2066-\u2069]")
 
 
 def _field(loc: Iterable[str | int]) -> str:

@@ -488,12 +488,14 @@ class _Maker:
         )
 
     def row(self, record: Any, context: tuple[Any, ...]) -> tuple[Any, ...]:
-        row = (*context, *self.as_is(record), *map(_value, self.converted(record)))
-        if self.derived:
-            row += tuple(derive(record) for derive in self.derived)
-        if self.bounds:
-            row += tuple(_bound(get(record), which) for get, which in self.bounds)
-        return row
+        # Lists, not generators, for the optional parts: cheaper for a handful of values.
+        return (
+            *context,
+            *self.as_is(record),
+            *map(_value, self.converted(record)),
+            *[derive(record) for derive in self.derived],
+            *[_bound(get(record), which) for get, which in self.bounds],
+        )
 
     def walk(self) -> Iterator[_Maker]:
         yield self
@@ -565,8 +567,9 @@ class _Builder:
         self.rows = {name: Table(len(columns(name))) for name in _layout()}
 
     def add(self, loaded: LoadedFile) -> None:
-        # Recorded relative to the data directory, so the store does not depend on the cwd.
-        file = Path(os.path.relpath(Path(loaded.path).resolve(), self.root)).as_posix()
+        # Recorded relative to the data directory, so the store does not depend on the cwd;
+        # as Path.resolve() and as_posix() give it, in string operations.
+        file = os.path.relpath(os.path.realpath(loaded.path), self.root).replace(os.sep, "/")
         for kind, maker in _makers().items():
             lines = loaded.lines.get(kind, [])
             for index, item in enumerate(getattr(loaded.model, kind)):

@@ -41,6 +41,16 @@ _FOREIGN_BOMS = (
 _BAD_CHAR = re.compile(
     r"[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 )
+# What a value with a control character must come from, in a file the reader accepted: the
+# reader refuses every other control character in the text, a raw CR or NEL is a line break,
+# and a double-quoted value writes any character as an escape. The values of a file without
+# these hold none, and need not be walked (`dataset._check_text`).
+MAYBE_CONTROL = re.compile(r"[\\\r\x85\u202a-\u202e\u2066-\u2069]")
+# Either of the two above: the printable set less the characters of MAYBE_CONTROL.
+_BAD_OR_MAYBE_CONTROL = re.compile(
+    r"[^\t\n\x20-\x5b\x5d-\x7e\xa0-\u2029\u202f-\u2065\u206a-\ud7ff\ue000-\ufefe\uff00-\ufffd"
+    r"\U00010000-\U0010ffff]"
+)
 # The line breaks libyaml counts, so our positions agree with its marks.
 _BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
 
@@ -118,6 +128,7 @@ class Loaded:
     text: str
     data: dict[str, Any]
     lines: dict[str, list[int]]  # top-level list name -> the line of each of its items
+    controls: bool  # whether the text holds what a control character in a value comes from
     positioned: Document | None = None
 
     def document(self) -> Document:
@@ -133,13 +144,13 @@ def load_yaml(raw: bytes, *, path: str) -> Loaded:
     Anything out of the ordinary (a syntax error, a duplicate key, an anchor or tag, deep
     nesting, a long value) sends the file through parse_yaml, so diagnostics come from one place.
     """
-    text = _decode(raw, path)
+    text, controls = _decode_noting_controls(raw, path)
     try:
         data, lines = _read_plain(text)
     except (_Unusual, yaml.YAMLError):
         document = _Builder(path, text).run()
-        return Loaded(path, text, document.data, _top_lines(document), document)
-    return Loaded(path, text, data, lines)
+        return Loaded(path, text, document.data, _top_lines(document), controls, document)
+    return Loaded(path, text, data, lines, controls)
 
 
 def _top_lines(document: Document) -> dict[str, list[int]]:
@@ -262,6 +273,12 @@ def _position(text: str, index: int) -> Mark:
 
 
 def _decode(raw: bytes, path: str) -> str:
+    return _decode_noting_controls(raw, path)[0]
+
+
+def _decode_noting_controls(raw: bytes, path: str) -> tuple[str, bool]:
+    """The text of the bytes, and whether it holds what a control character in a value comes
+    from (`MAYBE_CONTROL`); both found in one scan of the text, as a clean file has neither."""
     if len(raw) > MAX_FILE_BYTES:
         raise DataError([_too_large(path)])
     for bom, name in _FOREIGN_BOMS:
@@ -270,9 +287,13 @@ def _decode(raw: bytes, path: str) -> str:
             raise DataError([_diag(path, Mark(1, 1), "yaml-encoding", message)])
     # surrogateescape turns bad bytes into lone surrogates, so one scan finds the first problem.
     text = raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "surrogateescape")
-    bad = _BAD_CHAR.search(text)
+    first = _BAD_OR_MAYBE_CONTROL.search(text)
+    if first is None:
+        return text, False
+    controls = MAYBE_CONTROL.match(first.group()) is not None
+    bad = _BAD_CHAR.search(text, first.start()) if controls else first
     if bad is None:
-        return text
+        return text, controls
     char = ord(bad.group())
     if 0xDC80 <= char <= 0xDCFF:
         message = f"invalid UTF-8 byte 0x{char - 0xDC00:02x}; save the file as UTF-8"

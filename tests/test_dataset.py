@@ -16,7 +16,7 @@ from atmptrack import dataset
 from atmptrack.dataset import LoadedFile, check_dataset, read_dataset
 from atmptrack.errors import DataError, did_you_mean
 from atmptrack.schema import DataFile, id_message
-from atmptrack.yamlio import load_yaml, parse_yaml
+from atmptrack.yamlio import MAYBE_CONTROL, load_yaml, parse_yaml
 
 SOURCES = """\
 sources:
@@ -170,7 +170,8 @@ def test_a_file_skipped_by_the_control_character_walk_holds_none(text: str) -> N
         loaded = load_yaml(f"a: {text}\n".encode(), path="f.yaml")
     except DataError:
         return
-    if dataset._MAYBE_CONTROL.search(loaded.text) is not None:
+    assert loaded.controls == (MAYBE_CONTROL.search(loaded.text) is not None)
+    if loaded.controls:  # its values are walked
         return
     stack: list[object] = [loaded.data]
     while stack:
