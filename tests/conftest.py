@@ -151,6 +151,9 @@ def table_dump(db: Path | str) -> dict[str, list[tuple[object, ...]]]:
         import psycopg
 
         with psycopg.connect(db) as pg:
+            # One snapshot for every table, as a read command takes: a load that commits
+            # meanwhile (a killed client's COMMIT still in flight) is seen whole or not at all.
+            pg.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             names = [
                 r[0]
                 for r in pg.execute(
