@@ -268,6 +268,7 @@ FUNCTIONS = (
 )
 
 
+@lru_cache(maxsize=1)  # one compiler hook per process, however many loads it runs
 def text_type() -> None:
     """Text columns of our tables are "C"-collated on PostgreSQL, so they sort as on SQLite."""
     from sqlalchemy.ext.compiler import compiles
@@ -282,28 +283,18 @@ def text_type() -> None:
 
 
 def engine(server: Server) -> Engine:
-    from sqlalchemy import create_engine, event
+    """The write side's engine. References are checked at commit: `tables` declares every
+    foreign key DEFERRABLE INITIALLY DEFERRED, as parents may come after children in a file."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
 
     _psycopg()
     text_type()
-    created = create_engine(
+    return create_engine(
         server.sqlalchemy_url,
         connect_args={"options": f"-c search_path={SCHEMA}", "connect_timeout": 10},
-        poolclass=_null_pool(),
+        poolclass=NullPool,  # one load, one connection: nothing to keep open after it
     )
-
-    @event.listens_for(created, "begin")
-    def _begin(conn: Connection) -> None:
-        # Parents may come after children in a file: check references at commit, not per row.
-        conn.exec_driver_sql("SET CONSTRAINTS ALL DEFERRED")
-
-    return created
-
-
-def _null_pool() -> Any:
-    from sqlalchemy.pool import NullPool
-
-    return NullPool
 
 
 def lock(conn: Connection, server: Server, wait_ms: int) -> None:

@@ -25,6 +25,10 @@ APPLICATION_ID = 0x41544D50
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
+# postgresql://, postgres:// and SQLAlchemy's postgresql+psycopg://: the schemes of a server.
+_PG_SCHEME = re.compile(r"^postgres(?:ql)?(?:\+psycopg)?://", re.IGNORECASE)
+
+
 class Server:
     """A store on a PostgreSQL server, named by its URL (SQLAlchemy's or libpq's form)."""
 
@@ -48,11 +52,11 @@ class Server:
     @property
     def conninfo(self) -> str:
         """The URL as libpq reads it: without SQLAlchemy's `+driver` part."""
-        return re.sub(r"^postgres(?:ql)?(?:\+\w+)?://", "postgresql://", self.url)
+        return _PG_SCHEME.sub("postgresql://", self.url)
 
     @property
     def sqlalchemy_url(self) -> str:
-        return re.sub(r"^postgres(?:ql)?(?:\+\w+)?://", "postgresql+psycopg://", self.url)
+        return _PG_SCHEME.sub("postgresql+psycopg://", self.url)
 
 
 # Where a store lives: an SQLite file, or a schema on a PostgreSQL server.
@@ -98,20 +102,18 @@ def stores_dir() -> Path:
 
 def describe(store: Location) -> dict[str, Any]:
     """What `atmptrack store` tells of a store: where, how big, what it holds, when loaded."""
+    info: dict[str, Any] = {"store": str(store), "exists": True}
+    if isinstance(store, Path) and not store.exists():
+        return info | {"exists": False}
+    check_owned(store)
+    meta = peek(store)
     if isinstance(store, Server):
-        check_owned(store)
-        meta = peek(store)
-        info: dict[str, Any] = {"store": str(store), "exists": bool(meta)}
-        if not meta:
-            return info
+        info["exists"] = bool(meta)  # our schema, loaded
     else:
-        info = {"store": str(store), "exists": store.exists()}
-        if not store.exists():
-            return info
-        check_owned(store)
-        meta = peek(store)
         files = [store, *(store.with_name(store.name + s) for s in ("-wal", "-shm"))]
         info["bytes"] = sum(f.stat().st_size for f in files if f.exists())
+    if not meta:
+        return info  # nothing loaded yet: no tables to count
     info |= {
         k: meta.get(k) for k in ("data_dir", "loaded_at", "atmptrack_version", "schema_version")
     }
@@ -149,7 +151,7 @@ def resolve_store(option: str | None, data_dir: Path) -> Location:
     if option:
         if "://" in option:
             parts = urlsplit(option)
-            if re.fullmatch(r"postgres(ql)?(\+psycopg)?", parts.scheme):
+            if _PG_SCHEME.match(option):
                 return Server(option)
             if parts.scheme not in ("sqlite", "sqlite+pysqlite"):
                 raise UsageError(

@@ -331,6 +331,21 @@ def test_store_says_where_it_is_what_it_holds_and_when_it_was_loaded(cli: Cli) -
     assert info["loaded_at"] and info["data_dir"] == str(cli.data)
 
 
+def test_store_before_any_load_says_so_and_counts_nothing(cli: Cli) -> None:
+    info = json.loads(cli.ok("store", "-f", "json"))
+    assert info["exists"] is False and "initiatives" not in info
+
+
+@pytest.mark.sqlite_only  # an SQLite database without tables, which a load may write
+def test_store_of_an_empty_database_is_described_not_an_error(cli: Cli) -> None:
+    import sqlite3
+
+    assert isinstance(cli.db, Path)
+    sqlite3.connect(cli.db).execute("PRAGMA user_version = 1").connection.commit()
+    info = json.loads(cli.ok("store", "-f", "json"))
+    assert info["exists"] is True and info["bytes"] > 0 and "initiatives" not in info
+
+
 def test_store_prune_removes_only_our_stores_of_data_directories_that_are_gone(
     cli: Cli, tmp_path: Path
 ) -> None:
