@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import stat
+from collections.abc import Callable
 from pathlib import Path
 
 SUFFIXES = (".yaml", ".yml")
@@ -90,36 +92,105 @@ def shown(path: Path) -> str:
 def fingerprint(root: Path) -> str:
     """Changes whenever a YAML file is added, removed, renamed or rewritten; costs one stat per file.
 
-    The listing itself is the fingerprint: exact, and cheaper than importing a hash function.
-    The change time is in it because a rewrite that keeps size and modification time (`cp -p`,
-    some editors and sync tools) still moves it.
+    The listing itself is the fingerprint: exact, cheaper than importing a hash function, and
+    it tells which files changed since the last load (`changed_files`). The change time is in
+    it because a rewrite that keeps size and modification time (`cp -p`, some editors and sync
+    tools) still moves it.
     """
-    lines = []
-    for path in discover(root):
+    found, problems = scan(root)
+    lines = _problem_lines(problems)
+    relative = _namer(root)
+    for path in found:
         try:
-            info = path.stat()
+            info = os.lstat(path)
+            link = stat.S_ISLNK(info.st_mode)
+            if link:
+                info = os.stat(path)
         except OSError:
             continue
-        rel = path.relative_to(root).as_posix() if root.is_dir() else path.name
         lines.append(
-            f"{rel}\t{info.st_size}\t{info.st_mtime_ns}\t{info.st_ctime_ns}\t{info.st_ino}"
+            f"{relative(path)}\t{info.st_size}\t{info.st_mtime_ns}\t{info.st_ctime_ns}"
+            f"\t{info.st_ino}{_LINK if link else ''}"
         )
     return "\n".join(lines)
 
 
 def content_fingerprint(root: Path) -> str:
     """Changes whenever a YAML file is added, removed, renamed or its bytes change: a digest of
-    the names and contents, the same on every machine that has the same files."""
+    each file's contents, the same on every machine that has the same files."""
     import hashlib
 
-    digest = hashlib.sha256()
-    for path in discover(root):
+    found, problems = scan(root)
+    lines = _problem_lines(problems)
+    relative = _namer(root)
+    for path in found:
         try:
             # Not a FIFO or a device: reading one could block forever. The load reports it.
             body = path.read_bytes() if path.is_file() else b""
+            link = path.is_symlink()
         except OSError:
             continue
-        rel = path.relative_to(root).as_posix() if root.is_dir() else path.name
-        digest.update(f"{rel}\t{len(body)}\n".encode())
-        digest.update(body)
-    return f"sha256:{digest.hexdigest()}"
+        digest = hashlib.sha256(body).hexdigest()
+        lines.append(f"{relative(path)}\t{len(body)}\t{digest}{_LINK if link else ''}")
+    return "\n".join(lines)
+
+
+def changed_files(before: str, now: str) -> tuple[list[str], list[str]] | None:
+    """The files (relative paths) added or rewritten between two fingerprints of the same
+    directory, and the files removed; None when the fingerprints cannot tell (a place that
+    could not be read, a symbolic link among the changes, a fingerprint of another kind).
+
+    A symbolic link's records are stored under its target's name, which its line does not
+    give: the caller reads everything again.
+    """
+    old, new = _by_file(before), _by_file(now)
+    if old is None or new is None:
+        return None
+    changed = [name for name, line in new.items() if old.get(name) != line]
+    removed = [name for name in old if name not in new]
+    if any(old.get(name, "").endswith(_LINK) or new[name].endswith(_LINK) for name in changed):
+        return None
+    if any(old[name].endswith(_LINK) for name in removed):
+        return None
+    return changed, removed
+
+
+def file_count(listing: str) -> int:
+    """How many files a fingerprint lists."""
+    return listing.count("\n") + 1 if listing else 0
+
+
+# Marks the line of a symbolic link. A relative path never starts with "/": that marks a place
+# that could not be read, so its appearance or its end changes the fingerprint too.
+_LINK = "\tlink"
+_PROBLEM = "/"
+
+
+def _problem_lines(problems: list[tuple[str, str]]) -> list[str]:
+    return [f"{_PROBLEM}{where}\t{why}" for where, why in problems]
+
+
+def _namer(root: Path) -> Callable[[Path], str]:
+    """How a listing names a file: relative to the directory (the single file by its name)."""
+    if not root.is_dir():
+        return lambda path: path.name
+    prefix = len(os.path.join(str(root), ""))  # the directory and one separator
+
+    def relative(path: Path) -> str:
+        name = str(path)[prefix:].replace(os.sep, "/")
+        # A tab or a newline in a name would make the listing ambiguous: such a line is
+        # marked as a problem, which still changes with the file but never names it.
+        return name if "\t" not in name and "\n" not in name else _PROBLEM + repr(name)
+
+    return relative
+
+
+def _by_file(listing: str) -> dict[str, str] | None:
+    """Each file's line by its name, when the listing is of a directory's files alone."""
+    files = {}
+    for line in listing.split("\n") if listing else ():
+        name, tab, _rest = line.partition("\t")
+        if not tab or name.startswith(_PROBLEM) or name in files:
+            return None
+        files[name] = line
+    return files

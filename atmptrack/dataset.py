@@ -137,6 +137,74 @@ def check_dataset(
 _READ_ATTEMPTS = 3
 
 
+@dataclass(slots=True)
+class Defined:
+    """What the files left as they were define, as the store holds it: the ids of each kind,
+    and each organisation's parent."""
+
+    sources: set[str]
+    organisations: dict[str, str | None]
+    initiatives: set[str]
+
+
+class Changes:
+    """Files read and checked on their own, for an update of the store with only them.
+
+    Each file went through every check of its own records and was handed to the sink. What
+    remains are the checks across files, against what the others define (`fit`). Any problem
+    is only detected, not reported: the caller then checks the whole directory, which reports
+    each problem exactly as a full check always has, positions in the other files included.
+    """
+
+    def __init__(self, files: list[Path], sink: Sink) -> None:
+        self._reader = _Reader(sink, None)
+        out: list[Diagnostic] = []
+        with paused_collector():
+            for path in files:
+                self._reader._read(path, out)
+        self.clean = not out and not any(
+            d.severity == "error" for file in self._reader.files for d in file.found
+        )
+
+    def ids(self) -> set[str]:
+        """Every id the files define, of every kind."""
+        return set(self._reader.ids)
+
+    def fit(self, others: Defined) -> bool:
+        """Whether the files and the others, together, pass the checks across files: no id
+        used twice, every reference names an id, parents lead up to a top organisation.
+        (References of the other files to ids these files no longer define are the store's
+        to find: its foreign keys name each one.)"""
+        reader = self._reader
+        if not self.clean or reader.duplicates:
+            return False
+        other_ids = (others.sources, others.organisations.keys(), others.initiatives)
+        if any(record_id in ids for record_id in reader.ids for ids in other_ids):
+            return False
+        known = (
+            reader.sources | others.sources,
+            reader.organisations.keys() | others.organisations.keys(),
+            reader.initiatives | others.initiatives,
+        )
+        for file in reader.files:
+            for names, named in zip(known, file.named, strict=True):
+                if not names.issuperset(named):
+                    return False
+        parents = dict(others.organisations)
+        parents.update((org_id, parent) for org_id, (_, _, parent) in reader.organisations.items())
+        for start in reader.organisations:
+            # A cycle the update makes passes through one of its organisations: the store's
+            # own parents lead up to a top organisation.
+            walked: set[str] = set()
+            here: str | None = start
+            while here is not None:
+                if here in walked:
+                    return False
+                walked.add(here)
+                here = parents.get(here)
+        return True
+
+
 @contextmanager
 def paused_collector() -> Iterator[None]:
     """Python's cyclic garbage collector off for the duration, then back as it was.

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 def ensure_fresh(
     data_dir: Path, store: Location, *, force: bool = False, progress: Progress | None = None
 ) -> LoadResult | None:
-    """Load the data into the store when any YAML file changed since the last load.
+    """Bring the store up to date when any YAML file changed since the last load: by reading
+    the files that changed, or, when only that cannot, every file.
 
     Returns None when the store was already up to date. Raises DataError, leaving the store
     as it was, when the data is invalid. A load tells `progress` how far it has gone.
@@ -38,13 +39,24 @@ def ensure_fresh(
         and meta.get("schema_version") == schema_version()
     ):
         return None
-    from atmptrack.writer import StoreBusy, StoreReadOnly, load
+    from atmptrack.writer import StoreBusy, StoreReadOnly, load, update
 
     if force or "fingerprint" not in meta:
         return load(data_dir, store, fingerprint=current, force=force, progress=progress)
     # A read with a dataset already in the store does not queue behind a long write: WAL lets
     # it read the last committed dataset while the writer works, and it says so.
     try:
+        # Only the files that changed are read, when the store holds the files as they were.
+        if meta.get("schema_version") == schema_version():
+            done = update(
+                data_dir,
+                store,
+                base=meta["fingerprint"],
+                fingerprint=current,
+                wait_ms=READER_WAIT_MS,
+            )
+            if done is not None:
+                return done
         return load(
             data_dir,
             store,

@@ -117,6 +117,10 @@ def describe(store: Location) -> dict[str, Any]:
     info |= {
         k: meta.get(k) for k in ("data_dir", "loaded_at", "atmptrack_version", "schema_version")
     }
+    # How many files the dataset has, and how many the last refresh read: all, or those changed.
+    for key in ("files", "files_read"):
+        if key in meta:  # a store written before they were kept
+            info[key] = int(meta[key])
     with reading(store) as conn:
         for table in ("source", "organisation", "initiative", "membership"):
             info[f"{table}s"] = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]

@@ -24,7 +24,16 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
 from atmptrack import __version__, schema, shape, tables
-from atmptrack.dataset import Dataset, LoadedFile, Progress, check_dataset, paused_collector
+from atmptrack.datadir import changed_files, file_count
+from atmptrack.dataset import (
+    Changes,
+    Dataset,
+    Defined,
+    LoadedFile,
+    Progress,
+    check_dataset,
+    paused_collector,
+)
 from atmptrack.errors import Diagnostic, StoreError
 from atmptrack.schema import Sourced, _model_in
 from atmptrack.shape import Shape, _bound, _stored
@@ -141,6 +150,149 @@ def load(
     )
 
 
+def update(
+    data_dir: Path, store: Location, *, base: str, fingerprint: str, wait_ms: int = BUSY_TIMEOUT_MS
+) -> LoadResult | None:
+    """Bring the store from the files of fingerprint `base` to those of `fingerprint` by
+    reading only the files that changed, in one transaction; None when only a full load can.
+
+    The changed files pass every check of their own records here; the checks across files
+    see the whole dataset, the other files as the store holds them. When any check fails,
+    or the store or the files moved on meanwhile, nothing is written and the caller loads
+    everything, which reports each problem as it always has. Readers see the store before
+    or after, whole, as with a load.
+    """
+    started = time.perf_counter()
+    delta = changed_files(base, fingerprint) if data_dir.is_dir() else None
+    if delta is None:
+        return None
+    changed, removed = delta
+    files = file_count(fingerprint)
+    if len(changed) + len(removed) > max(_FEW_FILES, files // 4):
+        return None  # a load writes many rows faster: it builds the indexes once, at the end
+    with paused_collector():
+        builder = _Builder(data_dir)
+        changes = Changes([data_dir / name for name in changed], builder)
+        if not changes.clean:
+            return None
+        try:
+            with _writing(store, wait_ms) as conn:
+                meta = _meta(conn, store)
+                if (
+                    meta.get("schema_version") != schema_version()
+                    or meta.get("fingerprint") != base
+                ):
+                    raise _LoadInstead  # another process wrote the store meanwhile
+                if fingerprint_for(store, data_dir) != fingerprint:
+                    raise _LoadInstead  # the files changed again while they were read
+                gone = {*changed, *removed}
+                others, dropped = _defined(conn, gone)
+                if not changes.fit(others):
+                    raise _LoadInstead
+                _delete_files(conn, gone, dropped)
+                written = _Written(builder.rows, None)
+                for table in tables.TABLES:
+                    name = str(table.__tablename__)
+                    if builder.rows.get(name):
+                        _insert_rows(conn, name, builder.rows[name], written)
+                if _referred(conn, set().union(*dropped.values()) - changes.ids()):
+                    raise _LoadInstead  # another file still names a record that is gone
+                keys = _meta_rows(data_dir, fingerprint, files=files, read=len(changed))
+                conn.exec_driver_sql(
+                    f"DELETE FROM meta WHERE key IN ({', '.join(_marks(conn.dialect.paramstyle, len(keys)))})",
+                    tuple(key for key, _value in keys),
+                )
+                _insert_rows(conn, "meta", Table(2, keys), _Written({}, None))
+                counts = _stored_counts(conn)
+        except _LoadInstead:
+            return None
+    return LoadResult(
+        loaded=True, counts=counts, warnings=[], seconds=time.perf_counter() - started
+    )
+
+
+class _LoadInstead(Exception):
+    """Ends an update's transaction without writing: the caller loads everything instead."""
+
+
+# An update of up to this many files, or a quarter of them, costs less than a full load.
+_FEW_FILES = 50
+
+
+def _defined(conn: Connection, gone: set[str]) -> tuple[Defined, dict[str, set[str]]]:
+    """What the files that stay define, and the ids of each top-level table in those that go."""
+    dropped: dict[str, set[str]] = {table: set() for table in _OWNED}
+    kept: dict[str, Any] = {}
+    for table in _OWNED:
+        parent = ", parent_id" if table == "organisation" else ""
+        found = conn.exec_driver_sql(f'SELECT file, id{parent} FROM "{table}"')
+        if parent:
+            kept[table] = {}
+            for file, record_id, parent_id in found:
+                if file in gone:
+                    dropped[table].add(record_id)
+                else:
+                    kept[table][record_id] = parent_id
+        else:
+            kept[table] = set()
+            for file, record_id in found:
+                (dropped[table] if file in gone else kept[table]).add(record_id)
+    return Defined(kept["source"], kept["organisation"], kept["initiative"]), dropped
+
+
+def _delete_files(conn: Connection, gone: set[str], dropped: dict[str, set[str]]) -> None:
+    """The rows of the records of these files, and of everything they hold, deleted."""
+    for table, owned in _OWNED.items():
+        ids = sorted(dropped[table])
+        for name, column in reversed(owned):
+            for part in _slices(ids):
+                marks = ", ".join(_marks(conn.dialect.paramstyle, len(part)))
+                conn.exec_driver_sql(
+                    f'DELETE FROM "{name}" WHERE "{column}" IN ({marks})', tuple(part)
+                )
+        for part in _slices(sorted(gone)):
+            marks = ", ".join(_marks(conn.dialect.paramstyle, len(part)))
+            conn.exec_driver_sql(f'DELETE FROM "{table}" WHERE file IN ({marks})', tuple(part))
+
+
+def _referred(conn: Connection, ids: set[str]) -> bool:
+    """Whether any row still refers to a record with one of these ids (of a top-level table).
+
+    Every reference across files is a foreign key, so this finds each one; the commit would
+    refuse them too, but only as a failure, without saying which.
+    """
+    if not ids:
+        return False
+    for table in SQLModel.metadata.sorted_tables:
+        for reference in table.foreign_keys:
+            if reference.column.table.name not in _OWNED or reference.column.name != "id":
+                continue
+            for part in _slices(sorted(ids)):
+                marks = ", ".join(_marks(conn.dialect.paramstyle, len(part)))
+                sql = f'SELECT 1 FROM "{table.name}" WHERE "{reference.parent.name}" IN ({marks}) LIMIT 1'
+                if conn.exec_driver_sql(sql, tuple(part)).first() is not None:
+                    return True
+    return False
+
+
+def _slices(values: list[str], size: int = 500) -> Iterator[list[str]]:
+    # Bounded lists of parameters: SQLite allows 32,766 in one statement, and long lists plan slowly.
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _stored_counts(conn: Connection) -> dict[str, int]:
+    found = {}
+    for name, table in (
+        ("sources", "source"),
+        ("organisations", "organisation"),
+        ("initiatives", "initiative"),
+        ("members", "membership"),
+    ):
+        found[name] = conn.exec_driver_sql(f'SELECT count(*) FROM "{table}"').scalar_one()
+    return found
+
+
 class StoreBusy(StoreError):
     """Another writer held the store's write lock for longer than this load would wait."""
 
@@ -171,6 +323,51 @@ def write_rows(
     these rows must not be written; "written": done, in one transaction. Raises StoreBusy
     when another writer holds the store for longer than `wait_ms`.
     """
+    with _writing(store, wait_ms) as conn:
+        meta = _meta(conn, store)
+        same_version = meta.get("schema_version") == schema_version()
+        if not force and same_version and meta.get("fingerprint") == fingerprint:
+            return "current"
+        # Under the write lock: did the files change since they were read?
+        now = fingerprint_for(store, data_dir)
+        if now != fingerprint:
+            return "current" if same_version and meta.get("fingerprint") == now else "stale"
+        _reset(conn, store, rebuild=not same_version)
+        if isinstance(store, Path):
+            # The mark that tells our stores from other databases (see check_owned).
+            conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
+        files = file_count(fingerprint)
+        rows["meta"] = Table(2, _meta_rows(data_dir, fingerprint, files=files, read=files))
+        written = _Written(rows, progress)
+        with _indexes_built_after(conn):
+            for table in tables.TABLES:
+                name = str(table.__tablename__)
+                if rows.get(name):
+                    _insert_rows(conn, name, rows[name], written)
+    return "written"
+
+
+def _meta_rows(data_dir: Path, fingerprint: str, *, files: int, read: int) -> list[tuple[str, str]]:
+    """What the store says of the dataset it holds: which files, as of when, read how."""
+    return [
+        ("schema_version", schema_version()),
+        ("fingerprint", fingerprint),
+        ("data_dir", str(data_dir)),
+        ("atmptrack_version", __version__),
+        ("loaded_at", datetime.now(UTC).isoformat(timespec="seconds")),
+        ("files", str(files)),
+        # How many of them the last write read: all of them, or those an update changed.
+        ("files_read", str(read)),
+    ]
+
+
+@contextmanager
+def _writing(store: Location, wait_ms: int) -> Iterator[Connection]:
+    """One write transaction on the store, holding its write lock; committed at the end.
+
+    Raises StoreBusy when another writer holds the store for longer than `wait_ms`, and
+    StoreError (or StoreReadOnly) with the driver's reason when the write fails.
+    """
     if isinstance(store, Path):
         store.parent.mkdir(parents=True, exist_ok=True)
     check_owned(store)  # again: reading the data took a while, and a file may have appeared
@@ -184,34 +381,7 @@ def write_rows(
                     from atmptrack import postgres
 
                     postgres.lock(conn, store, wait_ms)
-                meta = _meta(conn, store)
-                same_version = meta.get("schema_version") == schema_version()
-                if not force and same_version and meta.get("fingerprint") == fingerprint:
-                    return "current"
-                # Under the write lock: did the files change since they were read?
-                now = fingerprint_for(store, data_dir)
-                if now != fingerprint:
-                    return "current" if same_version and meta.get("fingerprint") == now else "stale"
-                _reset(conn, store, rebuild=not same_version)
-                if isinstance(store, Path):
-                    # The mark that tells our stores from other databases (see check_owned).
-                    conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
-                rows["meta"] = Table(
-                    2,
-                    [
-                        ("schema_version", schema_version()),
-                        ("fingerprint", fingerprint),
-                        ("data_dir", str(data_dir)),
-                        ("atmptrack_version", __version__),
-                        ("loaded_at", datetime.now(UTC).isoformat(timespec="seconds")),
-                    ],
-                )
-                written = _Written(rows, progress)
-                with _indexes_built_after(conn):
-                    for table in tables.TABLES:
-                        name = str(table.__tablename__)
-                        if rows.get(name):
-                            _insert_rows(conn, name, rows[name], written)
+                yield conn
         except OperationalError as exc:
             if isinstance(store, Path) and "locked" in str(exc.orig):
                 raise StoreBusy(f"another process is writing the store {store}") from exc
@@ -224,7 +394,6 @@ def write_rows(
             raise StoreError(f"cannot write the store {store}: {reason}") from exc
         finally:
             engine.dispose()
-    return "written"
 
 
 @contextmanager
@@ -555,6 +724,29 @@ def _makers() -> dict[str, _Maker]:
     }
 
 
+def _owned() -> dict[str, tuple[tuple[str, str], ...]]:
+    """Each top-level table (a record of a file), with the tables of everything its records
+    hold and the column of each that names the record's id."""
+    owned = {}
+    for maker in _makers().values():
+        top = maker.shape
+        column = f"{top.entity}_id"  # as children, provenance and list tables name it
+        held = []
+        for made in maker.walk():
+            names = [] if made is maker else [made.shape.table]
+            if made.shape.cited:
+                names += [made.shape.citations, made.shape.inferences]
+            names += [link.table for link in made.shape.links]
+            for name in names:
+                assert columns(name)[0] == column, (name, columns(name))
+                held.append((name, column))
+        owned[top.table] = tuple(held)
+    every = {name for held in owned.values() for name, _ in held} | owned.keys() | {"meta"}
+    # A table no file's record holds would keep its rows when their file goes.
+    assert every == set(SQLModel.metadata.tables), set(SQLModel.metadata.tables) - every
+    return owned
+
+
 class _Builder:
     """Rows of every table, built by walking the declared shapes (see `shape`), file by file."""
 
@@ -609,3 +801,7 @@ def build_rows(dataset: Dataset) -> Rows:
     for loaded in dataset.files:
         builder.add(loaded)
     return builder.rows
+
+
+# Built at import: the writer is imported only to write, and every write needs it.
+_OWNED = _owned()
