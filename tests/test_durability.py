@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import sqlite3
@@ -213,6 +214,123 @@ def test_parallel_loads_and_reads_never_fail_or_show_half_a_dataset(
     seen = {count for counts in results for count in counts}
     assert seen <= set(sizes.values()), (seen, sizes)
     assert _which(db, expected) in ("a", "b")
+
+
+# Updates: a read after one file changed writes only that file's records. The file here is the
+# bulk one, so that the update's transaction takes a while too; its two versions keep the ids
+# and rename every organisation, so that half an update would show.
+VERSIONS = ("x", "y")
+
+
+def _write_bulk(data: Path, version: str) -> None:
+    """The bulk file in one version, written as editors save: a new file renamed over it."""
+    text = re.sub(
+        r"name: Bulk (v\w )?(\d+)", rf"name: Bulk v{version} \2", (data / "bulk.yaml").read_text()
+    )
+    temporary = data / ".bulk.yaml.tmp"
+    temporary.write_text(text)
+    os.replace(temporary, data / "bulk.yaml")
+
+
+def _files_read(db: Path | str) -> str:
+    return dict(table_dump(db)["meta"])["files_read"]
+
+
+def _updating(
+    datasets: Datasets, db: Path | str, tmp_path: Path
+) -> tuple[Path, dict[str, Content]]:
+    """A data directory in version x, loaded, and what the store holds with each version."""
+    data = tmp_path / "data"
+    shutil.copytree(datasets["b"], data)
+    expected = {}
+    for version in ("y", "x"):  # x last: the tests start from it
+        _write_bulk(data, version)
+        proc = _start(data, db, datasets.home, "load", "-q")
+        assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
+        expected[version] = _content(db)
+    return data, expected
+
+
+def _read_process(data: Path, db: Path | str, home: Path) -> subprocess.Popen[str]:
+    return _start(data, db, home, "list", "organisations", "--format", "json", "--columns", "name")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
+def test_interrupted_updates_leave_the_previous_dataset(
+    datasets: Datasets, store: Path | str, sig: int, tmp_path: Path
+) -> None:
+    rng = random.Random(20261122 + sig)
+    db = store
+    home = datasets.home
+    data, expected = _updating(datasets, db, tmp_path)
+    _write_bulk(data, "y")
+    started = time.perf_counter()
+    proc = _read_process(data, db, home)
+    assert proc.wait(timeout=120) == 0
+    duration = time.perf_counter() - started
+    assert _files_read(db) == "1" and _which(db, expected) == "y"
+    current = "y"
+    deadline = time.monotonic() + 20
+    rounds = updated = 0
+    while rounds < 10 and time.monotonic() < deadline:
+        target = "y" if current == "x" else "x"
+        _write_bulk(data, target)
+        proc = _read_process(data, db, home)
+        time.sleep(rng.uniform(0, duration) if rounds % 2 else rng.uniform(0.5, 1.1) * duration)
+        proc.send_signal(sig)
+        code = proc.wait(timeout=120)
+        err = proc.stderr.read() if proc.stderr else ""
+        assert "Traceback" not in err, err
+        if sig == signal.SIGINT:
+            assert code in (0, 130, -signal.SIGINT), (code, err)
+        found = _which(db, expected)
+        if code == 0:
+            assert found == target
+        assert found in (current, target)
+        if found != current:
+            updated += 1
+            assert _files_read(db) == "1"  # an update, not a load
+        current = found
+        rounds += 1
+    assert rounds >= 6 and updated >= 1
+
+
+def test_parallel_updates_and_reads_never_fail_or_show_half_a_dataset(
+    datasets: Datasets, store: Path | str, tmp_path: Path
+) -> None:
+    db = store
+    home = datasets.home
+    data, expected = _updating(datasets, db, tmp_path)
+
+    def versions_seen(out: str) -> set[str]:
+        names = [row["name"] for row in json.loads(out)]
+        return {name.split()[1] for name in names if name.startswith("Bulk v")}
+
+    def reader(_index: int) -> list[set[str]]:
+        seen = []
+        for _round in range(3):
+            out, err = _read_process(data, db, home).communicate(timeout=180)
+            assert "Traceback" not in err and "locked" not in err, err
+            seen.append(versions_seen(out))
+        return seen
+
+    def editor() -> list[set[str]]:
+        seen = []
+        for version in ("y", "x", "y", "x"):
+            _write_bulk(data, version)
+            proc = _read_process(data, db, home)
+            out, err = proc.communicate(timeout=180)
+            assert proc.returncode == 0, err
+            seen.append(versions_seen(out))
+        return seen
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = [pool.submit(reader, i) for i in range(3)] + [pool.submit(editor)]
+        results = [f.result() for f in futures]
+    # Every answer shows one version of the bulk file whole, never some of each.
+    assert all(len(seen) == 1 for answers in results for seen in answers), results
+    assert _which(db, expected) in VERSIONS
+    assert _files_read(db) == "1"
 
 
 def test_a_full_disk_fails_the_load_cleanly_and_keeps_the_store(
