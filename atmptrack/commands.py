@@ -736,10 +736,13 @@ def diff_cmd(
     from atmptrack.datadir import resolve_data_dir
     from atmptrack.render import FORMATS, write_grouped, write_section
     from atmptrack.results import Section
+    from atmptrack.store import resolve_store
 
     opts = _opts(ctx)
-    data_dir = resolve_data_dir(_settings(ctx).data)
-    old_label, new_label, changes = diff.diff(old, new, data_dir)
+    settings = _settings(ctx)
+    data_dir = resolve_data_dir(settings.data)
+    store = resolve_store(settings.db, data_dir)
+    old_label, new_label, changes = diff.diff(old, new, data_dir, store)
 
     def write(fmt: Format, out: TextIO) -> None:
         options = {"header": opts.header, "formula_guard": opts.formula_guard}

@@ -14,11 +14,14 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from atmptrack import shape
 from atmptrack.datadir import discover
 from atmptrack.errors import DataError, UsageError
+
+if TYPE_CHECKING:
+    from atmptrack.store import Location
 
 Record = dict[str, Any]
 Snapshot = dict[str, dict[str, Record]]  # entity → key → fields
@@ -161,11 +164,12 @@ def _on_side(diagnostic: Any, side: Side, name: str) -> Any:
 # ---------------------------------------------------------------- snapshots
 
 
-def snapshot(store: Path) -> Snapshot:
-    """Every record of a store, keyed by its stable id, without file or position."""
+def snapshot(store: Path, files: set[str] | None = None) -> Snapshot:
+    """Every record of a store, keyed by its stable id, without file or position; with
+    `files`, only the records of those files (relative to the data directory)."""
     conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
     try:
-        return _snapshot(conn)
+        return _snapshot(conn) if files is None else _of_files(conn, files)
     except sqlite3.Error as exc:
         raise UsageError(f"{store} is not a readable atmptrack store: {exc}") from None
     finally:
@@ -176,6 +180,30 @@ def _snapshot(conn: sqlite3.Connection) -> Snapshot:
     # Every entity as the store's declared shape reads it back: no file, line or derived column.
     provenance = shape.Provenance(conn)
     return {entity.entity: shape.records(conn, entity, provenance) for entity in shape.ENTITIES}
+
+
+def _of_files(conn: sqlite3.Connection, files: set[str]) -> Snapshot:
+    """The records of these files: each record of a file (a source, an organisation, an
+    initiative) and, for an initiative, everything in it, read by its key."""
+    provenance = shape.Provenance(conn)
+    tops: dict[str, list[str]] = {}
+    for entity in shape.ENTITIES:
+        if entity.key == ("id",):  # a record of a file
+            found = conn.execute(f'SELECT id, file FROM "{entity.table}"').fetchall()
+            tops[entity.table] = sorted(record_id for record_id, file in found if file in files)
+    out: Snapshot = {}
+    for entity in shape.ENTITIES:
+        narrowed = (
+            [{"id": record_id} for record_id in tops[entity.table]]
+            if entity.key == ("id",)
+            else [{"initiative_id": record_id} for record_id in tops["initiative"]]
+        )
+        assert entity.key == ("id",) or entity.key[0] == "initiative_id", entity.entity
+        records: dict[str, Record] = {}
+        for where in narrowed:
+            records.update(shape.records(conn, entity, provenance, where=where))
+        out[entity.entity] = records
+    return out
 
 
 # ---------------------------------------------------------------- comparing
@@ -329,8 +357,15 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def diff(old_spec: str, new_spec: str | None, data_dir: Path) -> tuple[str, str, list[Change]]:
-    """Resolve, validate and compare two sides; the new side defaults to the data directory."""
+def diff(
+    old_spec: str, new_spec: str | None, data_dir: Path, store: Location
+) -> tuple[str, str, list[Change]]:
+    """Resolve, validate and compare two sides; the new side defaults to the data directory.
+
+    When one side is the data directory in use, its store (`store`, brought up to date) holds
+    it validated, and the other side is that store updated with the files that differ: only
+    those files are read, and only their records compared. Otherwise each side is loaded.
+    """
     with ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="atmptrack-diff-")))
         (scratch / "old").mkdir()
@@ -341,9 +376,116 @@ def diff(old_spec: str, new_spec: str | None, data_dir: Path) -> tuple[str, str,
             if new_spec
             else Side(_shown(data_dir), data_dir)
         )
+        sides = {"OLD": old_side, "NEW": new_side}
+        compared = compare_by_files(sides, data_dir, store, scratch)
+        if compared is not None:
+            return old_side.label, new_side.label, compared
         old = load_side(old_side, scratch, "OLD")
         new = load_side(new_side, scratch, "NEW")
         return old_side.label, new_side.label, compare(old, new)
+
+
+def compare_by_files(
+    sides: dict[str, Side], data_dir: Path, store: Location, scratch: Path
+) -> list[Change] | None:
+    """The changes, reading only the files that differ between the sides, when one side is
+    the data directory in use with its store on this machine; None when that cannot be."""
+    here = [name for name, side in sides.items() if not side.is_store and side.path == data_dir]
+    if not here or not isinstance(store, Path) or not data_dir.is_dir():
+        return None
+    (known,) = here[:1]
+    (other,) = [name for name in sides if name != known]
+    if sides[other].is_store or not sides[other].path.is_dir():
+        return None
+    from atmptrack.datadir import fingerprint
+    from atmptrack.refresh import ensure_fresh
+    from atmptrack.store import peek
+
+    try:
+        ensure_fresh(data_dir, store)
+    except DataError as exc:
+        raise DataError([_on_side(d, sides[known], known) for d in exc.diagnostics]) from None
+    meta = peek(store)
+    differing = _differing(data_dir, sides[other].path)
+    if differing is None:
+        return None
+    # The other side's store: this one, with the files that differ read and checked again.
+    copy = scratch / f"{other}.sqlite"
+    _copy(store, copy)
+    now = fingerprint(sides[other].path)
+    _mark_as_read(copy, _as_if_unchanged(meta["fingerprint"], now, differing))
+    from atmptrack.writer import update
+
+    updated = update(sides[other].path, copy, base=_fingerprint_of(copy), fingerprint=now)
+    if updated is None:
+        return None  # a load says what is wrong with that side, or it is the faster way
+    snapshots = {known: snapshot(store, differing), other: snapshot(copy, differing)}
+    return compare(snapshots["OLD"], snapshots["NEW"])
+
+
+# Beyond this many differing files, loading the other side whole is as fast.
+_FEW_FILES = 200
+
+
+def _differing(one: Path, two: Path) -> set[str] | None:
+    """The YAML files (relative paths) whose bytes differ between two directories, or that
+    only one has; None when a file cannot be compared so (a symbolic link) or too many differ."""
+    from atmptrack.datadir import discover
+
+    files = []
+    for root in (one, two):
+        found = {}
+        for path in discover(root):
+            if path.is_symlink():
+                return None
+            found[path.relative_to(root).as_posix()] = path
+        files.append(found)
+    first, second = files
+    differing = set(first.keys() ^ second.keys())
+    for name in first.keys() & second.keys():
+        a, b = first[name], second[name]
+        try:
+            if a.stat().st_size != b.stat().st_size or a.read_bytes() != b.read_bytes():
+                differing.add(name)
+        except OSError:
+            differing.add(name)
+    return differing if len(differing) <= _FEW_FILES else None
+
+
+def _copy(store: Path, target: Path) -> None:
+    """A consistent copy of an SQLite store (its write-ahead log included)."""
+    source = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        copy = sqlite3.connect(target)
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+    finally:
+        source.close()
+
+
+def _as_if_unchanged(before: str, now: str, differing: set[str]) -> str:
+    """A fingerprint that lists each file of `now` as it is, except those that differ, which
+    keep their line of `before` (or none): an update then reads exactly those."""
+    lines = [line for line in now.split("\n") if line and line.split("\t", 1)[0] not in differing]
+    lines += [line for line in before.split("\n") if line and line.split("\t", 1)[0] in differing]
+    return "\n".join(lines)
+
+
+def _mark_as_read(store: Path, fingerprint: str) -> None:
+    conn = sqlite3.connect(store)
+    try:
+        with conn:
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'fingerprint'", (fingerprint,))
+    finally:
+        conn.close()
+
+
+def _fingerprint_of(store: Path) -> str:
+    from atmptrack.store import peek
+
+    return peek(store)["fingerprint"]
 
 
 # ---------------------------------------------------------------- words for people

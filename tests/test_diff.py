@@ -378,3 +378,54 @@ def test_compare_sees_nothing_between_equal_snapshots_and_orders_its_changes() -
     order = ["source", "organisation", "initiative", "member", "workgroup", "milestone"]
     ranks = [order.index(c.entity) for c in changes if c.entity in order]
     assert ranks == sorted(ranks)
+
+
+def _checkout(repo: Path, rev: str, target: Path) -> Path:
+    """The data directory of a revision, as files."""
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", rev, "data"], cwd=repo, check=True, capture_output=True
+    ).stdout
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+    return target / "data"
+
+
+@pytest.mark.parametrize(
+    ("in_use", "other", "in_use_is"),
+    [("v2", "v1", "NEW"), ("v1", "v2", "OLD"), ("v3", "v2", "NEW"), ("v3", "v1", "OLD")],
+)
+def test_a_diff_with_the_data_in_use_reads_only_the_files_that_differ_and_finds_every_change(
+    repo: Path, tmp_path: Path, in_use: str, other: str, in_use_is: str
+) -> None:
+    """One side is the data directory in use: its store holds it, and only the files that
+    differ are read and compared. The changes are those of two sides loaded whole."""
+    from atmptrack import diff as core
+    from atmptrack.refresh import ensure_fresh
+
+    data = _checkout(repo, in_use, tmp_path / "in-use")
+    elsewhere = _checkout(repo, other, tmp_path / "other")
+    (elsewhere / "extra.yaml").write_text(  # a file only one side has
+        "initiatives:\n  - {id: extra, name: Extra, kind: network, sources: [join4atmp-site],\n"
+        "     members: [{organisation: charite, role: member, sources: [join4atmp-site]}]}\n"
+    )
+    store = tmp_path / "store.sqlite"
+    ensure_fresh(data, store)
+    sides = {
+        in_use_is: core.Side("in use", data),
+        ("OLD" if in_use_is == "NEW" else "NEW"): core.Side("other", elsewhere),
+    }
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    by_files = core.compare_by_files(sides, data, store, scratch)
+    assert by_files is not None
+    whole = core.compare(
+        core.load_side(sides["OLD"], scratch, "OLD"), core.load_side(sides["NEW"], scratch, "NEW")
+    )
+    assert by_files == whole
+    assert any(c.entity == "initiative" and c.id == "extra" for c in whole)
+    # An invalid file on the other side: a load of that side says what is wrong, and where.
+    edit(elsewhere / "initiatives" / "geneh.yaml", "role: coordinator", "role: boss")
+    assert core.compare_by_files(sides, data, store, scratch) is None

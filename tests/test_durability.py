@@ -233,7 +233,7 @@ def _write_bulk(data: Path, version: str) -> None:
 
 
 def _files_read(db: Path | str) -> str:
-    return dict(table_dump(db)["meta"])["files_read"]
+    return {str(k): str(v) for k, v in table_dump(db)["meta"]}["files_read"]
 
 
 def _updating(
