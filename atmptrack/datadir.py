@@ -55,7 +55,14 @@ def scan(root: Path) -> tuple[list[Path], list[tuple[str, str]]]:
     """
     if root.is_file():
         return [root], []
-    found: list[Path] = []
+    names, problems = _walk(root)
+    return [Path(name) for name in names], problems
+
+
+def _walk(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """`scan` in strings: a path object per file costs more than the stat of it, and every
+    read command fingerprints every file."""
+    found: list[str] = []
     problems: list[tuple[str, str]] = []
 
     def unreadable(exc: OSError) -> None:
@@ -67,9 +74,11 @@ def scan(root: Path) -> tuple[list[Path], list[tuple[str, str]]]:
         for name in sorted(filenames):
             if not name.endswith(SUFFIXES) or name.startswith("."):
                 continue
-            path = Path(dirpath, name)
-            if _undecodable(str(path)):
-                problems.append((shown(path), "the file name is not valid UTF-8; rename the file"))
+            path = os.path.join(dirpath, name)
+            if _undecodable(path):
+                problems.append(
+                    (shown(Path(path)), "the file name is not valid UTF-8; rename the file")
+                )
             else:
                 found.append(path)
     return found, problems
@@ -97,7 +106,7 @@ def fingerprint(root: Path) -> str:
     it because a rewrite that keeps size and modification time (`cp -p`, some editors and sync
     tools) still moves it.
     """
-    found, problems = scan(root)
+    found, problems = _walk(root) if root.is_dir() else ([str(root)], [])
     lines = _problem_lines(problems)
     relative = _namer(root)
     for path in found:
@@ -170,13 +179,13 @@ def _problem_lines(problems: list[tuple[str, str]]) -> list[str]:
     return [f"{_PROBLEM}{where}\t{why}" for where, why in problems]
 
 
-def _namer(root: Path) -> Callable[[Path], str]:
+def _namer(root: Path) -> Callable[[str | Path], str]:
     """How a listing names a file: relative to the directory (the single file by its name)."""
     if not root.is_dir():
-        return lambda path: path.name
+        return lambda path: os.path.basename(path)
     prefix = len(os.path.join(str(root), ""))  # the directory and one separator
 
-    def relative(path: Path) -> str:
+    def relative(path: str | Path) -> str:
         name = str(path)[prefix:].replace(os.sep, "/")
         # A tab or a newline in a name would make the listing ambiguous: such a line is
         # marked as a problem, which still changes with the file but never names it.
