@@ -287,15 +287,10 @@ def _slices(values: list[str], size: int = 500) -> Iterator[list[str]]:
 
 
 def _stored_counts(conn: Connection) -> dict[str, int]:
-    found = {}
-    for name, table in (
-        ("sources", "source"),
-        ("organisations", "organisation"),
-        ("initiatives", "initiative"),
-        ("members", "membership"),
-    ):
-        found[name] = conn.exec_driver_sql(f'SELECT count(*) FROM "{table}"').scalar_one()
-    return found
+    return {
+        name: conn.exec_driver_sql(f'SELECT count(*) FROM "{table}"').scalar_one()
+        for name, table in _COUNTED.items()
+    }
 
 
 class StoreBusy(StoreError):
@@ -476,13 +471,17 @@ def _reset(conn: Connection, store: Location, *, rebuild: bool) -> None:
         conn.execute(SQLModel.metadata.tables[str(table.__tablename__)].delete())
 
 
+# What a load says it loaded: the number of rows of each of these tables.
+_COUNTED = {
+    "sources": "source",
+    "organisations": "organisation",
+    "initiatives": "initiative",
+    "members": "membership",
+}
+
+
 def _counts(rows: Rows) -> dict[str, int]:
-    return {
-        "sources": len(rows.get("source", [])),
-        "organisations": len(rows.get("organisation", [])),
-        "initiatives": len(rows.get("initiative", [])),
-        "members": len(rows.get("membership", [])),
-    }
+    return {name: len(rows.get(table, [])) for name, table in _COUNTED.items()}
 
 
 @contextmanager
