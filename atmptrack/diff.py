@@ -406,6 +406,8 @@ def compare_by_files(
     except DataError as exc:
         raise DataError([_on_side(d, sides[known], known) for d in exc.diagnostics]) from None
     meta = peek(store)
+    if meta.get("fingerprint") != fingerprint(data_dir):
+        return None  # another process is writing it: the store may not be the files yet
     differing = _differing(data_dir, sides[other].path)
     if differing is None:
         return None
