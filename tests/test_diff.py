@@ -429,3 +429,28 @@ def test_a_diff_with_the_data_in_use_reads_only_the_files_that_differ_and_finds_
     # An invalid file on the other side: a load of that side says what is wrong, and where.
     edit(elsewhere / "initiatives" / "geneh.yaml", "role: coordinator", "role: boss")
     assert core.compare_by_files(sides, data, store, scratch) is None
+
+
+def test_a_diff_never_takes_a_store_that_another_process_is_writing_for_the_files(
+    cli_in: Cli, repo: Path, tmp_path: Path
+) -> None:
+    """The data directory changed while another process holds its store: the store is the
+    previous dataset, so the diff loads the files instead of trusting it."""
+    import sqlite3
+
+    data = _checkout(repo, "v2", tmp_path / "in-use")
+    v2 = str(_checkout(repo, "v2", tmp_path / "v2"))
+    cli = Cli(data, tmp_path / "busy.sqlite", cli_in.home)
+    assert changes(cli, v2) == []  # the store now holds v2
+    edit(
+        data / "organisations" / "slovenia.yaml", "name: BioSistemika d.o.o.", "name: BioSistemika"
+    )
+    writer = sqlite3.connect(tmp_path / "busy.sqlite", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        found = changes(cli, v2)
+    finally:
+        writer.close()
+    assert [(c["id"], c["change"], c["new"]) for c in found] == [
+        ("biosistemika", "renamed", "BioSistemika")
+    ]
