@@ -169,8 +169,9 @@ def file_count(listing: str) -> int:
     return listing.count("\n") + 1 if listing else 0
 
 
-# Marks the line of a symbolic link. A relative path never starts with "/": that marks a place
-# that could not be read, so its appearance or its end changes the fingerprint too.
+# Marks the line of a symbolic link. A relative path never starts with "/": that marks a line
+# that names no file of a directory (a place that could not be read, whose appearance or end
+# changes the fingerprint too; a dataset of one file; a name with a tab or a newline).
 _LINK = "\tlink"
 _PROBLEM = "/"
 
@@ -180,9 +181,10 @@ def _problem_lines(problems: list[tuple[str, str]]) -> list[str]:
 
 
 def _namer(root: Path) -> Callable[[str | Path], str]:
-    """How a listing names a file: relative to the directory (the single file by its name)."""
+    """How a listing names a file: relative to the directory. A dataset of one file is named
+    as a place, not a file: its rows name it differently (see `changed_files`)."""
     if not root.is_dir():
-        return lambda path: os.path.basename(path)
+        return lambda path: _PROBLEM + os.path.basename(path)
     prefix = len(os.path.join(str(root), ""))  # the directory and one separator
 
     def relative(path: str | Path) -> str:

@@ -263,3 +263,18 @@ def test_symbolic_links_and_many_changed_files_are_loaded_whole(cli: Cli, tmp_pa
     _read(cli)
     meta = _meta(cli.db)
     assert meta["files_read"] == meta["files"] == str(10 + 60)
+
+
+def test_a_store_of_one_file_is_loaded_whole_when_the_data_becomes_a_directory(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """Rows of a one-file dataset name their file otherwise than a directory's rows do."""
+    lonely = tmp_path / "lonely.yaml"
+    lonely.write_text(
+        "sources:\n  - {id: lonely, title: Lonely, url: https://example.org/lonely}\n"
+    )
+    cli.ok("--data", str(lonely), "list", "sources")
+    _read(cli)
+    meta = _meta(cli.db)
+    assert meta["files_read"] == meta["files"] == "10"
+    assert not any("lonely" in row for row in _data(cli.db)["source"])
