@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from atmptrack import shape
-from atmptrack.datadir import discover
+from atmptrack.datadir import discover, fingerprint
 from atmptrack.errors import DataError, UsageError
 
 if TYPE_CHECKING:
@@ -393,13 +393,13 @@ def compare_by_files(
     here = [name for name, side in sides.items() if not side.is_store and side.path == data_dir]
     if not here or not isinstance(store, Path) or not data_dir.is_dir():
         return None
-    (known,) = here[:1]
+    known = here[0]
     (other,) = [name for name in sides if name != known]
     if sides[other].is_store or not sides[other].path.is_dir():
         return None
-    from atmptrack.datadir import fingerprint
     from atmptrack.refresh import ensure_fresh
     from atmptrack.store import peek
+    from atmptrack.writer import update
 
     try:
         ensure_fresh(data_dir, store)
@@ -415,25 +415,18 @@ def compare_by_files(
     copy = scratch / f"{other}.sqlite"
     _copy(store, copy)
     now = fingerprint(sides[other].path)
-    _mark_as_read(copy, _as_if_unchanged(meta["fingerprint"], now, differing))
-    from atmptrack.writer import update
-
-    updated = update(sides[other].path, copy, base=_fingerprint_of(copy), fingerprint=now)
-    if updated is None:
+    base = _as_if_unchanged(meta["fingerprint"], now, differing)
+    _mark_as_read(copy, base)
+    if update(sides[other].path, copy, base=base, fingerprint=now) is None:
         return None  # a load says what is wrong with that side, or it is the faster way
     snapshots = {known: snapshot(store, differing), other: snapshot(copy, differing)}
     return compare(snapshots["OLD"], snapshots["NEW"])
 
 
-# Beyond this many differing files, loading the other side whole is as fast.
-_FEW_FILES = 200
-
-
 def _differing(one: Path, two: Path) -> set[str] | None:
     """The YAML files (relative paths) whose bytes differ between two directories, or that
-    only one has; None when a file cannot be compared so (a symbolic link) or too many differ."""
-    from atmptrack.datadir import discover
-
+    only one has; None when a file cannot be compared so (a symbolic link). How many is too
+    many to read one by one is the update's to say."""
     files = []
     for root in (one, two):
         found = {}
@@ -451,7 +444,7 @@ def _differing(one: Path, two: Path) -> set[str] | None:
                 differing.add(name)
         except OSError:
             differing.add(name)
-    return differing if len(differing) <= _FEW_FILES else None
+    return differing
 
 
 def _copy(store: Path, target: Path) -> None:
@@ -482,12 +475,6 @@ def _mark_as_read(store: Path, fingerprint: str) -> None:
             conn.execute("UPDATE meta SET value = ? WHERE key = 'fingerprint'", (fingerprint,))
     finally:
         conn.close()
-
-
-def _fingerprint_of(store: Path) -> str:
-    from atmptrack.store import peek
-
-    return peek(store)["fingerprint"]
 
 
 # ---------------------------------------------------------------- words for people
