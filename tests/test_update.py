@@ -4,6 +4,7 @@ full check reports it, and the store stays as it was."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -133,6 +134,8 @@ def test_each_update_reads_only_the_changed_files_and_leaves_what_a_full_load_wr
         if read is None:
             read = 1 if isinstance(cli.db, Path) else int(meta["files"])  # the last full load
         assert meta["files_read"] == str(read), step.__name__
+        told = json.loads(cli.ok("store", "--format", "json"))
+        assert (told["files"], told["files_read"]) == (int(meta["files"]), read)
         updated = _data(cli.db)
         cli.ok("load", "-q")  # every file again
         assert _meta(cli.db)["files_read"] == meta["files"], step.__name__
