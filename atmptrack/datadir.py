@@ -71,10 +71,11 @@ def _walk(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        here = os.path.join(dirpath, "")  # with its separator: joined once, not per file
         for name in sorted(filenames):
             if not name.endswith(SUFFIXES) or name.startswith("."):
                 continue
-            path = os.path.join(dirpath, name)
+            path = here + name
             if _undecodable(path):
                 problems.append(
                     (shown(Path(path)), "the file name is not valid UTF-8; rename the file")
