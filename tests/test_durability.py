@@ -153,26 +153,38 @@ def test_interrupted_loads_leave_the_previous_dataset(
     for rounds in range(10):
         target = "b" if current == "a" else "a"
         proc = _start(datasets[target], db, home, "load", "-q")
-        # Half the signals land anywhere, half late, when the transaction is likely open.
-        delay = (
-            rng.uniform(0, duration) if rounds % 2 else rng.uniform(0.5 * duration, 1.1 * duration)
-        )
-        time.sleep(delay)
-        proc.send_signal(sig)
-        code = proc.wait(timeout=120)
-        err = proc.stderr.read() if proc.stderr else ""
-        assert "Traceback" not in err, err
-        if sig == signal.SIGINT:
-            # 130 from our handler; -2 (the signal's default action, no output) when it lands
-            # while the interpreter starts or shuts down, outside any atmptrack code.
-            assert code in (0, 130, -signal.SIGINT), (code, err)
-        # Whatever the moment, the store holds one dataset whole: the previous one, or the new
-        # one when the signal came after the commit.
-        found = _which(db, expected)
-        if code == 0:
-            assert found == target
-        assert found in (current, target)
-        current = found
+        current = _interrupted(proc, sig, rng, duration, rounds, db, expected, current, target)
+
+
+def _interrupted(
+    proc: subprocess.Popen[str],
+    sig: int,
+    rng: random.Random,
+    duration: float,
+    rounds: int,
+    db: Path | str,
+    expected: dict[str, Content],
+    current: str,
+    target: str,
+) -> str:
+    """Signal a write on its way from `current` to `target`; what the store holds after it."""
+    # Half the signals land anywhere, half late, when the transaction is likely open.
+    time.sleep(rng.uniform(0, duration) if rounds % 2 else rng.uniform(0.5, 1.1) * duration)
+    proc.send_signal(sig)
+    code = proc.wait(timeout=120)
+    err = proc.stderr.read() if proc.stderr else ""
+    assert "Traceback" not in err, err
+    if sig == signal.SIGINT:
+        # 130 from our handler; -2 (the signal's default action, no output) when it lands
+        # while the interpreter starts or shuts down, outside any atmptrack code.
+        assert code in (0, 130, -signal.SIGINT), (code, err)
+    # Whatever the moment, the store holds one dataset whole: the previous one, or the new
+    # one when the signal came after the commit.
+    found = _which(db, expected)
+    if code == 0:
+        assert found == target
+    assert found in (current, target)
+    return found
 
 
 def test_parallel_loads_and_reads_never_fail_or_show_half_a_dataset(
@@ -278,17 +290,7 @@ def test_interrupted_updates_leave_the_previous_dataset(
         target = "y" if current == "x" else "x"
         _write_bulk(data, target)
         proc = _read_process(data, db, home)
-        time.sleep(rng.uniform(0, duration) if rounds % 2 else rng.uniform(0.5, 1.1) * duration)
-        proc.send_signal(sig)
-        code = proc.wait(timeout=120)
-        err = proc.stderr.read() if proc.stderr else ""
-        assert "Traceback" not in err, err
-        if sig == signal.SIGINT:
-            assert code in (0, 130, -signal.SIGINT), (code, err)
-        found = _which(db, expected)
-        if code == 0:
-            assert found == target
-        assert found in (current, target)
+        found = _interrupted(proc, sig, rng, duration, rounds, db, expected, current, target)
         if found != current:
             assert _files_read(db) == "1"  # an update, not a load
         current = found
