@@ -23,7 +23,7 @@ def ensure_fresh(
     data_dir: Path, store: Location, *, force: bool = False, progress: Progress | None = None
 ) -> LoadResult | None:
     """Bring the store up to date when any YAML file changed since the last load: by reading
-    the files that changed, or, when only that cannot, every file.
+    only the files that changed where an update can vouch for the result, else every file.
 
     Returns None when the store was already up to date. Raises DataError, leaving the store
     as it was, when the data is invalid. A load tells `progress` how far it has gone.
